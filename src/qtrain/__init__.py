@@ -1,0 +1,73 @@
+"""qtrain: train variational quantum circuits with exact gradients, budgets and error bars.
+
+The front door::
+
+    import qtrain as qt
+    c = qt.Circuit(2).ry(0, qt.P(0)).cnot(0, 1)
+    qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
+"""
+
+from qtrain.backends.local import LocalSimulator as LocalSimulator
+from qtrain.backends.protocol import Backend as Backend
+from qtrain.backends.protocol import Result as Result
+from qtrain.backends.protocol import Task as Task
+from qtrain.errors import BudgetExceededError as BudgetExceededError
+from qtrain.errors import CircuitError as CircuitError
+from qtrain.errors import ConfigError as ConfigError
+from qtrain.errors import ExecutionError as ExecutionError
+from qtrain.errors import ObservableError as ObservableError
+from qtrain.errors import ParameterError as ParameterError
+from qtrain.errors import QtrainError as QtrainError
+from qtrain.errors import ShotsError as ShotsError
+from qtrain.errors import StateTooLargeError as StateTooLargeError
+from qtrain.exec.expval import Estimate as Estimate
+from qtrain.exec.expval import expval as expval
+from qtrain.ir import ansatz as ansatz
+from qtrain.ir.circuit import Circuit as Circuit
+from qtrain.ir.circuit import Op as Op
+from qtrain.ir.gates import GATES as GATES
+from qtrain.ir.gates import GateSpec as GateSpec
+from qtrain.ir.observables import I as I
+from qtrain.ir.observables import MeasurementGroup as MeasurementGroup
+from qtrain.ir.observables import Observable as Observable
+from qtrain.ir.observables import PauliTerm as PauliTerm
+from qtrain.ir.observables import X as X
+from qtrain.ir.observables import Y as Y
+from qtrain.ir.observables import Z as Z
+from qtrain.ir.params import P as P
+from qtrain.ir.params import ParamExpr as ParamExpr
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GATES",
+    "Backend",
+    "BudgetExceededError",
+    "Circuit",
+    "CircuitError",
+    "ConfigError",
+    "Estimate",
+    "ExecutionError",
+    "GateSpec",
+    "I",
+    "LocalSimulator",
+    "MeasurementGroup",
+    "Observable",
+    "ObservableError",
+    "Op",
+    "P",
+    "ParamExpr",
+    "ParameterError",
+    "PauliTerm",
+    "QtrainError",
+    "Result",
+    "ShotsError",
+    "StateTooLargeError",
+    "Task",
+    "X",
+    "Y",
+    "Z",
+    "__version__",
+    "ansatz",
+    "expval",
+]

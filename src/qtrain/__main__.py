@@ -1,0 +1,5 @@
+"""``python -m qtrain`` runs the command line."""
+
+from qtrain.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""Backends run tasks: the embedded simulator now, fault injection and devices later."""

@@ -1,0 +1,121 @@
+"""The exception hierarchy of qtrain.
+
+Every error a user can cause is a :class:`QtrainError` subclass whose message names the bad
+value and what was expected. Where a built-in exception means the same thing (``ValueError``,
+``IndexError``, ``MemoryError``) the subclass inherits it too, so generic handlers keep working.
+
+Tree::
+
+    QtrainError
+    ├── CircuitError
+    │   ├── UnknownGateError
+    │   ├── WireCountError, DuplicateWireError, WireOutOfRangeError
+    │   ├── ArgumentCountError, NonUnitaryError
+    ├── ParameterError
+    │   ├── ParameterIndexError, ParameterValueError, ParameterShapeError
+    ├── ObservableError
+    │   ├── ObservableParseError, ObservableWireError, NonHermitianError
+    ├── ShotsError
+    ├── StateTooLargeError
+    ├── ExecutionError
+    │   ├── TransientExecutionError, IncompleteResultError
+    ├── BudgetExceededError
+    └── ConfigError
+"""
+
+from __future__ import annotations
+
+
+class QtrainError(Exception):
+    """Base class of every error raised on purpose by qtrain."""
+
+
+class CircuitError(QtrainError, ValueError):
+    """A circuit is malformed: a gate, its wires or its arguments are wrong."""
+
+
+class UnknownGateError(CircuitError, KeyError):
+    """A gate name is not in the registry ``qtrain.GATES``."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class WireCountError(CircuitError):
+    """A gate got a different number of wires than it acts on."""
+
+
+class DuplicateWireError(CircuitError):
+    """One gate names the same wire twice."""
+
+
+class WireOutOfRangeError(CircuitError, IndexError):
+    """A wire index is negative or not below the circuit's qubit count."""
+
+
+class ArgumentCountError(CircuitError):
+    """A gate got a different number of angle arguments than it takes."""
+
+
+class NonUnitaryError(CircuitError):
+    """A fixed ``Unitary`` gate's matrix is not unitary (or not square of size 2^k)."""
+
+
+class ParameterError(QtrainError, ValueError):
+    """Trainable parameters or their values are wrong."""
+
+
+class ParameterIndexError(ParameterError, IndexError):
+    """A parameter index ``P(k)`` is negative or not an integer."""
+
+
+class ParameterValueError(ParameterError):
+    """A parameter value or constant angle is not a finite real number."""
+
+
+class ParameterShapeError(ParameterError):
+    """A parameter array has the wrong shape for the circuit."""
+
+
+class ObservableError(QtrainError, ValueError):
+    """An observable is malformed or does not fit the circuit."""
+
+
+class ObservableParseError(ObservableError):
+    """A string passed to ``Observable.parse`` is not a weighted Pauli sum."""
+
+
+class ObservableWireError(ObservableError, IndexError):
+    """An observable acts on a wire the circuit does not have."""
+
+
+class NonHermitianError(ObservableError):
+    """An observable has a complex coefficient, so its expectation is not real."""
+
+
+class ShotsError(QtrainError, ValueError):
+    """A shot count is not a positive integer."""
+
+
+class StateTooLargeError(QtrainError, MemoryError):
+    """A single state would not fit in the memory budget; raised before allocating."""
+
+
+class ExecutionError(QtrainError):
+    """Running tasks on a backend failed."""
+
+
+class TransientExecutionError(ExecutionError):
+    """A failure that may succeed when retried (timeouts, throttling, dropped jobs)."""
+
+
+class IncompleteResultError(ExecutionError):
+    """Some tasks still had no valid result after the retry budget was spent."""
+
+
+class BudgetExceededError(QtrainError):
+    """Work would exceed a hard budget (shots, steps or wall time)."""
+
+
+class ConfigError(QtrainError, ValueError):
+    """A configuration key, type or value is invalid."""

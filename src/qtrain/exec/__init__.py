@@ -1,0 +1,1 @@
+"""The execution layer between callers and backends."""

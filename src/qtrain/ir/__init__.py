@@ -1,0 +1,1 @@
+"""Immutable intermediate representation: parameters, gates, circuits, observables, ansätze."""

@@ -1,0 +1,1 @@
+"""Built-in problems (Hamiltonians, reference circuits and known exact answers); IR only."""

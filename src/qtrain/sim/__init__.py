@@ -1,0 +1,1 @@
+"""Batched statevector simulation: kernels, compiled programs, measurement."""

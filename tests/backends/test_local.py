@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+import qtrain as qt
+from qtrain.errors import ConfigError, StateTooLargeError
+
+
+def test_local_simulator_is_a_backend_and_reports_shots():
+    sim = qt.LocalSimulator()
+    assert isinstance(sim, qt.Backend) and sim.name == "local-statevector"
+    obs = qt.Observable.parse("Z0 Z1 + X0 + 0.5")  # two measurement groups
+    task = qt.Task(qt.Circuit(2).h(0), obs, np.zeros((3, 0)), shots=10, seed=4)
+    result = sim.run([task])[0]
+    assert result.shots == 10 * 2 * 3
+    assert result.values.shape == (3,) and result.variances.shape == (3,)
+    assert result.metadata["backend"] == "local-statevector"
+
+
+def test_local_simulator_exact_task_has_no_variances():
+    task = qt.Task(qt.Circuit(1).x(0), qt.Z(0), np.zeros((1, 0)))
+    result = qt.LocalSimulator().run([task])[0]
+    assert result.variances is None and result.shots == 0 and result.values[0] == -1.0
+
+
+def test_local_simulator_chunked_results_equal_unchunked():
+    c = qt.ansatz.hardware_efficient(4, 2)
+    theta = np.random.default_rng(0).normal(size=(9, c.n_params))
+    task = qt.Task(c, qt.X(0) @ qt.Y(2) + qt.Z(3), theta, shots=64, seed=11)
+    small = qt.LocalSimulator(memory_budget=2 * 16 * 4 * 16).run([task])[0]
+    large = qt.LocalSimulator().run([task])[0]
+    np.testing.assert_array_equal(small.values, large.values)
+    np.testing.assert_array_equal(small.variances, large.variances)
+
+
+def test_local_simulator_checks_every_task_before_running_any():
+    ok = qt.Task(qt.Circuit(2).h(0), qt.Z(0), np.zeros((1, 0)))
+    huge = qt.Task(qt.Circuit(30).h(0), qt.Z(0), np.zeros((1, 0)))
+    with pytest.raises(StateTooLargeError, match="30-qubit"):
+        qt.LocalSimulator(memory_budget=1 << 30).run([ok, huge])
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True])
+def test_local_simulator_rejects_bad_budget(bad):
+    with pytest.raises(ConfigError, match="memory_budget"):
+        qt.LocalSimulator(memory_budget=bad)

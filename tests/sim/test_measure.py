@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+import qtrain as qt
+from qtrain.sim.measure import exact_values, measurement_plan, sampled_values
+from qtrain.sim.program import compile_program
+from qtrain.sim.statevector import run_program
+from qtrain.testing import reference_expval
+
+H = qt.Observable.parse("0.5 Z0 Z1 - 1.2 X1 + 0.7 Y0 Y2 + 0.3 X0 Z2 + 0.25")
+CIRCUIT = qt.ansatz.strongly_entangling(3, 2)
+THETA = np.random.default_rng(3).uniform(0, 2 * np.pi, CIRCUIT.n_params)
+
+
+def states_of(rows):
+    return run_program(compile_program(CIRCUIT), np.tile(THETA, (rows, 1)))
+
+
+def test_measure_exact_matches_dense_reference():
+    plan = measurement_plan(H, 3)
+    assert len(plan.groups) == len(H.groups()) and plan.constant == 0.25
+    value = exact_values(states_of(1), plan)[0]
+    assert value == pytest.approx(reference_expval(CIRCUIT, H, THETA), abs=1e-12)
+
+
+def test_measure_sampling_errors_are_standard_normal():
+    """(estimate - exact) / stderr over 2000 independent estimates is N(0, 1)."""
+    exact = reference_expval(CIRCUIT, H, THETA)
+    values, variances = sampled_values(states_of(2000), measurement_plan(H, 3), 500, entropy=12345)
+    z = (values - exact) / np.sqrt(variances)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)  # mean 0 within 4 standard errors
+    assert abs(z.std(ddof=1) - 1) < 4 / np.sqrt(2 * z.size)  # sd 1 within 4 standard errors
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_measure_interval_coverage_is_nominal():
+    exact = reference_expval(CIRCUIT, H, THETA)
+    values, variances = sampled_values(states_of(2000), measurement_plan(H, 3), 400, entropy=99)
+    covered = np.mean(np.abs(values - exact) <= 1.96 * np.sqrt(variances))
+    assert abs(covered - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 2000)
+
+
+def test_measure_same_seed_same_numbers_and_chunk_independent():
+    plan = measurement_plan(H, 3)
+    states = states_of(6)
+    whole = sampled_values(states, plan, 100, entropy=7)
+    again = sampled_values(states, plan, 100, entropy=7)
+    np.testing.assert_array_equal(whole[0], again[0])
+    tail = sampled_values(states[4:], plan, 100, entropy=7, first_row=4)
+    np.testing.assert_array_equal(whole[0][4:], tail[0])
+    other = sampled_values(states, plan, 100, entropy=8)
+    assert not np.array_equal(whole[0], other[0])
+    assert len(set(whole[0])) > 1  # rows are independent draws
+
+
+def test_measure_one_shot_has_undefined_error():
+    values, variances = sampled_values(states_of(2), measurement_plan(H, 3), 1, entropy=0)
+    assert np.all(np.isfinite(values)) and np.all(np.isnan(variances))
+
+
+def test_measure_eigenstate_has_zero_spread():
+    c = qt.Circuit(2).x(0)
+    plan = measurement_plan(qt.Z(0) + 2 * qt.Z(0) @ qt.Z(1), 2)
+    values, variances = sampled_values(
+        run_program(compile_program(c), np.zeros((1, 0))), plan, 50, 1
+    )
+    assert values[0] == pytest.approx(-3.0) and variances[0] == 0.0

@@ -1,0 +1,72 @@
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import qtrain as qt
+from qtrain.errors import ConfigError, StateTooLargeError
+from qtrain.sim.program import compile_program
+from qtrain.sim.statevector import chunk_rows, default_memory_budget, run_program, state_chunks
+from qtrain.testing import assert_matches_reference
+from qtrain.testing.strategies import circuits, observables
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), circuit=circuits(max_qubits=8, max_ops=14))
+def test_statevector_batched_equals_rowwise_equals_reference(data, circuit):
+    rows = data.draw(st.integers(1, 3))
+    theta = np.random.default_rng(rows).uniform(-7, 7, size=(rows, circuit.n_params))
+    observable = data.draw(observables(circuit.n_qubits))
+    assert_matches_reference(circuit, theta, observable, atol=1e-10)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None)
+@given(circuit=circuits(min_qubits=6, max_qubits=8, max_ops=40, max_params=6))
+def test_statevector_long_random_circuits_match_reference(circuit):
+    theta = np.random.default_rng(5).uniform(-7, 7, size=(2, circuit.n_params))
+    assert_matches_reference(circuit, theta, atol=1e-10)
+
+
+def test_statevector_states_are_normalised():
+    c = qt.ansatz.hardware_efficient(6, 3)
+    theta = np.random.default_rng(0).normal(size=(4, c.n_params))
+    states = run_program(compile_program(c), theta)
+    np.testing.assert_allclose(np.linalg.norm(states, axis=1), 1.0, atol=1e-12)
+
+
+def test_statevector_chunking_gives_identical_states():
+    c = qt.ansatz.hardware_efficient(5, 2)
+    theta = np.random.default_rng(1).normal(size=(7, c.n_params))
+    program = compile_program(c)
+    whole = run_program(program, theta)
+    budget = 3 * 16 * 4 * 2**5  # three rows per chunk
+    chunks = list(state_chunks(program, theta, budget))
+    assert [block.stop - block.start for block, _ in chunks] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([s for _, s in chunks]), whole)
+
+
+def test_statevector_state_too_large_fails_fast_naming_bytes():
+    started = time.perf_counter()
+    with pytest.raises(StateTooLargeError, match=r"40-qubit state needs 70368744177664 bytes"):
+        qt.expval(qt.ansatz.hardware_efficient(40, 1), qt.Z(0), np.zeros(80))
+    assert time.perf_counter() - started < 5.0  # generous: the check itself is microseconds
+
+
+def test_statevector_chunk_rows_respects_budget():
+    assert chunk_rows(10, 100, 10 * 16 * 4 * 1024) == 10
+    assert chunk_rows(10, 5, 1 << 40) == 5
+    with pytest.raises(StateTooLargeError, match="memory budget is 100 bytes"):
+        chunk_rows(3, 1, 100)
+
+
+def test_statevector_budget_from_environment(monkeypatch):
+    monkeypatch.setenv("QTRAIN_MEMORY_BUDGET", "1e6")
+    assert default_memory_budget() == 1_000_000
+    monkeypatch.setenv("QTRAIN_MEMORY_BUDGET", "lots")
+    with pytest.raises(ConfigError, match="lots"):
+        default_memory_budget()
+    monkeypatch.delenv("QTRAIN_MEMORY_BUDGET")
+    assert default_memory_budget() > 0
