@@ -8,18 +8,25 @@ from hypothesis import strategies as st
 import qtrain as qt
 from qtrain.errors import ConfigError, StateTooLargeError
 from qtrain.sim.program import compile_program
-from qtrain.sim.statevector import chunk_rows, default_memory_budget, run_program, state_chunks
+from qtrain.sim.statevector import (
+    chunk_rows,
+    default_memory_budget,
+    run_program,
+    select_kernels,
+    state_chunks,
+)
 from qtrain.testing import assert_matches_reference
 from qtrain.testing.strategies import circuits, observables
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+@settings(max_examples=120, deadline=None)
 @given(data=st.data(), circuit=circuits(max_qubits=8, max_ops=14))
-def test_statevector_batched_equals_rowwise_equals_reference(data, circuit):
+def test_statevector_batched_equals_rowwise_equals_reference(kernels, data, circuit):
     rows = data.draw(st.integers(1, 3))
     theta = np.random.default_rng(rows).uniform(-7, 7, size=(rows, circuit.n_params))
     observable = data.draw(observables(circuit.n_qubits))
-    assert_matches_reference(circuit, theta, observable, atol=1e-10)
+    assert_matches_reference(circuit, theta, observable, atol=1e-10, kernels=kernels)
 
 
 @pytest.mark.slow
@@ -27,7 +34,26 @@ def test_statevector_batched_equals_rowwise_equals_reference(data, circuit):
 @given(circuit=circuits(min_qubits=6, max_qubits=8, max_ops=40, max_params=6))
 def test_statevector_long_random_circuits_match_reference(circuit):
     theta = np.random.default_rng(5).uniform(-7, 7, size=(2, circuit.n_params))
-    assert_matches_reference(circuit, theta, atol=1e-10)
+    assert_matches_reference(circuit, theta, atol=1e-10, kernels="numpy")
+    assert_matches_reference(circuit, theta, atol=1e-10, kernels="numba")
+
+
+def test_statevector_kernel_sets_agree_on_large_batches():
+    c = qt.ansatz.strongly_entangling(10, 2).crx(0, 9, qt.P(0)).rzz(3, 7, qt.P(1))
+    theta = np.random.default_rng(2).normal(size=(20, c.n_params))
+    program = compile_program(c)
+    np.testing.assert_allclose(
+        run_program(program, theta, select_kernels("numba")),
+        run_program(program, theta, select_kernels("numpy")),
+        atol=1e-12,
+    )
+
+
+def test_statevector_select_kernels():
+    assert select_kernels("numpy").__name__ == "qtrain.sim.kernels"
+    assert select_kernels("auto").__name__ == "qtrain.sim.fast_kernels"
+    with pytest.raises(ConfigError, match="'gpu'"):
+        select_kernels("gpu")
 
 
 def test_statevector_states_are_normalised():

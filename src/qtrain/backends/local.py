@@ -11,7 +11,12 @@ from qtrain.backends.protocol import Result, Task
 from qtrain.errors import ConfigError
 from qtrain.sim.measure import exact_values, measurement_plan, sampled_values
 from qtrain.sim.program import compile_program
-from qtrain.sim.statevector import chunk_rows, default_memory_budget, state_chunks
+from qtrain.sim.statevector import (
+    chunk_rows,
+    default_memory_budget,
+    select_kernels,
+    state_chunks,
+)
 
 __all__ = ["LocalSimulator"]
 
@@ -23,6 +28,8 @@ class LocalSimulator:
         memory_budget: bytes the simulator may use for states; default half the available
             RAM (or ``$QTRAIN_MEMORY_BUDGET``). Batches are chunked to fit; a single state
             that does not fit raises ``StateTooLargeError`` before anything is allocated.
+        kernels: ``"numba"`` (compiled, ``pip install 'qtrain[fast]'``), ``"numpy"``
+            (reference) or ``"auto"``; default ``$QTRAIN_KERNELS`` or ``"auto"``.
 
     >>> import qtrain as qt
     >>> sim = qt.LocalSimulator(memory_budget=1 << 20)
@@ -31,7 +38,7 @@ class LocalSimulator:
     array([-1.])
     """
 
-    def __init__(self, memory_budget: int | None = None) -> None:
+    def __init__(self, memory_budget: int | None = None, *, kernels: str | None = None) -> None:
         if memory_budget is not None and (
             isinstance(memory_budget, bool)
             or not isinstance(memory_budget, int)
@@ -41,6 +48,7 @@ class LocalSimulator:
                 f"memory_budget must be a positive int (bytes), got {memory_budget!r}"
             )
         self.memory_budget = memory_budget if memory_budget is not None else default_memory_budget()
+        self.kernels = select_kernels(kernels)
 
     @property
     def name(self) -> str:
@@ -60,12 +68,13 @@ class LocalSimulator:
         rows = task.params.shape[0]
         values = np.empty(rows)
         variances = None if task.shots is None else np.empty(rows)
-        for block, states in state_chunks(program, task.params, self.memory_budget):
+        chunks = state_chunks(program, task.params, self.memory_budget, self.kernels)
+        for block, states in chunks:
             if task.shots is None or variances is None:
-                values[block] = exact_values(states, plan)
+                values[block] = exact_values(states, plan, self.kernels)
             else:
                 values[block], variances[block] = sampled_values(
-                    states, plan, task.shots, task.seed or 0, first_row=block.start
+                    states, plan, task.shots, task.seed or 0, block.start, kernels=self.kernels
                 )
         shots = 0 if task.shots is None else task.shots * len(plan.groups) * rows
         metadata = {"backend": self.name, "started": started, "duration_s": time.time() - started}

@@ -19,6 +19,7 @@ __all__ = [
     "apply_one_qubit",
     "apply_permutation",
     "permutation_source",
+    "weighted_probabilities",
     "wire_view_shape",
     "zero_states",
 ]
@@ -125,3 +126,10 @@ def permutation_source(
 def apply_permutation(states: Complex, source: NDArray[np.int64]) -> Complex:
     """Gather amplitudes, ``new[:, j] = old[:, source[j]]``; returns a new array."""
     return np.take(states, source, axis=1)
+
+
+def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``Σ_j |ψ_bj|² · w_j`` for every row: ``(B,)``."""
+    probs = states.real**2 + states.imag**2
+    values: NDArray[np.float64] = probs @ weights
+    return values

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from qtrain.ir.matrices import HADAMARD
 from qtrain.ir.observables import Observable
-from qtrain.sim import kernels
+from qtrain.sim.statevector import KernelSet, select_kernels
 
 __all__ = ["MeasurementPlan", "exact_values", "measurement_plan", "sampled_values"]
 
@@ -82,21 +82,27 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
     return MeasurementPlan(n_qubits, float(observable.identity_coefficient.real), tuple(groups))
 
 
-def _probabilities(
-    states: NDArray[np.complex128], group: GroupPlan, n_qubits: int
-) -> NDArray[np.float64]:
-    rotated = states
+def _rotated(
+    states: NDArray[np.complex128], group: GroupPlan, n_qubits: int, kernels: KernelSet
+) -> NDArray[np.complex128]:
+    """The states in the group's measurement basis (a copy: kernels may work in place)."""
+    if not group.rotations:
+        return states
+    rotated = states.copy()
     for wire, letter in group.rotations:
         rotated = kernels.apply_one_qubit(rotated, _BASIS_CHANGE[letter], wire, n_qubits)
-    probs: NDArray[np.float64] = rotated.real**2 + rotated.imag**2
-    return probs
+    return rotated
 
 
-def exact_values(states: NDArray[np.complex128], plan: MeasurementPlan) -> NDArray[np.float64]:
+def exact_values(
+    states: NDArray[np.complex128], plan: MeasurementPlan, kernels: KernelSet | None = None
+) -> NDArray[np.float64]:
     """Exact ``⟨ψ_b|H|ψ_b⟩`` for every row: ``(B,)``."""
+    chosen = kernels if kernels is not None else select_kernels()
     values = np.full(states.shape[0], plan.constant)
     for group in plan.groups:
-        values += _probabilities(states, group, plan.n_qubits) @ group.eigenvalues
+        rotated = _rotated(states, group, plan.n_qubits, chosen)
+        values += chosen.weighted_probabilities(rotated, group.eigenvalues)
     return values
 
 
@@ -106,6 +112,8 @@ def sampled_values(
     shots: int,
     entropy: int,
     first_row: int = 0,
+    *,
+    kernels: KernelSet | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Estimate every row's expectation from ``shots`` samples per group.
 
@@ -116,16 +124,19 @@ def sampled_values(
         entropy: the seed; row ``r`` and group ``g`` draw from ``SeedSequence(entropy,
             spawn_key=(first_row + r, g))``.
         first_row: global index of ``states[0]``, so chunks reproduce the unchunked numbers.
+        kernels: kernel set for the basis rotations (default: ``select_kernels()``).
 
     Returns:
         ``(values (B,), variances (B,))``: the estimates and the estimated variance of each
         estimate (``NaN`` when ``shots == 1``: one sample says nothing about its spread).
     """
+    chosen = kernels if kernels is not None else select_kernels()
     rows = states.shape[0]
     values = np.full(rows, plan.constant)
     variances = np.zeros(rows)
     for g, group in enumerate(plan.groups):
-        probs = _probabilities(states, group, plan.n_qubits)
+        rotated = _rotated(states, group, plan.n_qubits, chosen)
+        probs = rotated.real**2 + rotated.imag**2
         eig = group.eigenvalues
         for r in range(rows):
             seq = np.random.SeedSequence(entropy, spawn_key=(first_row + r, g))

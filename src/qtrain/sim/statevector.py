@@ -7,22 +7,27 @@ a 40-qubit circuit fails in microseconds with the byte count it would have neede
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
+from functools import lru_cache
+from typing import Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.errors import ConfigError, StateTooLargeError
-from qtrain.sim import kernels
+from qtrain.sim import kernels as reference_kernels
 from qtrain.sim.program import Program, Step, op_matrices
 
 __all__ = [
     "BYTES_PER_AMPLITUDE",
     "WORKING_COPIES",
+    "KernelSet",
     "chunk_rows",
     "default_memory_budget",
     "run_program",
+    "select_kernels",
     "state_chunks",
 ]
 
@@ -30,6 +35,69 @@ BYTES_PER_AMPLITUDE = 16  # complex128
 # A gate kernel holds the input, its output and one temporary; measurement adds a rotated copy.
 WORKING_COPIES = 4
 _ENV_BUDGET = "QTRAIN_MEMORY_BUDGET"
+_ENV_KERNELS = "QTRAIN_KERNELS"
+_KERNEL_MODULES = {"numpy": "qtrain.sim.kernels", "numba": "qtrain.sim.fast_kernels"}
+
+Complex = NDArray[np.complex128]
+
+
+class KernelSet(Protocol):
+    """The kernel functions a simulation needs (``sim.kernels`` and ``sim.fast_kernels``).
+
+    Kernels may work in place: callers pass arrays they own and use the returned array.
+    """
+
+    def apply_one_qubit(self, states: Complex, mats: Complex, wire: int, n_qubits: int) -> Complex:
+        """Per-row 2×2 matrices on one wire."""
+        ...
+
+    def apply_diagonal(
+        self, states: Complex, diag: Complex, wires: tuple[int, ...], n_qubits: int
+    ) -> Complex:
+        """A diagonal gate."""
+        ...
+
+    def apply_matrix(
+        self, states: Complex, mats: Complex, wires: tuple[int, ...], n_qubits: int
+    ) -> Complex:
+        """A dense gate on any wires."""
+        ...
+
+    def apply_permutation(self, states: Complex, source: NDArray[np.int64]) -> Complex:
+        """A gather of amplitudes."""
+        ...
+
+    def weighted_probabilities(
+        self, states: Complex, weights: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``Σ_j |ψ_bj|² w_j`` per row."""
+        ...
+
+
+@lru_cache(maxsize=4)
+def select_kernels(name: str | None = None) -> KernelSet:
+    """The kernel set by name: ``"numba"`` (compiled), ``"numpy"`` (reference) or ``"auto"``.
+
+    ``None`` reads ``$QTRAIN_KERNELS`` (default ``"auto"``: numba when installed, else numpy).
+
+    Raises:
+        ConfigError: an unknown name, or ``"numba"`` without numba installed.
+    """
+    choice = (name or os.environ.get(_ENV_KERNELS) or "auto").lower()
+    if choice == "auto":
+        try:
+            return select_kernels("numba")
+        except ConfigError:
+            return select_kernels("numpy")
+    if choice not in _KERNEL_MODULES:
+        raise ConfigError(f"kernels must be 'auto', 'numba' or 'numpy', got {choice!r}")
+    try:
+        module = importlib.import_module(_KERNEL_MODULES[choice])
+    except ImportError as exc:
+        raise ConfigError(
+            f"kernels={choice!r} needs numba: pip install 'qtrain[fast]' ({exc})"
+        ) from None
+    return cast(KernelSet, module)
 
 
 def _available_memory() -> int:
@@ -89,8 +157,8 @@ def chunk_rows(n_qubits: int, rows: int, memory_budget: int) -> int:
 
 
 def _run_step(
-    states: NDArray[np.complex128], step: Step, theta: NDArray[np.float64], n_qubits: int
-) -> NDArray[np.complex128]:
+    states: Complex, step: Step, theta: NDArray[np.float64], n_qubits: int, kernels: KernelSet
+) -> Complex:
     if step.kind == "permutation":
         assert step.source is not None  # set for every permutation step by the compiler
         return kernels.apply_permutation(states, step.source)
@@ -103,23 +171,29 @@ def _run_step(
     return kernels.apply_matrix(states, mats, step.wires, n_qubits)
 
 
-def run_program(program: Program, theta: NDArray[np.float64]) -> NDArray[np.complex128]:
+def run_program(
+    program: Program, theta: NDArray[np.float64], kernels: KernelSet | None = None
+) -> Complex:
     """Simulate all rows of ``theta (B, P)`` at once from ``|0…0⟩``: states ``(B, 2ⁿ)``.
 
     The caller is responsible for the memory budget (see :func:`state_chunks`).
     """
-    states = kernels.zero_states(theta.shape[0], program.n_qubits)
+    chosen = kernels if kernels is not None else select_kernels()
+    states = reference_kernels.zero_states(theta.shape[0], program.n_qubits)
     for step in program.steps:
-        states = _run_step(states, step, theta, program.n_qubits)
+        states = _run_step(states, step, theta, program.n_qubits, chosen)
     return states
 
 
 def state_chunks(
-    program: Program, theta: NDArray[np.float64], memory_budget: int
-) -> Iterator[tuple[slice, NDArray[np.complex128]]]:
+    program: Program,
+    theta: NDArray[np.float64],
+    memory_budget: int,
+    kernels: KernelSet | None = None,
+) -> Iterator[tuple[slice, Complex]]:
     """Yield ``(row slice, states)`` chunks of the batch, each within ``memory_budget``."""
     rows = theta.shape[0]
     step = chunk_rows(program.n_qubits, rows, memory_budget)
     for start in range(0, rows, step):
         block = slice(start, min(rows, start + step))
-        yield block, run_program(program, theta[block])
+        yield block, run_program(program, theta[block], kernels)

@@ -1,0 +1,191 @@
+"""Compiled (numba) versions of the statevector kernels; imports nothing from qtrain.
+
+Same functions and signatures as :mod:`qtrain.sim.kernels`, which stays the reference: the
+tests run both on the same inputs. These work in place where the maths allows (a 2×2 update
+reads a pair of amplitudes and writes the same pair), so a gate costs one pass over the state
+and no temporaries; ``shared/reference/fast-kernels.md`` measured 3–16× per gate over numpy
+broadcasting on 2 cores. Each kernel splits the batch into ``rows × parts`` tasks, so one
+large state and many small states parallelise alike. Pair indices follow qibojit: pair ``r``
+of a row is ``(i₁, i₁ + 2^s)`` with ``i₁`` = ``r`` with a zero bit inserted at ``s = n-1-wire``.
+
+Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call the serial one
+runs, because starting OpenMP threads costs more than the work and spin-waiting threads
+collapse when another process holds the cores (fast-kernels.md, "thread oversubscription").
+Install with ``pip install 'qtrain[fast]'``; ``QTRAIN_KERNELS=numpy`` turns it off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import FunctionType
+from typing import Any
+
+import numba as nb
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "apply_diagonal",
+    "apply_matrix",
+    "apply_one_qubit",
+    "apply_permutation",
+    "weighted_probabilities",
+]
+
+Complex = NDArray[np.complex128]
+PARALLEL_MIN_AMPLITUDES = 1 << 14
+
+
+def _one_qubit(states, mats, shift, parts):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    half = dim >> 1
+    stride = 1 << shift
+    low = stride - 1
+    shared = mats.shape[0] == 1
+    for task in nb.prange(rows * parts):
+        b = task // parts
+        p = task - b * parts
+        k = 0 if shared else b
+        m00, m01, m10, m11 = mats[k, 0, 0], mats[k, 0, 1], mats[k, 1, 0], mats[k, 1, 1]
+        for r in range(p * half // parts, (p + 1) * half // parts):
+            i1 = ((r >> shift) << (shift + 1)) | (r & low)
+            i2 = i1 | stride
+            a = states[b, i1]
+            c = states[b, i2]
+            states[b, i1] = m00 * a + m01 * c
+            states[b, i2] = m10 * a + m11 * c
+
+
+def _diagonal(states, diag, shifts, parts):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    k = shifts.shape[0]
+    shared = diag.shape[0] == 1
+    for task in nb.prange(rows * parts):
+        b = task // parts
+        p = task - b * parts
+        row = 0 if shared else b
+        for i in range(p * dim // parts, (p + 1) * dim // parts):
+            local = 0
+            for t in range(k):
+                local = (local << 1) | ((i >> shifts[t]) & 1)
+            states[b, i] *= diag[row, local]
+
+
+def _dense(states, mats, offsets, sorted_shifts, parts):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    d = offsets.shape[0]
+    groups = dim // d
+    shared = mats.shape[0] == 1
+    for task in nb.prange(rows * parts):
+        b = task // parts
+        p = task - b * parts
+        m = 0 if shared else b
+        local = np.empty(d, dtype=np.complex128)  # once per task, not per group
+        for g in range(p * groups // parts, (p + 1) * groups // parts):
+            base = g
+            for s in sorted_shifts:
+                base = ((base >> s) << (s + 1)) | (base & ((1 << s) - 1))
+            for j in range(d):
+                local[j] = states[b, base | offsets[j]]
+            for i in range(d):
+                acc = 0j
+                for j in range(d):
+                    acc += mats[m, i, j] * local[j]
+                states[b, base | offsets[i]] = acc
+
+
+def _gather(states, source, out, parts):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    for task in nb.prange(rows * parts):
+        b = task // parts
+        p = task - b * parts
+        for j in range(p * dim // parts, (p + 1) * dim // parts):
+            out[b, j] = states[b, source[j]]
+
+
+def _weighted(states, weights, out):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    for b in nb.prange(rows):
+        total = 0.0
+        for i in range(dim):
+            v = states[b, i]
+            total += (v.real * v.real + v.imag * v.imag) * weights[i]
+        out[b] = total
+
+
+def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
+    """Serial and parallel compiled versions of one kernel.
+
+    Each gets its own ``__qualname__`` because numba's on-disk cache is keyed by name and
+    signature, not by the ``parallel`` flag: two versions under one name would overwrite
+    each other's cached machine code.
+    """
+    versions = []
+    for mode, parallel in (("serial", False), ("parallel", True)):
+        assert isinstance(kernel, FunctionType)  # plain Python functions, cloned by code
+        clone = FunctionType(kernel.__code__, kernel.__globals__, f"{kernel.__name__}_{mode}")
+        clone.__qualname__ = clone.__name__
+        versions.append(nb.njit(parallel=parallel, cache=True)(clone))
+    return versions[0], versions[1]
+
+
+_KERNELS = {f.__name__: _compile(f) for f in (_one_qubit, _diagonal, _dense, _gather, _weighted)}
+
+
+def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
+    """The kernel version for a call and how many pieces to cut each row into."""
+    serial, parallel = _KERNELS[name]
+    if rows * dim < PARALLEL_MIN_AMPLITUDES:
+        return serial, 1
+    threads = nb.get_num_threads()
+    return parallel, max(1, min(dim >> 10, -(-4 * threads // rows)))
+
+
+def _shifts(wires: tuple[int, ...], n_qubits: int) -> NDArray[np.int64]:
+    return np.array([n_qubits - 1 - w for w in wires], dtype=np.int64)
+
+
+def apply_one_qubit(states: Complex, mats: Complex, wire: int, n_qubits: int) -> Complex:
+    """Apply per-row 2×2 matrices ``(B|1, 2, 2)`` to ``wire``, in place; returns ``states``."""
+    kernel, parts = _pick("_one_qubit", *states.shape)
+    kernel(states, np.ascontiguousarray(mats), n_qubits - 1 - wire, parts)
+    return states
+
+
+def apply_diagonal(
+    states: Complex, diag: Complex, wires: tuple[int, ...], n_qubits: int
+) -> Complex:
+    """Multiply by a diagonal gate ``(B|1, 2^k)`` on ``wires``, in place; returns ``states``."""
+    kernel, parts = _pick("_diagonal", *states.shape)
+    kernel(states, np.ascontiguousarray(diag), _shifts(wires, n_qubits), parts)
+    return states
+
+
+def apply_matrix(states: Complex, mats: Complex, wires: tuple[int, ...], n_qubits: int) -> Complex:
+    """Apply ``(B|1, 2^k, 2^k)`` matrices on ``wires`` (gate order), in place."""
+    if len(wires) == 1:
+        return apply_one_qubit(states, mats, wires[0], n_qubits)
+    shifts = _shifts(wires, n_qubits)
+    k = len(wires)
+    # offsets[j]: the basis bits that gate-local index j sets (first wire = most significant).
+    bits = (np.arange(1 << k)[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
+    offsets = (bits << shifts[None, :]).sum(axis=1).astype(np.int64)
+    kernel, parts = _pick("_dense", *states.shape)
+    kernel(states, np.ascontiguousarray(mats), offsets, np.sort(shifts), parts)
+    return states
+
+
+def apply_permutation(states: Complex, source: NDArray[np.int64]) -> Complex:
+    """Gather amplitudes, ``new[:, j] = old[:, source[j]]``; returns a new array."""
+    out = np.empty_like(states)
+    kernel, parts = _pick("_gather", *states.shape)
+    kernel(states, source, out, parts)
+    return out
+
+
+def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``Σ_j |ψ_bj|² · w_j`` for every row: ``(B,)``, without forming the probabilities."""
+    out = np.empty(states.shape[0])
+    kernel, _ = _pick("_weighted", *states.shape)
+    kernel(states, weights, out)
+    return out

@@ -1,0 +1,68 @@
+"""The compiled kernels against the numpy reference kernels, serial and parallel paths."""
+
+import numpy as np
+import pytest
+
+from qtrain.sim import fast_kernels, kernels
+
+RNG = np.random.default_rng(17)
+# (n, rows): small calls take the serial version, large ones the parallel version.
+SIZES = [(3, 1), (5, 4), (15, 1), (11, 16)]
+
+
+def random_states(rows, n):
+    return RNG.normal(size=(rows, 2**n)) + 1j * RNG.normal(size=(rows, 2**n))
+
+
+def random_matrices(rows, dim):
+    return RNG.normal(size=(rows, dim, dim)) + 1j * RNG.normal(size=(rows, dim, dim))
+
+
+@pytest.mark.parametrize(("n", "rows"), SIZES)
+@pytest.mark.parametrize("shared", [True, False])
+def test_fast_kernels_one_qubit_matches_reference(n, rows, shared):
+    states = random_states(rows, n)
+    mats = random_matrices(1 if shared else rows, 2)
+    for wire in {0, n // 2, n - 1}:
+        expected = kernels.apply_one_qubit(states, mats, wire, n)
+        got = fast_kernels.apply_one_qubit(states.copy(), mats, wire, n)
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(("n", "rows"), SIZES)
+@pytest.mark.parametrize("wires", [(0,), (2, 1), (1, 2, 0)])
+def test_fast_kernels_dense_and_diagonal_match_reference(n, rows, wires):
+    states = random_states(rows, n)
+    mats = random_matrices(rows, 2 ** len(wires))
+    np.testing.assert_allclose(
+        fast_kernels.apply_matrix(states.copy(), mats, wires, n),
+        kernels.apply_matrix(states, mats, wires, n),
+        atol=1e-11,
+    )
+    diag = np.exp(1j * RNG.normal(size=(1, 2 ** len(wires))))
+    np.testing.assert_allclose(
+        fast_kernels.apply_diagonal(states.copy(), diag, wires, n),
+        kernels.apply_diagonal(states.copy(), diag, wires, n),
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize(("n", "rows"), SIZES)
+def test_fast_kernels_gather_and_weighted_sum_match_reference(n, rows):
+    states = random_states(rows, n)
+    source = RNG.permutation(2**n)
+    np.testing.assert_array_equal(
+        fast_kernels.apply_permutation(states, source), kernels.apply_permutation(states, source)
+    )
+    weights = RNG.normal(size=2**n)
+    np.testing.assert_allclose(
+        fast_kernels.weighted_probabilities(states, weights),
+        kernels.weighted_probabilities(states, weights),
+        rtol=1e-12,
+    )
+
+
+def test_fast_kernels_compile_serial_and_parallel_versions_separately():
+    for serial, parallel in fast_kernels._KERNELS.values():
+        assert serial.py_func.__name__.endswith("_serial")
+        assert parallel.py_func.__name__.endswith("_parallel")
