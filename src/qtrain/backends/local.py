@@ -76,6 +76,7 @@ class LocalSimulator:
                 values[block], variances[block] = sampled_values(
                     states, plan, task.shots, task.seed or 0, block.start, kernels=self.kernels
                 )
+            del states  # free this chunk before the generator builds the next one
         shots = 0 if task.shots is None else task.shots * len(plan.groups) * rows
         metadata = {"backend": self.name, "started": started, "duration_s": time.time() - started}
         return Result(values, variances, shots, metadata)

@@ -58,7 +58,8 @@ class ParamExpr:
     def from_terms(terms: dict[int, float], offset: float = 0.0) -> ParamExpr:
         """Build a canonical expression (sorted, zero scales dropped)."""
         kept = tuple(sorted((k, s) for k, s in terms.items() if s != 0.0))
-        return ParamExpr(kept, _check_real(offset, "offset"))
+        # `+ 0.0` turns -0.0 into 0.0 so equal expressions serialise and hash identically.
+        return ParamExpr(kept, _check_real(offset, "offset") + 0.0)
 
     @property
     def indices(self) -> tuple[int, ...]:

@@ -175,9 +175,12 @@ def apply_matrix(states: Complex, mats: Complex, wires: tuple[int, ...], n_qubit
     return states
 
 
-def apply_permutation(states: Complex, source: NDArray[np.int64]) -> Complex:
-    """Gather amplitudes, ``new[:, j] = old[:, source[j]]``; returns a new array."""
-    out = np.empty_like(states)
+def apply_permutation(
+    states: Complex, source: NDArray[np.int64], out: Complex | None = None
+) -> Complex:
+    """Gather amplitudes, ``new[:, j] = old[:, source[j]]``, into ``out`` (or a new array)."""
+    if out is None:
+        out = np.empty_like(states)
     kernel, parts = _pick("_gather", *states.shape)
     kernel(states, source, out, parts)
     return out

@@ -123,9 +123,11 @@ def permutation_source(
     return source
 
 
-def apply_permutation(states: Complex, source: NDArray[np.int64]) -> Complex:
-    """Gather amplitudes, ``new[:, j] = old[:, source[j]]``; returns a new array."""
-    return np.take(states, source, axis=1)
+def apply_permutation(
+    states: Complex, source: NDArray[np.int64], out: Complex | None = None
+) -> Complex:
+    """Gather amplitudes, ``new[:, j] = old[:, source[j]]``, into ``out`` (or a new array)."""
+    return np.take(states, source, axis=1, out=out)
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -63,8 +63,10 @@ class KernelSet(Protocol):
         """A dense gate on any wires."""
         ...
 
-    def apply_permutation(self, states: Complex, source: NDArray[np.int64]) -> Complex:
-        """A gather of amplitudes."""
+    def apply_permutation(
+        self, states: Complex, source: NDArray[np.int64], out: Complex | None = None
+    ) -> Complex:
+        """A gather of amplitudes into ``out`` (a new array when ``None``)."""
         ...
 
     def weighted_probabilities(
@@ -159,9 +161,6 @@ def chunk_rows(n_qubits: int, rows: int, memory_budget: int) -> int:
 def _run_step(
     states: Complex, step: Step, theta: NDArray[np.float64], n_qubits: int, kernels: KernelSet
 ) -> Complex:
-    if step.kind == "permutation":
-        assert step.source is not None  # set for every permutation step by the compiler
-        return kernels.apply_permutation(states, step.source)
     mats = op_matrices(step.ops[0], theta)
     for op in step.ops[1:]:
         mats = np.matmul(op_matrices(op, theta), mats)  # later gates multiply from the left
@@ -180,8 +179,15 @@ def run_program(
     """
     chosen = kernels if kernels is not None else select_kernels()
     states = reference_kernels.zero_states(theta.shape[0], program.n_qubits)
+    spare: Complex | None = None  # gathers write here and swap, instead of allocating
     for step in program.steps:
-        states = _run_step(states, step, theta, program.n_qubits, chosen)
+        if step.kind == "permutation":
+            assert step.source is not None  # set for every permutation step by the compiler
+            if spare is None:
+                spare = np.empty_like(states)
+            states, spare = chosen.apply_permutation(states, step.source, spare), states
+        else:
+            states = _run_step(states, step, theta, program.n_qubits, chosen)
     return states
 
 
