@@ -22,6 +22,10 @@ from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
+from qtrain.grad.api import grad as grad
+from qtrain.grad.api import jacobian as jacobian
+from qtrain.grad.result import Gradient as Gradient
+from qtrain.grad.shots import ShotPolicy as ShotPolicy
 from qtrain.ir import ansatz as ansatz
 from qtrain.ir.circuit import Circuit as Circuit
 from qtrain.ir.circuit import Op as Op
@@ -49,6 +53,7 @@ __all__ = [
     "Estimate",
     "ExecutionError",
     "GateSpec",
+    "Gradient",
     "I",
     "LocalSimulator",
     "MeasurementGroup",
@@ -61,6 +66,7 @@ __all__ = [
     "PauliTerm",
     "QtrainError",
     "Result",
+    "ShotPolicy",
     "ShotsError",
     "StateTooLargeError",
     "Task",
@@ -70,4 +76,6 @@ __all__ = [
     "__version__",
     "ansatz",
     "expval",
+    "grad",
+    "jacobian",
 ]

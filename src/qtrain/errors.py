@@ -16,6 +16,8 @@ Tree::
     ├── ObservableError
     │   ├── ObservableParseError, ObservableWireError, NonHermitianError
     ├── ShotsError
+    ├── GradientError
+    │   ├── UnknownMethodError, NoShiftRuleError, AdjointShotsError
     ├── StateTooLargeError
     ├── ExecutionError
     │   ├── TransientExecutionError, IncompleteResultError
@@ -95,6 +97,22 @@ class NonHermitianError(ObservableError):
 
 class ShotsError(QtrainError, ValueError):
     """A shot count is not a positive integer."""
+
+
+class GradientError(QtrainError, ValueError):
+    """A gradient cannot be computed as asked."""
+
+
+class UnknownMethodError(GradientError):
+    """A differentiation method name is not one qtrain knows."""
+
+
+class NoShiftRuleError(GradientError):
+    """A gate has neither a generator spectrum nor a declared shift recipe."""
+
+
+class AdjointShotsError(GradientError):
+    """The adjoint method was asked for with finite shots (it is exact by construction)."""
 
 
 class StateTooLargeError(QtrainError, MemoryError):

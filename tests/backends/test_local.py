@@ -9,23 +9,23 @@ def test_local_simulator_is_a_backend_and_reports_shots():
     sim = qt.LocalSimulator()
     assert isinstance(sim, qt.Backend) and sim.name == "local-statevector"
     obs = qt.Observable.parse("Z0 Z1 + X0 + 0.5")  # two measurement groups
-    task = qt.Task(qt.Circuit(2).h(0), obs, np.zeros((3, 0)), shots=10, seed=4)
+    task = qt.Task(qt.Circuit(2).h(0), (obs, qt.Z(1)), np.zeros((3, 0)), shots=10, seed=4)
     result = sim.run([task])[0]
-    assert result.shots == 10 * 2 * 3
-    assert result.values.shape == (3,) and result.variances.shape == (3,)
+    assert task.n_groups == 3 and result.shots == 10 * 3 * 3
+    assert result.values.shape == (3, 2) and result.variances.shape == (3, 2)
     assert result.metadata["backend"] == "local-statevector"
 
 
 def test_local_simulator_exact_task_has_no_variances():
-    task = qt.Task(qt.Circuit(1).x(0), qt.Z(0), np.zeros((1, 0)))
+    task = qt.Task(qt.Circuit(1).x(0), (qt.Z(0),), np.zeros((1, 0)))
     result = qt.LocalSimulator().run([task])[0]
-    assert result.variances is None and result.shots == 0 and result.values[0] == -1.0
+    assert result.variances is None and result.shots == 0 and result.values[0, 0] == -1.0
 
 
 def test_local_simulator_chunked_results_equal_unchunked():
     c = qt.ansatz.hardware_efficient(4, 2)
     theta = np.random.default_rng(0).normal(size=(9, c.n_params))
-    task = qt.Task(c, qt.X(0) @ qt.Y(2) + qt.Z(3), theta, shots=64, seed=11)
+    task = qt.Task(c, (qt.X(0) @ qt.Y(2) + qt.Z(3), qt.Y(1)), theta, shots=64, seed=11)
     small = qt.LocalSimulator(memory_budget=2 * 16 * 4 * 16).run([task])[0]
     large = qt.LocalSimulator().run([task])[0]
     np.testing.assert_array_equal(small.values, large.values)
@@ -33,8 +33,8 @@ def test_local_simulator_chunked_results_equal_unchunked():
 
 
 def test_local_simulator_checks_every_task_before_running_any():
-    ok = qt.Task(qt.Circuit(2).h(0), qt.Z(0), np.zeros((1, 0)))
-    huge = qt.Task(qt.Circuit(30).h(0), qt.Z(0), np.zeros((1, 0)))
+    ok = qt.Task(qt.Circuit(2).h(0), (qt.Z(0),), np.zeros((1, 0)))
+    huge = qt.Task(qt.Circuit(30).h(0), (qt.Z(0),), np.zeros((1, 0)))
     with pytest.raises(StateTooLargeError, match="30-qubit"):
         qt.LocalSimulator(memory_budget=1 << 30).run([ok, huge])
 
@@ -43,3 +43,20 @@ def test_local_simulator_checks_every_task_before_running_any():
 def test_local_simulator_rejects_bad_budget(bad):
     with pytest.raises(ConfigError, match="memory_budget"):
         qt.LocalSimulator(memory_budget=bad)
+
+
+def test_local_simulator_shots_per_row_and_group():
+    obs = qt.Observable.parse("Z0 + X0")  # two groups
+    rows = np.zeros((2, 0))
+    shots = np.array([[3, 5], [7, 11]])
+    result = qt.LocalSimulator().run([qt.Task(qt.Circuit(1).h(0), (obs,), rows, shots, 1)])[0]
+    assert result.shots == 26
+    per_row = qt.LocalSimulator().run([qt.Task(qt.Circuit(1).h(0), (obs,), rows, np.array([4, 6]))])
+    assert per_row[0].shots == 20
+
+
+@pytest.mark.parametrize(("shots", "text"), [(np.array([[1, 2, 3]]), "do not fit"), (0, "at least 1")])
+def test_local_simulator_rejects_bad_shot_shapes(shots, text):
+    task = qt.Task(qt.Circuit(1).h(0), (qt.Z(0),), np.zeros((2, 0)), shots)
+    with pytest.raises(qt.ShotsError, match=text):
+        qt.LocalSimulator().run([task])

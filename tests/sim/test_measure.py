@@ -13,6 +13,11 @@ CIRCUIT = qt.ansatz.strongly_entangling(3, 2)
 THETA = np.random.default_rng(3).uniform(0, 2 * np.pi, CIRCUIT.n_params)
 
 
+def sample(states, plan, shots, entropy, first=(0, 0)):
+    cells = np.full((states.shape[0], len(plan.groups)), shots, dtype=np.int64)
+    return sampled_values(states, plan, cells, entropy, first)
+
+
 def states_of(rows):
     return run_program(compile_program(CIRCUIT), np.tile(THETA, (rows, 1)))
 
@@ -27,7 +32,7 @@ def test_measure_exact_matches_dense_reference():
 def test_measure_sampling_errors_are_standard_normal():
     """(estimate - exact) / stderr over 2000 independent estimates is N(0, 1)."""
     exact = reference_expval(CIRCUIT, H, THETA)
-    values, variances = sampled_values(states_of(2000), measurement_plan(H, 3), 500, entropy=12345)
+    values, variances = sample(states_of(2000), measurement_plan(H, 3), 500, entropy=12345)
     z = (values - exact) / np.sqrt(variances)
     assert abs(z.mean()) < 4 / np.sqrt(z.size)  # mean 0 within 4 standard errors
     assert abs(z.std(ddof=1) - 1) < 4 / np.sqrt(2 * z.size)  # sd 1 within 4 standard errors
@@ -36,7 +41,7 @@ def test_measure_sampling_errors_are_standard_normal():
 
 def test_measure_interval_coverage_is_nominal():
     exact = reference_expval(CIRCUIT, H, THETA)
-    values, variances = sampled_values(states_of(2000), measurement_plan(H, 3), 400, entropy=99)
+    values, variances = sample(states_of(2000), measurement_plan(H, 3), 400, entropy=99)
     covered = np.mean(np.abs(values - exact) <= 1.96 * np.sqrt(variances))
     assert abs(covered - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 2000)
 
@@ -44,25 +49,33 @@ def test_measure_interval_coverage_is_nominal():
 def test_measure_same_seed_same_numbers_and_chunk_independent():
     plan = measurement_plan(H, 3)
     states = states_of(6)
-    whole = sampled_values(states, plan, 100, entropy=7)
-    again = sampled_values(states, plan, 100, entropy=7)
+    whole = sample(states, plan, 100, entropy=7)
+    again = sample(states, plan, 100, entropy=7)
     np.testing.assert_array_equal(whole[0], again[0])
-    tail = sampled_values(states[4:], plan, 100, entropy=7, first_row=4)
+    tail = sample(states[4:], plan, 100, entropy=7, first=(4, 0))
     np.testing.assert_array_equal(whole[0][4:], tail[0])
-    other = sampled_values(states, plan, 100, entropy=8)
+    other = sample(states, plan, 100, entropy=8)
     assert not np.array_equal(whole[0], other[0])
     assert len(set(whole[0])) > 1  # rows are independent draws
 
 
+def test_measure_per_group_shots_are_honoured():
+    plan = measurement_plan(H, 3)
+    cells = np.array([[50, 800, 100, 400][: len(plan.groups)]] * 600, dtype=np.int64)
+    exact = reference_expval(CIRCUIT, H, THETA)
+    values, variances = sampled_values(states_of(600), plan, cells, 3)
+    z = (values - exact) / np.sqrt(variances)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)
+    assert abs(z.std(ddof=1) - 1) < 0.15
+
+
 def test_measure_one_shot_has_undefined_error():
-    values, variances = sampled_values(states_of(2), measurement_plan(H, 3), 1, entropy=0)
+    values, variances = sample(states_of(2), measurement_plan(H, 3), 1, entropy=0)
     assert np.all(np.isfinite(values)) and np.all(np.isnan(variances))
 
 
 def test_measure_eigenstate_has_zero_spread():
     c = qt.Circuit(2).x(0)
     plan = measurement_plan(qt.Z(0) + 2 * qt.Z(0) @ qt.Z(1), 2)
-    values, variances = sampled_values(
-        run_program(compile_program(c), np.zeros((1, 0))), plan, 50, 1
-    )
+    values, variances = sample(run_program(compile_program(c), np.zeros((1, 0))), plan, 50, 1)
     assert values[0] == pytest.approx(-3.0) and variances[0] == 0.0

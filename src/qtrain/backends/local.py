@@ -33,9 +33,9 @@ class LocalSimulator:
 
     >>> import qtrain as qt
     >>> sim = qt.LocalSimulator(memory_budget=1 << 20)
-    >>> task = Task(qt.Circuit(1).x(0), qt.Z(0), np.zeros((1, 0)))
+    >>> task = Task(qt.Circuit(1).x(0), (qt.Z(0), qt.X(0)), np.zeros((1, 0)))
     >>> sim.run([task])[0].values
-    array([-1.])
+    array([[-1.,  0.]])
     """
 
     def __init__(self, memory_budget: int | None = None, *, kernels: str | None = None) -> None:
@@ -63,20 +63,30 @@ class LocalSimulator:
 
     def _run_one(self, task: Task) -> Result:
         started = time.time()
+        n_qubits = task.circuit.n_qubits
         program = compile_program(task.circuit)
-        plan = measurement_plan(task.observable, task.circuit.n_qubits)
-        rows = task.params.shape[0]
-        values = np.empty(rows)
-        variances = None if task.shots is None else np.empty(rows)
-        chunks = state_chunks(program, task.params, self.memory_budget, self.kernels)
-        for block, states in chunks:
-            if task.shots is None or variances is None:
-                values[block] = exact_values(states, plan, self.kernels)
-            else:
-                values[block], variances[block] = sampled_values(
-                    states, plan, task.shots, task.seed or 0, block.start, kernels=self.kernels
+        plans = [measurement_plan(obs, n_qubits) for obs in task.observables]
+        shots = task.shot_matrix()
+        rows, count = task.params.shape[0], len(plans)
+        values = np.empty((rows, count))
+        variances = None if shots is None else np.empty((rows, count))
+        for block, states in state_chunks(program, task.params, self.memory_budget, self.kernels):
+            first_group = 0  # sampling seeds are keyed by (row, group over all observables)
+            for o, plan in enumerate(plans):
+                if shots is None or variances is None:
+                    values[block, o] = exact_values(states, plan, self.kernels)
+                    continue
+                cells = shots[block, first_group : first_group + len(plan.groups)]
+                values[block, o], variances[block, o] = sampled_values(
+                    states,
+                    plan,
+                    cells,
+                    task.seed or 0,
+                    (block.start, first_group),
+                    kernels=self.kernels,
                 )
+                first_group += len(plan.groups)
             del states  # free this chunk before the generator builds the next one
-        shots = 0 if task.shots is None else task.shots * len(plan.groups) * rows
+        spent = 0 if shots is None else int(shots.sum())
         metadata = {"backend": self.name, "started": started, "duration_s": time.time() - started}
-        return Result(values, variances, shots, metadata)
+        return Result(values, variances, spent, metadata)

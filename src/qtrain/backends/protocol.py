@@ -1,9 +1,10 @@
 """The backend protocol: a backend runs tasks and returns one result per task.
 
-A :class:`Task` is one circuit, one observable and a block of parameter rows ``(B, P)``, with a
-shot count (``None`` = exact) and a seed. A :class:`Result` carries one value per row, the
-estimated variance of each value when sampled, the shots actually spent and metadata. The
-execution layer (dedup, retries, durable store) is built on this protocol alone.
+A :class:`Task` is one circuit, one or more observables and a block of parameter rows
+``(B, P)``, with shots (``None`` = exact) and a seed. A :class:`Result` carries one value per
+row and observable ``(B, O)``, the estimated variance of each when sampled, the shots
+actually spent and metadata. The execution layer (dedup, retries, durable store) is built on
+this protocol alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from qtrain.errors import ShotsError
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 
@@ -27,17 +29,46 @@ class Task:
 
     Attributes:
         circuit: the circuit; its parameters are the columns of ``params``.
-        observable: the Pauli sum to measure.
+        observables: the Pauli sums to measure on every row (``O`` of them).
         params: ``(B, P)`` parameter rows, already validated.
-        shots: samples per measurement group and row; ``None`` for exact values.
+        shots: ``None`` for exact values; else shots per (row, measurement group): an int for
+            all, ``(B,)`` per row, or ``(B, G)`` per row and group, where the ``G`` groups are
+            those of every observable in order (``observable.groups()``).
         seed: sampling entropy (a non-negative int); ignored when ``shots`` is ``None``.
     """
 
     circuit: Circuit
-    observable: Observable
+    observables: tuple[Observable, ...]
     params: NDArray[np.float64]
-    shots: int | None = None
+    shots: int | NDArray[np.int64] | None = None
     seed: int | None = None
+
+    @property
+    def n_groups(self) -> int:
+        """``G``: measurement groups over all observables."""
+        return sum(len(obs.groups()) for obs in self.observables)
+
+    def shot_matrix(self) -> NDArray[np.int64] | None:
+        """Shots as a ``(B, G)`` integer array (``None`` when exact).
+
+        Raises:
+            ShotsError: a shape that does not broadcast to ``(B, G)`` or a count below 1.
+        """
+        if self.shots is None:
+            return None
+        rows, groups = self.params.shape[0], self.n_groups
+        raw = np.asarray(self.shots)
+        if raw.ndim == 1:
+            raw = raw[:, None]
+        try:
+            matrix = np.broadcast_to(raw, (rows, groups)).astype(np.int64)
+        except ValueError:
+            raise ShotsError(
+                f"shots of shape {np.shape(self.shots)} do not fit {rows} rows × {groups} groups"
+            ) from None
+        if matrix.size and matrix.min() < 1:
+            raise ShotsError(f"every (row, group) needs at least 1 shot, got {matrix.min()}")
+        return matrix
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,9 +76,9 @@ class Result:
     """What a backend returns for one task.
 
     Attributes:
-        values: ``(B,)`` expectation values (exact or estimated).
-        variances: ``(B,)`` estimated variance of each value; ``None`` when exact.
-        shots: total shots spent on the task (rows × groups × shots per group).
+        values: ``(B, O)`` expectation values (exact or estimated).
+        variances: ``(B, O)`` estimated variance of each value; ``None`` when exact.
+        shots: total shots spent on the task.
         metadata: backend name, timings and anything else worth recording.
     """
 

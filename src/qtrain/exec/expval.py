@@ -87,10 +87,11 @@ def expval(
     rows, batched = check_theta(circuit, theta)
     entropy = resolve_seed(seed) if checked_shots is not None else None
     runner = backend if backend is not None else LocalSimulator()
-    task = Task(circuit, checked_observable, rows, checked_shots, entropy)
+    task = Task(circuit, (checked_observable,), rows, checked_shots, entropy)
     result = runner.run([task])[0]
-    values = result.values if batched else float(result.values[0])
+    column = result.values[:, 0]
+    values = column if batched else float(column[0])
     if result.variances is None:
         return values
-    stderr = np.sqrt(result.variances)
+    stderr = np.sqrt(result.variances[:, 0])
     return Estimate(values, stderr if batched else float(stderr[0]), result.shots)

@@ -57,6 +57,8 @@ class GateSpec:
         invert_args: maps arguments to the inverse gate's arguments.
         decomposition: exact equivalent sequence of single-angle gates (multi-angle gates).
         label: short text for drawings.
+        recipe: the gate's own first-order shift rule ``((coefficient, shift), ...)``, used
+            instead of the rule derived from ``eigenvalues`` when given.
     """
 
     name: str
@@ -72,6 +74,7 @@ class GateSpec:
     invert_args: Callable[[tuple[Arg, ...]], tuple[Arg, ...]] = _negate
     decomposition: Decomposition | None = None
     label: str = ""
+    recipe: tuple[tuple[float, float], ...] | None = None
 
     @property
     def is_parametric(self) -> bool:

@@ -109,9 +109,9 @@ def exact_values(
 def sampled_values(
     states: NDArray[np.complex128],
     plan: MeasurementPlan,
-    shots: int,
+    shots: NDArray[np.int64],
     entropy: int,
-    first_row: int = 0,
+    first: tuple[int, int] = (0, 0),
     *,
     kernels: KernelSet | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -120,15 +120,16 @@ def sampled_values(
     Args:
         states: ``(B, 2ⁿ)`` states.
         plan: from :func:`measurement_plan`.
-        shots: samples per group and row (≥ 1).
+        shots: ``(B, G)`` samples per row and group (each ≥ 1).
         entropy: the seed; row ``r`` and group ``g`` draw from ``SeedSequence(entropy,
-            spawn_key=(first_row + r, g))``.
-        first_row: global index of ``states[0]``, so chunks reproduce the unchunked numbers.
+            spawn_key=(first[0] + r, first[1] + g))``.
+        first: global (row, group) index of ``states[0]`` and of this plan's first group, so
+            chunks and multi-observable tasks reproduce the numbers of a single call.
         kernels: kernel set for the basis rotations (default: ``select_kernels()``).
 
     Returns:
         ``(values (B,), variances (B,))``: the estimates and the estimated variance of each
-        estimate (``NaN`` when ``shots == 1``: one sample says nothing about its spread).
+        estimate (``NaN`` where a group got 1 shot: one sample says nothing about its spread).
     """
     chosen = kernels if kernels is not None else select_kernels()
     rows = states.shape[0]
@@ -139,12 +140,12 @@ def sampled_values(
         probs = rotated.real**2 + rotated.imag**2
         eig = group.eigenvalues
         for r in range(rows):
-            seq = np.random.SeedSequence(entropy, spawn_key=(first_row + r, g))
-            p = probs[r] / probs[r].sum()
-            counts = np.random.default_rng(seq).multinomial(shots, p)
-            mean = float(counts @ eig) / shots
-            second = float(counts @ (eig * eig)) / shots
-            sample_var = (second - mean * mean) * shots / (shots - 1) if shots > 1 else np.nan
+            n = int(shots[r, g])
+            seq = np.random.SeedSequence(entropy, spawn_key=(first[0] + r, first[1] + g))
+            counts = np.random.default_rng(seq).multinomial(n, probs[r] / probs[r].sum())
+            mean = float(counts @ eig) / n
+            second = float(counts @ (eig * eig)) / n
             values[r] += mean
-            variances[r] += max(sample_var, 0.0) / shots if shots > 1 else np.nan
+            # Unbiased sample variance of one shot, divided by n: the variance of the mean.
+            variances[r] += max(second - mean * mean, 0.0) / (n - 1) if n > 1 else np.nan
     return values, variances

@@ -1,0 +1,1 @@
+"""Gradient methods: each plans tasks plus a way to assemble their results into a gradient."""

@@ -1,0 +1,174 @@
+"""The front door: ``qt.grad`` and ``qt.jacobian``.
+
+>>> import numpy as np
+>>> import qtrain as qt
+>>> c = qt.Circuit(1).rx(0, 2 * qt.P(0))
+>>> g = qt.grad(c, qt.Z(0), np.array([0.3]), method="param-shift")
+>>> bool(np.isclose(g.value[0], -2 * np.sin(0.6)))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.local import LocalSimulator
+from qtrain.backends.protocol import Backend
+from qtrain.errors import AdjointShotsError, CircuitError, ParameterShapeError, UnknownMethodError
+from qtrain.exec.expval import resolve_seed
+from qtrain.grad import adjoint, finite_diff, param_shift, spsa
+from qtrain.grad.result import Gradient
+from qtrain.grad.shots import ShotPolicy
+from qtrain.ir.circuit import Circuit
+from qtrain.ir.observables import Observable
+from qtrain.ir.validate import check_observable_fits, check_shots, check_theta
+
+__all__ = ["METHODS", "grad", "jacobian"]
+
+METHODS = ("best", "param-shift", "adjoint", "finite-diff", "spsa")
+
+
+def _policy(shots: int | ShotPolicy | None) -> ShotPolicy | None:
+    if shots is None or isinstance(shots, ShotPolicy):
+        return shots
+    checked = check_shots(shots)
+    return None if checked is None else ShotPolicy.fixed(checked)
+
+
+def _check_inputs(
+    circuit: object, observables: Sequence[object], theta: object, method: str
+) -> tuple[Circuit, tuple[Observable, ...], NDArray[np.float64]]:
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
+    if method not in METHODS:
+        raise UnknownMethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    checked = tuple(check_observable_fits(circuit, obs) for obs in observables)
+    rows, batched = check_theta(circuit, theta)
+    if batched:
+        raise ParameterShapeError(f"a gradient needs theta of shape (P,), got {rows.shape}")
+    return circuit, checked, rows[0]
+
+
+def jacobian(
+    circuit: Circuit,
+    observables: Sequence[Observable],
+    theta: object,
+    *,
+    method: str = "best",
+    shots: int | ShotPolicy | None = None,
+    seed: int | np.random.Generator | None = None,
+    backend: Backend | None = None,
+    covariance: bool = False,
+    **options: Any,
+) -> Gradient:
+    """Jacobian ``(O, P)`` of several expectation values, with standard errors when sampled.
+
+    Args:
+        circuit: the circuit.
+        observables: ``O`` Hermitian Pauli sums.
+        theta: ``(P,)`` parameters.
+        method: ``"param-shift"`` (exact shift rules, any shots), ``"adjoint"`` (exact,
+            simulator only, no shots), ``"finite-diff"`` (options ``step``, ``scheme``),
+            ``"spsa"`` (options ``directions``, ``step``), or ``"best"``: adjoint when exact on
+            the local simulator, param-shift otherwise. The result records the choice.
+        shots: ``None`` (exact), shots per row and group, or a :class:`ShotPolicy` (e.g. a
+            total budget split to minimise the gradient's variance).
+        seed: makes sampling (and SPSA directions) reproducible.
+        backend: where to run (default ``LocalSimulator()``).
+        covariance: also return the covariance of the components.
+        **options: method options (see above).
+
+    Raises:
+        UnknownMethodError, AdjointShotsError, NoShiftRuleError, ParameterShapeError and the
+        input errors of ``qt.expval``, before anything runs.
+    """
+    circuit, checked, point = _check_inputs(circuit, observables, theta, method)
+    policy = _policy(shots)
+    runner = backend if backend is not None else LocalSimulator()
+    chosen_by_best = method == "best"
+    if chosen_by_best:
+        exact_local = policy is None and isinstance(runner, LocalSimulator)
+        method = "adjoint" if exact_local else "param-shift"
+    if method == "adjoint":
+        if policy is not None:
+            raise AdjointShotsError(
+                "method='adjoint' is exact by construction and cannot honour shots; use "
+                "method='param-shift' for sampled gradients with error bars"
+            )
+        if not isinstance(runner, LocalSimulator):
+            raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
+        result = adjoint.compute(circuit, checked, point, runner)
+    else:
+        entropy = resolve_seed(seed) if policy is not None or method == "spsa" else None
+        if method == "param-shift":
+            planned = param_shift.plan(
+                circuit, checked, point, policy=policy, seed=entropy, covariance=covariance
+            )
+        elif method == "finite-diff":
+            planned = finite_diff.plan(
+                circuit,
+                checked,
+                point,
+                policy=policy,
+                seed=entropy,
+                covariance=covariance,
+                **options,
+            )
+        else:
+            rng = np.random.default_rng(entropy)
+            planned = spsa.plan(
+                circuit, checked, point, rng=rng, policy=policy, seed=entropy, **options
+            )
+        tasks, assemble = planned
+        result = assemble(runner.run(tasks))
+    if chosen_by_best:
+        result = replace(result, metadata={**result.metadata, "chosen_by": "best"})
+    return result
+
+
+def grad(
+    circuit: Circuit,
+    observable: Observable,
+    theta: object,
+    *,
+    method: str = "best",
+    shots: int | ShotPolicy | None = None,
+    seed: int | np.random.Generator | None = None,
+    backend: Backend | None = None,
+    covariance: bool = False,
+    **options: Any,
+) -> Gradient:
+    """Gradient ``(P,)`` of ``⟨H⟩`` at ``theta``; see :func:`jacobian` for the arguments.
+
+    Returns:
+        ``Gradient(value (P,), stderr (P,) | None, n_circuits, shots, method, fun, ...)``.
+    """
+    result = jacobian(
+        circuit,
+        [observable],
+        theta,
+        method=method,
+        shots=shots,
+        seed=seed,
+        backend=backend,
+        covariance=covariance,
+        **options,
+    )
+
+    def first(value: Any) -> Any:
+        return None if value is None else value[0]
+
+    fun = first(result.fun)
+    return replace(
+        result,
+        value=first(result.value),
+        stderr=first(result.stderr),
+        fun=None if fun is None else float(fun),
+        fun_stderr=first(result.fun_stderr),
+        covariance=first(result.covariance),
+    )

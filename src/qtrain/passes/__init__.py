@@ -1,0 +1,1 @@
+"""Compiler passes: slot lowering, shift rules, the parameter-shift transform."""
