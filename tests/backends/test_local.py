@@ -55,7 +55,9 @@ def test_local_simulator_shots_per_row_and_group():
     assert per_row[0].shots == 20
 
 
-@pytest.mark.parametrize(("shots", "text"), [(np.array([[1, 2, 3]]), "do not fit"), (0, "at least 1")])
+@pytest.mark.parametrize(
+    ("shots", "text"), [(np.array([[1, 2, 3]]), "do not fit"), (0, "at least 1")]
+)
 def test_local_simulator_rejects_bad_shot_shapes(shots, text):
     task = qt.Task(qt.Circuit(1).h(0), (qt.Z(0),), np.zeros((2, 0)), shots)
     with pytest.raises(qt.ShotsError, match=text):

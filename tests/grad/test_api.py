@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+import qtrain as qt
+from qtrain.errors import (
+    AdjointShotsError,
+    BudgetExceededError,
+    NoShiftRuleError,
+    ParameterShapeError,
+    UnknownMethodError,
+)
+from qtrain.grad.param_shift import rule_for
+from qtrain.ir.gates import GATES, GateSpec
+
+C = qt.Circuit(2).ry(0, qt.P(0)).crx(0, 1, qt.P(1))
+THETA = np.array([0.3, 0.5])
+
+
+def test_api_unknown_method_names_choices():
+    with pytest.raises(UnknownMethodError, match=r"'backprop'.*param-shift"):
+        qt.grad(C, qt.Z(0), THETA, method="backprop")
+
+
+def test_api_adjoint_with_shots_is_an_error_not_silently_exact():
+    with pytest.raises(AdjointShotsError, match="param-shift"):
+        qt.grad(C, qt.Z(0), THETA, method="adjoint", shots=100)
+
+
+@pytest.mark.parametrize("theta", [[0.3], [0.3, 0.5, 0.7], [[0.3, 0.5]]])
+def test_api_theta_shape_errors(theta):
+    with pytest.raises(ParameterShapeError):
+        qt.grad(C, qt.Z(0), theta)
+
+
+def test_api_budget_below_one_shot_per_row_is_rejected_before_running():
+    with pytest.raises(BudgetExceededError, match="budget of 5 shots"):
+        qt.grad(C, qt.Z(0), THETA, method="param-shift", shots=qt.ShotPolicy.total(5))
+
+
+def test_api_gate_without_generator_or_recipe_names_the_gate():
+    bare = GateSpec("MyGate", 1, 1, GATES["RX"].matrix_fn)
+    with pytest.raises(NoShiftRuleError, match=r"MyGate.*finite-diff"):
+        rule_for(bare)
+    custom = GateSpec("MyGate", 1, 1, GATES["RX"].matrix_fn, recipe=((1.0, 0.1), (-1.0, 0.0)))
+    assert rule_for(custom) == ((1.0, 0.1), (-1.0, 0.0))
+
+
+def test_api_finite_diff_and_spsa_options_are_checked():
+    with pytest.raises(qt.QtrainError, match="step"):
+        qt.grad(C, qt.Z(0), THETA, method="finite-diff", step=0.0)
+    with pytest.raises(qt.QtrainError, match="scheme"):
+        qt.grad(C, qt.Z(0), THETA, method="finite-diff", scheme="backward")
+    with pytest.raises(qt.QtrainError, match="directions"):
+        qt.grad(C, qt.Z(0), THETA, method="spsa", directions=0)
+
+
+def test_api_observable_and_shots_checks_apply():
+    with pytest.raises(qt.ObservableError):
+        qt.grad(C, qt.Z(5), THETA)
+    with pytest.raises(qt.ShotsError):
+        qt.grad(C, qt.Z(0), THETA, method="param-shift", shots=0)
+
+
+def test_api_sampled_gradient_reproducible_with_seed():
+    a = qt.grad(C, qt.Z(1), THETA, method="param-shift", shots=200, seed=9)
+    b = qt.grad(C, qt.Z(1), THETA, method="param-shift", shots=200, seed=9)
+    np.testing.assert_array_equal(a.value, b.value)
+    assert a.shots == 200 * (1 + 2 + 4)
