@@ -66,3 +66,8 @@ def test_api_sampled_gradient_reproducible_with_seed():
     b = qt.grad(C, qt.Z(1), THETA, method="param-shift", shots=200, seed=9)
     np.testing.assert_array_equal(a.value, b.value)
     assert a.shots == 200 * (1 + 2 + 4)
+
+
+def test_api_one_shot_per_row_cannot_give_error_bars():
+    with pytest.raises(qt.ShotsError, match="at least 2 shots"):
+        qt.grad(C, qt.Z(0), THETA, method="param-shift", shots=1)

@@ -50,8 +50,11 @@ class ShotPolicy:
     def __post_init__(self) -> None:
         if (self.per_row is None) == (self.budget is None):
             raise ShotsError("ShotPolicy needs exactly one of per_row= or budget=")
-        if self.per_row is not None:
-            _positive_int(self.per_row, "per_row")
+        if self.per_row is not None and _positive_int(self.per_row, "per_row") < MIN_SHOTS_PER_CELL:
+            raise ShotsError(
+                f"a gradient needs at least {MIN_SHOTS_PER_CELL} shots per row and group to "
+                f"estimate its error bars, got per_row={self.per_row}"
+            )
         if self.budget is not None:
             _positive_int(self.budget, "budget")
 
@@ -83,13 +86,19 @@ def allocate(
     Args:
         policy: fixed per-row shots or a total budget.
         row_weights: ``(R,)`` importance of each row (``|W_r|``, the norm of its gradient
-            weights).
+            weights; the sign is ignored).
         spreads: ``(G,)`` from :func:`group_spreads`.
 
     Raises:
         BudgetExceededError: the budget cannot give every cell ``MIN_SHOTS_PER_CELL`` shots.
+        ShotsError: non-finite weights or spreads.
     """
     rows, groups = row_weights.size, spreads.size
+    weights = np.abs(np.asarray(row_weights, dtype=np.float64))
+    if not np.all(np.isfinite(weights)) or not np.all(np.isfinite(spreads)):
+        raise ShotsError("row weights and group spreads must be finite to allocate shots")
+    if groups == 0:
+        return np.zeros((rows, 0), dtype=np.int64)  # a constant observable needs no shots
     if policy.per_row is not None:
         return np.full((rows, groups), policy.per_row, dtype=np.int64)
     assert policy.budget is not None  # exactly one is set (checked at construction)
@@ -100,7 +109,7 @@ def allocate(
             f"a budget of {policy.budget} shots cannot give each of the {rows} rows × "
             f"{groups} groups {MIN_SHOTS_PER_CELL} shots (needs at least {floor})"
         )
-    share = np.outer(row_weights, spreads)
+    share = np.outer(weights, np.abs(spreads))
     total = share.sum()
     share = share / total if total > 0 else np.full((rows, groups), 1.0 / cells)
     ideal = share * (policy.budget - floor)
