@@ -118,4 +118,5 @@ def allocate(
     # Largest remainders first, so the total lands exactly on the budget.
     order = np.argsort(-(ideal - shots), axis=None, kind="stable")[:leftover]
     shots.flat[order] += 1
-    return shots + MIN_SHOTS_PER_CELL
+    allocated: NDArray[np.int64] = shots + MIN_SHOTS_PER_CELL
+    return allocated
