@@ -11,6 +11,7 @@ from qtrain.sim.program import compile_program
 from qtrain.sim.statevector import (
     chunk_rows,
     default_memory_budget,
+    divergence,
     run_program,
     select_kernels,
     state_chunks,
@@ -68,10 +69,29 @@ def test_statevector_chunking_gives_identical_states():
     theta = np.random.default_rng(1).normal(size=(7, c.n_params))
     program = compile_program(c)
     whole = run_program(program, theta)
-    budget = 3 * 16 * 4 * 2**5  # three rows per chunk
+    budget = 3 * 16 * 4 * 2**5  # three rows per chunk: row 0's copy and two more
     chunks = list(state_chunks(program, theta, budget))
-    assert [block.stop - block.start for block, _ in chunks] == [3, 3, 1]
-    np.testing.assert_array_equal(np.concatenate([s for _, s in chunks]), whole)
+    assert [len(ids) for ids, _ in chunks] == [2, 2, 2, 1]
+    ids = np.concatenate([ids for ids, _ in chunks])
+    assert sorted(ids.tolist()) == list(range(7))
+    np.testing.assert_allclose(np.concatenate([s for _, s in chunks]), whole[ids], atol=1e-14)
+
+
+def test_statevector_prefix_sharing_matches_independent_rows():
+    c = qt.ansatz.hardware_efficient(4, 3).crx(0, 3, qt.P(2))
+    program = compile_program(c)
+    base = np.random.default_rng(3).normal(size=c.n_params)
+    rows = np.tile(base, (c.n_params + 2, 1))
+    for k in range(c.n_params):  # one row per parameter, shifted: a parameter-shift batch
+        rows[k + 1, k] += 0.5
+    starts = divergence(program, rows)
+    assert starts[0] == 0 and starts[-1] == len(program.steps)  # the last row equals row 0
+    assert len(set(starts.tolist())) > 3  # rows really join at different steps
+    for kernels in ("numpy", "numba"):
+        shared = run_program(program, rows, select_kernels(kernels))
+        for r in range(rows.shape[0]):
+            alone = run_program(program, rows[r : r + 1], select_kernels(kernels))[0]
+            np.testing.assert_allclose(shared[r], alone, atol=1e-13)
 
 
 def test_statevector_state_too_large_fails_fast_naming_bytes():

@@ -70,19 +70,20 @@ class LocalSimulator:
         rows, count = task.params.shape[0], len(plans)
         values = np.empty((rows, count))
         variances = None if shots is None else np.empty((rows, count))
-        for block, states in state_chunks(program, task.params, self.memory_budget, self.kernels):
+        for ids, states in state_chunks(program, task.params, self.memory_budget, self.kernels):
             first_group = 0  # sampling seeds are keyed by (row, group over all observables)
             for o, plan in enumerate(plans):
                 if shots is None or variances is None:
-                    values[block, o] = exact_values(states, plan, self.kernels)
+                    values[ids, o] = exact_values(states, plan, self.kernels)
                     continue
-                cells = shots[block, first_group : first_group + len(plan.groups)]
-                values[block, o], variances[block, o] = sampled_values(
+                cells = shots[ids, first_group : first_group + len(plan.groups)]
+                values[ids, o], variances[ids, o] = sampled_values(
                     states,
                     plan,
                     cells,
                     task.seed or 0,
-                    (block.start, first_group),
+                    row_ids=ids,
+                    first_group=first_group,
                     kernels=self.kernels,
                 )
                 first_group += len(plan.groups)

@@ -11,17 +11,21 @@ through each argument's affine coefficients.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.errors import CircuitError
-from qtrain.ir.circuit import Circuit
+from qtrain.ir.circuit import Circuit, Op
 from qtrain.ir.observables import Observable
 from qtrain.ir.params import ParamExpr
-from qtrain.sim.program import compile_program, op_matrices
+from qtrain.sim.program import compile_program, op_matrices, permutation_gather
 from qtrain.sim.statevector import KernelSet, run_program, select_kernels
 
 __all__ = ["adjoint_jacobian", "apply_observable"]
+
+Complex = NDArray[np.complex128]
 
 
 def _masks(factors: tuple[tuple[int, str], ...], n_qubits: int) -> tuple[int, int, int]:
@@ -56,6 +60,48 @@ def apply_observable(
     return out
 
 
+@lru_cache(maxsize=256)
+def _inverse_gather(gate: str, wires: tuple[int, ...], n_qubits: int) -> NDArray[np.int64]:
+    """Gather map of a fixed permutation gate's inverse: ``argsort`` of its own map."""
+    inverse: NDArray[np.int64] = np.argsort(permutation_gather(((gate, wires),), n_qubits))
+    inverse.setflags(write=False)
+    return inverse
+
+
+def _generator_inner(
+    both: Complex, op: Op, n_qubits: int, kernels: KernelSet
+) -> NDArray[np.complex128]:
+    """``⟨λ_o|G|ψ⟩`` for every observable row of ``both = [ψ; λ₁; …; λ_O]``."""
+    generator = op.spec.generator
+    assert generator is not None  # checked by the caller
+    if len(op.wires) == 1:
+        return kernels.inner_one_qubit(both[1:], both[:1], generator, op.wires[0], n_qubits)
+    moved = kernels.apply_matrix(both[:1].copy(), generator[None], op.wires, n_qubits)
+    inner: NDArray[np.complex128] = both[1:].conj() @ moved[0]
+    return inner
+
+
+def _undo(
+    both: Complex,
+    spare: Complex,
+    op: Op,
+    row: NDArray[np.float64],
+    *,
+    n_qubits: int,
+    kernels: KernelSet,
+) -> tuple[Complex, Complex]:
+    """Apply ``U†`` of one op to every row; returns ``(states, spare buffer)``."""
+    spec = op.spec
+    if spec.permutation:
+        moved = kernels.apply_permutation(both, _inverse_gather(op.gate, op.wires, n_qubits), spare)
+        return moved, both
+    inverse = np.ascontiguousarray(op_matrices(op, row).conj().transpose(0, 2, 1))
+    if spec.diagonal:
+        diag = np.ascontiguousarray(np.diagonal(inverse, axis1=1, axis2=2))
+        return kernels.apply_diagonal(both, diag, op.wires, n_qubits), spare
+    return kernels.apply_matrix(both, inverse, op.wires, n_qubits), spare
+
+
 def adjoint_jacobian(
     circuit: Circuit,
     observables: tuple[Observable, ...],
@@ -64,6 +110,9 @@ def adjoint_jacobian(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Exact values ``(O,)`` and Jacobian ``(O, P)`` of ``⟨H_o⟩`` at ``theta (P,)``.
 
+    ``ψ`` and the ``λ_o`` travel as the rows of one ``(1 + O, 2ⁿ)`` array, so each op's
+    inverse is one kernel call; one-qubit generators are sandwiched in a single read.
+
     Raises:
         CircuitError: a multi-angle gate reads a parameter (lower the circuit to slots first,
             which decomposes it into single-angle gates).
@@ -71,24 +120,21 @@ def adjoint_jacobian(
     chosen = kernels if kernels is not None else select_kernels()
     n = circuit.n_qubits
     row = theta[None, :]
-    psi = run_program(compile_program(circuit), row, chosen)
-    lam = np.stack([apply_observable(psi[0], obs, n) for obs in observables])
-    values = np.real(lam.conj() @ psi[0])
+    psi = run_program(compile_program(circuit), row, chosen)[0]
+    both = np.stack([psi, *(apply_observable(psi, obs, n) for obs in observables)])
+    spare = np.empty_like(both)
+    values = np.real(both[1:].conj() @ both[0])
     jac = np.zeros((len(observables), circuit.n_params))
     for op in reversed(circuit.ops):
-        spec = op.spec
         exprs = [a for a in op.args if isinstance(a, ParamExpr)]
         if exprs:
-            if spec.generator is None or len(op.args) != 1:
+            if op.spec.generator is None or len(op.args) != 1:
                 raise CircuitError(
-                    f"adjoint needs single-angle gates with a generator; {spec.name} reads "
+                    f"adjoint needs single-angle gates with a generator; {op.spec.name} reads "
                     "parameters (lower the circuit to slots first)"
                 )
-            moved = chosen.apply_matrix(psi.copy(), spec.generator[None], op.wires, n)
-            derivative = 2.0 * np.imag(lam.conj() @ moved[0])
+            derivative = 2.0 * np.imag(_generator_inner(both, op, n, chosen))
             for k, scale in exprs[0].terms:
                 jac[:, k] += scale * derivative
-        inverse = np.ascontiguousarray(op_matrices(op, row).conj().transpose(0, 2, 1))
-        psi = chosen.apply_matrix(psi, inverse, op.wires, n)
-        lam = chosen.apply_matrix(lam, inverse, op.wires, n)
+        both, spare = _undo(both, spare, op, row, n_qubits=n, kernels=chosen)
     return values, jac

@@ -35,6 +35,7 @@ __all__ = [
     "apply_matrix",
     "apply_one_qubit",
     "apply_permutation",
+    "inner_one_qubit",
     "weighted_probabilities",
 ]
 
@@ -109,6 +110,25 @@ def _gather(states, source, out, parts):  # type: ignore[no-untyped-def]  # numb
             out[b, j] = states[b, source[j]]
 
 
+def _inner(bra, ket, mat, shift, out):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = bra.shape
+    parts = out.shape[1]
+    half = dim >> 1
+    stride = 1 << shift
+    low = stride - 1
+    for task in nb.prange(rows * parts):
+        o = task // parts
+        p = task - o * parts
+        total = 0j
+        for r in range(p * half // parts, (p + 1) * half // parts):
+            i1 = ((r >> shift) << (shift + 1)) | (r & low)
+            i2 = i1 | stride
+            a, c = ket[0, i1], ket[0, i2]
+            total += bra[o, i1].conjugate() * (mat[0, 0] * a + mat[0, 1] * c)
+            total += bra[o, i2].conjugate() * (mat[1, 0] * a + mat[1, 1] * c)
+        out[o, p] = total
+
+
 def _weighted(states, weights, out):  # type: ignore[no-untyped-def]  # numba-typed
     rows, dim = states.shape
     for b in nb.prange(rows):
@@ -135,7 +155,9 @@ def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
     return versions[0], versions[1]
 
 
-_KERNELS = {f.__name__: _compile(f) for f in (_one_qubit, _diagonal, _dense, _gather, _weighted)}
+_KERNELS = {
+    f.__name__: _compile(f) for f in (_one_qubit, _diagonal, _dense, _gather, _inner, _weighted)
+}
 
 
 def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
@@ -162,6 +184,10 @@ def apply_diagonal(
     states: Complex, diag: Complex, wires: tuple[int, ...], n_qubits: int
 ) -> Complex:
     """Multiply by a diagonal gate ``(B|1, 2^k)`` on ``wires``, in place; returns ``states``."""
+    if len(wires) == 1:  # the pair kernel avoids the per-amplitude bit gathering
+        mats = np.zeros((diag.shape[0], 2, 2), dtype=np.complex128)
+        mats[:, 0, 0], mats[:, 1, 1] = diag[:, 0], diag[:, 1]
+        return apply_one_qubit(states, mats, wires[0], n_qubits)
     kernel, parts = _pick("_diagonal", *states.shape)
     kernel(states, np.ascontiguousarray(diag), _shifts(wires, n_qubits), parts)
     return states
@@ -190,6 +216,15 @@ def apply_permutation(
     kernel, parts = _pick("_gather", *states.shape)
     kernel(states, source, out, parts)
     return out
+
+
+def inner_one_qubit(bra: Complex, ket: Complex, mat: Complex, wire: int, n_qubits: int) -> Complex:
+    """``⟨bra_o| M_wire |ket⟩`` for every row ``o`` of ``bra (O, 2ⁿ)``, in one read of each."""
+    kernel, parts = _pick("_inner", *bra.shape)
+    partial = np.empty((bra.shape[0], parts), dtype=np.complex128)  # one sum per task
+    kernel(bra, ket, np.ascontiguousarray(mat), n_qubits - 1 - wire, partial)
+    inner: Complex = partial.sum(axis=1)
+    return inner
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

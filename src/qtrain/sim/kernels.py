@@ -18,6 +18,7 @@ __all__ = [
     "apply_matrix",
     "apply_one_qubit",
     "apply_permutation",
+    "inner_one_qubit",
     "permutation_source",
     "weighted_probabilities",
     "wire_view_shape",
@@ -128,6 +129,13 @@ def apply_permutation(
 ) -> Complex:
     """Gather amplitudes, ``new[:, j] = old[:, source[j]]``, into ``out`` (or a new array)."""
     return np.take(states, source, axis=1, out=out)
+
+
+def inner_one_qubit(bra: Complex, ket: Complex, mat: Complex, wire: int, n_qubits: int) -> Complex:
+    """``⟨bra_o| M_wire |ket⟩`` for every row ``o`` of ``bra (O, 2ⁿ)``; ``ket`` is ``(1, 2ⁿ)``."""
+    moved = apply_one_qubit(ket, mat[None], wire, n_qubits)
+    values: Complex = bra.conj() @ moved[0]
+    return values
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -111,8 +111,9 @@ def sampled_values(
     plan: MeasurementPlan,
     shots: NDArray[np.int64],
     entropy: int,
-    first: tuple[int, int] = (0, 0),
     *,
+    row_ids: NDArray[np.int64] | None = None,
+    first_group: int = 0,
     kernels: KernelSet | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Estimate every row's expectation from ``shots`` samples per group.
@@ -122,9 +123,10 @@ def sampled_values(
         plan: from :func:`measurement_plan`.
         shots: ``(B, G)`` samples per row and group (each ≥ 1).
         entropy: the seed; row ``r`` and group ``g`` draw from ``SeedSequence(entropy,
-            spawn_key=(first[0] + r, first[1] + g))``.
-        first: global (row, group) index of ``states[0]`` and of this plan's first group, so
-            chunks and multi-observable tasks reproduce the numbers of a single call.
+            spawn_key=(row_ids[r], first_group + g))``.
+        row_ids: ``(B,)`` global index of each row (default ``0..B-1``), so chunked or
+            reordered batches reproduce the numbers of a single call.
+        first_group: global index of this plan's first group (several observables).
         kernels: kernel set for the basis rotations (default: ``select_kernels()``).
 
     Returns:
@@ -133,6 +135,7 @@ def sampled_values(
     """
     chosen = kernels if kernels is not None else select_kernels()
     rows = states.shape[0]
+    ids = np.arange(rows) if row_ids is None else row_ids
     values = np.full(rows, plan.constant)
     variances = np.zeros(rows)
     for g, group in enumerate(plan.groups):
@@ -141,7 +144,8 @@ def sampled_values(
         eig = group.eigenvalues
         for r in range(rows):
             n = int(shots[r, g])
-            seq = np.random.SeedSequence(entropy, spawn_key=(first[0] + r, first[1] + g))
+            key = (int(ids[r]), first_group + g)
+            seq = np.random.SeedSequence(entropy, spawn_key=key)
             counts = np.random.default_rng(seq).multinomial(n, probs[r] / probs[r].sum())
             mean = float(counts @ eig) / n
             second = float(counts @ (eig * eig)) / n

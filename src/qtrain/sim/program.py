@@ -26,7 +26,7 @@ from qtrain.ir.gates import gate_spec
 from qtrain.ir.params import evaluate_arg
 from qtrain.sim import kernels
 
-__all__ = ["Program", "Step", "compile_program", "op_matrices"]
+__all__ = ["Program", "Step", "compile_program", "op_matrices", "permutation_gather"]
 
 # Largest register for which a fused permutation keeps its index map (8·2ⁿ bytes: 32 MiB).
 MAX_PERMUTATION_QUBITS = 22
@@ -53,10 +53,19 @@ class Step:
 
 @dataclass(frozen=True, eq=False)
 class Program:
-    """A compiled circuit: ``n_qubits`` and its steps."""
+    """A compiled circuit.
+
+    Attributes:
+        n_qubits: register size.
+        steps: the kernel calls in order.
+        first_step: ``(P,)`` index of the first step reading each parameter (``len(steps)``
+            for a parameter no step reads): rows that differ only in late parameters share
+            the simulation of every earlier step.
+    """
 
     n_qubits: int
     steps: tuple[Step, ...]
+    first_step: NDArray[np.int64]
 
 
 def op_matrices(op: Op, theta: NDArray[np.float64]) -> NDArray[np.complex128]:
@@ -87,7 +96,7 @@ class _Builder:
     def flush_permutations(self) -> None:
         if self.perm_run:
             key = tuple((op.gate, op.wires) for op in self.perm_run)
-            source = _permutation_source(key, self.n_qubits)
+            source = permutation_gather(key, self.n_qubits)
             self.steps.append(Step("permutation", (), tuple(self.perm_run), source))
             self.perm_run = []
 
@@ -109,14 +118,14 @@ class _Builder:
         self.flush_permutations()
         self.steps.append(Step("diagonal" if spec.diagonal else "dense", op.wires, (op,)))
 
-    def finish(self) -> Program:
+    def finish(self) -> tuple[Step, ...]:
         self.flush_permutations()
         self.flush_pending()
-        return Program(self.n_qubits, tuple(self.steps))
+        return tuple(self.steps)
 
 
 @lru_cache(maxsize=64)
-def _permutation_source(
+def permutation_gather(
     key: tuple[tuple[str, tuple[int, ...]], ...], n_qubits: int
 ) -> NDArray[np.int64]:
     """Gather map of a run of fixed permutation gates, cached by gate names and wires."""
@@ -132,4 +141,10 @@ def compile_program(circuit: Circuit) -> Program:
     builder = _Builder(circuit.n_qubits)
     for op in circuit.ops:
         builder.add(op)
-    return builder.finish()
+    steps = builder.finish()
+    first_step = np.full(circuit.n_params, len(steps), dtype=np.int64)
+    for k in reversed(range(len(steps))):
+        for op in steps[k].ops:
+            first_step[list(op.param_indices)] = k
+    first_step.setflags(write=False)
+    return Program(circuit.n_qubits, steps, first_step)
