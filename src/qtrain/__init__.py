@@ -23,7 +23,9 @@ from qtrain.errors import StateTooLargeError as StateTooLargeError
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
 from qtrain.grad.api import grad as grad
+from qtrain.grad.api import hessian as hessian
 from qtrain.grad.api import jacobian as jacobian
+from qtrain.grad.api import metric_tensor as metric_tensor
 from qtrain.grad.result import Gradient as Gradient
 from qtrain.grad.shots import ShotPolicy as ShotPolicy
 from qtrain.ir import ansatz as ansatz
@@ -77,5 +79,7 @@ __all__ = [
     "ansatz",
     "expval",
     "grad",
+    "hessian",
     "jacobian",
+    "metric_tensor",
 ]

@@ -22,13 +22,15 @@ from qtrain.backends.protocol import Backend
 from qtrain.errors import AdjointShotsError, CircuitError, ParameterShapeError, UnknownMethodError
 from qtrain.exec.expval import resolve_seed
 from qtrain.grad import adjoint, finite_diff, param_shift, spsa
+from qtrain.grad import hessian as hessian_method
+from qtrain.grad import metric_tensor as metric
 from qtrain.grad.result import Gradient
 from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.ir.validate import check_observable_fits, check_shots, check_theta
 
-__all__ = ["METHODS", "grad", "jacobian"]
+__all__ = ["METHODS", "grad", "hessian", "jacobian", "metric_tensor"]
 
 METHODS = ("best", "param-shift", "adjoint", "finite-diff", "spsa")
 
@@ -172,3 +174,54 @@ def grad(
         fun_stderr=first(result.fun_stderr),
         covariance=first(result.covariance),
     )
+
+
+def hessian(
+    circuit: Circuit,
+    observable: Observable,
+    theta: object,
+    *,
+    shots: int | ShotPolicy | None = None,
+    seed: int | np.random.Generator | None = None,
+    backend: Backend | None = None,
+) -> Gradient:
+    """Hessian ``(P, P)`` of ``⟨H⟩`` at ``theta`` by second-order parameter-shift rules.
+
+    Returns a :class:`Gradient` whose ``value`` and ``stderr`` are ``(P, P)``; exact or
+    sampled like :func:`grad` (``shots`` per row and group, or a :class:`ShotPolicy`).
+    """
+    circuit, checked, point = _check_inputs(circuit, [observable], theta, "param-shift")
+    policy = _policy(shots)
+    entropy = resolve_seed(seed) if policy is not None else None
+    runner = backend if backend is not None else LocalSimulator()
+    tasks, assemble = hessian_method.plan(circuit, checked, point, policy=policy, seed=entropy)
+    result = assemble(runner.run(tasks))
+    stderr = None if result.stderr is None else result.stderr[0]
+    fun = None if result.fun is None else float(result.fun[0])
+    return replace(result, value=result.value[0], stderr=stderr, fun=fun, fun_stderr=None)
+
+
+def metric_tensor(
+    circuit: Circuit,
+    theta: object,
+    *,
+    approx: str = "full",
+    backend: LocalSimulator | None = None,
+) -> NDArray[np.float64]:
+    """The metric tensor ``(P, P)`` at ``theta`` (exact, on the local simulator).
+
+    Args:
+        circuit: the circuit.
+        theta: ``(P,)`` parameters.
+        approx: ``"full"`` or ``"block-diag"`` (entries within causal layers only).
+        backend: a ``LocalSimulator`` (its memory budget and kernels are used).
+    """
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
+    rows, batched = check_theta(circuit, theta)
+    if batched:
+        raise ParameterShapeError(f"the metric tensor needs theta of shape (P,), got {rows.shape}")
+    simulator = backend if backend is not None else LocalSimulator()
+    if not isinstance(simulator, LocalSimulator):
+        raise UnknownMethodError("metric_tensor needs the local statevector simulator")
+    return metric.compute(circuit, rows[0], simulator, approx)
