@@ -42,6 +42,7 @@ from qtrain.ir.observables import Y as Y
 from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
+from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,7 @@ __all__ = [
     "P",
     "ParamExpr",
     "ParameterError",
+    "ParameterShiftPass",
     "PauliTerm",
     "QtrainError",
     "Result",

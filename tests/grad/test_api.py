@@ -9,8 +9,8 @@ from qtrain.errors import (
     ParameterShapeError,
     UnknownMethodError,
 )
-from qtrain.grad.param_shift import rule_for
 from qtrain.ir.gates import GATES, GateSpec
+from qtrain.passes.param_shift import rule_for
 
 C = qt.Circuit(2).ry(0, qt.P(0)).crx(0, 1, qt.P(1))
 THETA = np.array([0.3, 0.5])

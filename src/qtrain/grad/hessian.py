@@ -13,11 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Result, Task
-from qtrain.grad.param_shift import rule_for
 from qtrain.grad.result import Assemble, Gradient, linear_plan
 from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
+from qtrain.passes.param_shift import rule_for
 from qtrain.passes.shift_rules import second_order_rule
 from qtrain.passes.slots import SlotProgram, lower
 

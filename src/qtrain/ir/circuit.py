@@ -30,12 +30,13 @@ from qtrain.errors import (
     ArgumentCountError,
     CircuitError,
     DuplicateWireError,
+    ParameterShapeError,
     WireCountError,
     WireOutOfRangeError,
 )
 from qtrain.ir.drawing import draw_text
 from qtrain.ir.gates import GateSpec, gate_spec, pauli_rot_spec, unitary_spec
-from qtrain.ir.params import Arg, ParamExpr, arg_from_json, arg_to_json, as_arg
+from qtrain.ir.params import Arg, ParamExpr, arg_from_json, arg_to_json, as_arg, evaluate_arg
 
 __all__ = ["Circuit", "Op", "make_op"]
 
@@ -293,6 +294,23 @@ class Circuit:
             args = tuple(as_arg(a) for a in args)
             inverted.append(Op(spec.inverse_name, op.wires, args, op.word, matrix))
         return Circuit(self.n_qubits, tuple(inverted))
+
+    def bind(self, theta: Sequence[float]) -> Circuit:
+        """The circuit with every parameter expression evaluated at ``theta (P,)``.
+
+        Raises:
+            ParameterShapeError: ``theta`` does not have exactly ``n_params`` values.
+        """
+        values = np.asarray(theta, dtype=np.float64).reshape(1, -1)
+        if values.shape[1] != self.n_params:
+            raise ParameterShapeError(
+                f"bind needs {self.n_params} parameter value(s), got {values.shape[1]}"
+            )
+        bound = []
+        for op in self.ops:
+            args = tuple(float(evaluate_arg(a, values)[0]) for a in op.args)
+            bound.append(Op(op.gate, op.wires, args, op.word, op.matrix))
+        return Circuit(self.n_qubits, tuple(bound))
 
     def compose(self, other: Circuit, wires: Sequence[int] | None = None) -> Circuit:
         """Append ``other``'s ops, mapping its wire ``i`` to ``wires[i]`` (identity by default)."""
