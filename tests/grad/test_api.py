@@ -71,3 +71,23 @@ def test_api_sampled_gradient_reproducible_with_seed():
 def test_api_one_shot_per_row_cannot_give_error_bars():
     with pytest.raises(qt.ShotsError, match="at least 2 shots"):
         qt.grad(C, qt.Z(0), THETA, method="param-shift", shots=1)
+
+
+def test_api_target_stderr_bounds_every_component():
+    c = qt.Circuit(2).ry(0, 3 * qt.P(0)).crx(0, 1, qt.P(1)).rz(1, 0.2 * qt.P(0))
+    obs = qt.Observable.parse("0.5 Z0 Z1 - 1.2 X1")
+    for seed in range(5):
+        g = qt.grad(
+            c, obs, THETA, method="param-shift", shots=qt.ShotPolicy.target(0.02), seed=seed
+        )
+        assert np.all(g.stderr <= 0.02)  # the spread bound is conservative
+    loose = qt.grad(c, obs, THETA, method="param-shift", shots=qt.ShotPolicy.target(0.08), seed=0)
+    assert loose.shots < g.shots / 10  # 4x the error needs ~16x fewer shots
+
+
+def test_api_target_stderr_respects_its_budget_cap():
+    policy = qt.ShotPolicy.target(1e-4, budget=10_000)
+    with pytest.raises(BudgetExceededError, match="above the budget of 10000"):
+        qt.grad(C, qt.Z(1), THETA, method="param-shift", shots=policy)
+    with pytest.raises(qt.ShotsError, match="target_stderr"):
+        qt.ShotPolicy.target(-1.0)

@@ -87,7 +87,7 @@ def linear_plan(
             # training loop reports and stops on), so it gets the mean row weight.
             others = np.delete(row_weight, value_row)
             row_weight[value_row] = others.mean() if others.size else 1.0
-        shots = allocate(policy, row_weight, group_spreads(observables))
+        shots = allocate(policy, row_weight, group_spreads(observables), gradient_weights=weights)
     task = Task(circuit, observables, rows, shots, seed)
 
     def assemble(results: list[Result]) -> Gradient:

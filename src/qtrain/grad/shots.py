@@ -33,23 +33,38 @@ def _positive_int(value: object, name: str) -> int:
 
 @dataclass(frozen=True)
 class ShotPolicy:
-    """Shots for one gradient: ``per_row`` fixed shots per (row, group), or a ``budget``.
+    """Shots for one gradient: fixed ``per_row``, a total ``budget``, or a ``target_stderr``.
 
     Attributes:
         per_row: every row measures every group this many times.
         budget: total shots for the whole gradient, split across rows and groups to minimise
-            the summed variance of the gradient components; never exceeded.
+            the summed variance of the gradient components; never exceeded. With
+            ``target_stderr`` it is a cap instead.
+        target_stderr: the fewest shots (in the optimal proportions) that bound every
+            component's standard error by this value, using the group spreads as the
+            worst-case per-shot deviation — conservative: the realised error is usually
+            smaller, and is reported.
 
     >>> ShotPolicy.fixed(100).per_row, ShotPolicy.total(5000).budget
     (100, 5000)
+    >>> ShotPolicy.target(0.01, budget=10**6).target_stderr
+    0.01
     """
 
     per_row: int | None = None
     budget: int | None = None
+    target_stderr: float | None = None
 
     def __post_init__(self) -> None:
-        if (self.per_row is None) == (self.budget is None):
-            raise ShotsError("ShotPolicy needs exactly one of per_row= or budget=")
+        sized = self.budget is not None or self.target_stderr is not None
+        if (self.per_row is not None) == sized:
+            raise ShotsError(
+                "ShotPolicy needs exactly one kind: per_row=, or budget= and/or target_stderr="
+            )
+        if self.target_stderr is not None and not (
+            isinstance(self.target_stderr, float | int) and 0 < self.target_stderr < float("inf")
+        ):
+            raise ShotsError(f"target_stderr must be a positive number, got {self.target_stderr!r}")
         if self.per_row is not None and _positive_int(self.per_row, "per_row") < MIN_SHOTS_PER_CELL:
             raise ShotsError(
                 f"a gradient needs at least {MIN_SHOTS_PER_CELL} shots per row and group to "
@@ -68,6 +83,11 @@ class ShotPolicy:
         """A total of ``budget`` shots for the gradient, allocated to minimise its variance."""
         return ShotPolicy(budget=budget)
 
+    @staticmethod
+    def target(stderr: float, *, budget: int | None = None) -> ShotPolicy:
+        """Enough shots to bound every component's standard error by ``stderr``."""
+        return ShotPolicy(budget=budget, target_stderr=stderr)
+
 
 def group_spreads(observables: tuple[Observable, ...]) -> NDArray[np.float64]:
     """``(G,)`` the spread ``Σ_{t∈g} |c_t|`` of every group of every observable, in order."""
@@ -78,20 +98,78 @@ def group_spreads(observables: tuple[Observable, ...]) -> NDArray[np.float64]:
     return np.array(spreads, dtype=np.float64)
 
 
+def _for_target(
+    policy: ShotPolicy,
+    weights: NDArray[np.float64],
+    spreads: NDArray[np.float64],
+    gradient_weights: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """The optimal shape ``N_rg = c·|W_r|·spread_g``, scaled so the worst bound meets the target.
+
+    With that shape, ``Var g_k ≤ Σ_r W_rk² Σ_g spread_g² / N_rg = (1/c)·Σ_r (W_rk²/|W_r|)·Σ_g
+    spread_g``, so ``c = max_k Σ_r (W_rk²/|W_r|) · Σ_g spread_g / target²``.
+    """
+    assert policy.target_stderr is not None
+    norms = np.linalg.norm(gradient_weights, axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    worst = float(np.max(((gradient_weights**2) / safe[:, None]).sum(axis=0), initial=0.0))
+    scale = worst * float(spreads.sum()) / policy.target_stderr**2
+    shots = np.ceil(scale * np.outer(weights, spreads)).astype(np.int64)
+    shots = np.maximum(shots, MIN_SHOTS_PER_CELL)
+    if policy.budget is not None and shots.sum() > policy.budget:
+        raise BudgetExceededError(
+            f"a standard error of {policy.target_stderr:g} needs up to {int(shots.sum())} shots "
+            f"by the worst-case bound, above the budget of {policy.budget}"
+        )
+    return shots
+
+
+def _within_budget(
+    budget: int, weights: NDArray[np.float64], spreads: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """``N_rg ∝ |W_r|·spread_g`` in integers summing exactly to ``budget``."""
+    rows, groups = weights.size, spreads.size
+    cells = rows * groups
+    floor = MIN_SHOTS_PER_CELL * cells
+    if budget < floor:
+        raise BudgetExceededError(
+            f"a budget of {budget} shots cannot give each of the {rows} rows × "
+            f"{groups} groups {MIN_SHOTS_PER_CELL} shots (needs at least {floor})"
+        )
+    share = np.outer(weights, spreads)
+    total = share.sum()
+    share = share / total if total > 0 else np.full((rows, groups), 1.0 / cells)
+    ideal = share * (budget - floor)
+    shots = np.floor(ideal).astype(np.int64)
+    leftover = budget - floor - int(shots.sum())
+    # Largest remainders first, so the total lands exactly on the budget.
+    order = np.argsort(-(ideal - shots), axis=None, kind="stable")[:leftover]
+    shots.flat[order] += 1
+    allocated: NDArray[np.int64] = shots + MIN_SHOTS_PER_CELL
+    return allocated
+
+
 def allocate(
-    policy: ShotPolicy, row_weights: NDArray[np.float64], spreads: NDArray[np.float64]
+    policy: ShotPolicy,
+    row_weights: NDArray[np.float64],
+    spreads: NDArray[np.float64],
+    *,
+    gradient_weights: NDArray[np.float64] | None = None,
 ) -> NDArray[np.int64]:
     """Integer shots ``(R, G)`` per row and group under ``policy``.
 
     Args:
-        policy: fixed per-row shots or a total budget.
+        policy: fixed per-row shots, a total budget, or a target standard error.
         row_weights: ``(R,)`` importance of each row (``|W_r|``, the norm of its gradient
             weights; the sign is ignored).
         spreads: ``(G,)`` from :func:`group_spreads`.
+        gradient_weights: ``(R, P)`` the weights ``W`` themselves; needed for a target
+            standard error (the bound is per component).
 
     Raises:
-        BudgetExceededError: the budget cannot give every cell ``MIN_SHOTS_PER_CELL`` shots.
-        ShotsError: non-finite weights or spreads.
+        BudgetExceededError: the budget cannot give every cell ``MIN_SHOTS_PER_CELL`` shots,
+            or the target needs more than the budget.
+        ShotsError: non-finite weights or spreads, or a target without gradient weights.
     """
     rows, groups = row_weights.size, spreads.size
     weights = np.abs(np.asarray(row_weights, dtype=np.float64))
@@ -101,22 +179,9 @@ def allocate(
         return np.zeros((rows, 0), dtype=np.int64)  # a constant observable needs no shots
     if policy.per_row is not None:
         return np.full((rows, groups), policy.per_row, dtype=np.int64)
-    assert policy.budget is not None  # exactly one is set (checked at construction)
-    cells = rows * groups
-    floor = MIN_SHOTS_PER_CELL * cells
-    if policy.budget < floor:
-        raise BudgetExceededError(
-            f"a budget of {policy.budget} shots cannot give each of the {rows} rows × "
-            f"{groups} groups {MIN_SHOTS_PER_CELL} shots (needs at least {floor})"
-        )
-    share = np.outer(weights, np.abs(spreads))
-    total = share.sum()
-    share = share / total if total > 0 else np.full((rows, groups), 1.0 / cells)
-    ideal = share * (policy.budget - floor)
-    shots = np.floor(ideal).astype(np.int64)
-    leftover = policy.budget - floor - int(shots.sum())
-    # Largest remainders first, so the total lands exactly on the budget.
-    order = np.argsort(-(ideal - shots), axis=None, kind="stable")[:leftover]
-    shots.flat[order] += 1
-    allocated: NDArray[np.int64] = shots + MIN_SHOTS_PER_CELL
-    return allocated
+    if policy.target_stderr is not None:
+        if gradient_weights is None:
+            raise ShotsError("a target standard error needs the gradient weights")
+        return _for_target(policy, weights, np.abs(spreads), gradient_weights)
+    assert policy.budget is not None  # one mode is set (checked at construction)
+    return _within_budget(policy.budget, weights, np.abs(spreads))

@@ -42,7 +42,14 @@ def plan(
     rows = np.vstack([theta + step * deltas, theta - step * deltas])
     shots = None
     if policy is not None:
-        shots = allocate(policy, np.ones(rows.shape[0]), group_spreads(observables))
+        per_direction = deltas / (2 * step * directions)
+        weights = np.vstack([per_direction, -per_direction])
+        shots = allocate(
+            policy,
+            np.linalg.norm(weights, axis=1),
+            group_spreads(observables),
+            gradient_weights=weights,
+        )
     task = Task(circuit, observables, rows, shots, seed)
 
     def assemble(results: list[Result]) -> Gradient:
