@@ -20,43 +20,48 @@ from qtrain.errors import CircuitError
 from qtrain.ir.circuit import Circuit, Op
 from qtrain.ir.observables import Observable
 from qtrain.ir.params import ParamExpr
+from qtrain.sim.measure import parity_signs
 from qtrain.sim.program import compile_program, op_matrices, permutation_gather
 from qtrain.sim.statevector import KernelSet, run_program, select_kernels
 
-__all__ = ["adjoint_jacobian", "apply_observable"]
+__all__ = ["adjoint_jacobian", "apply_observable", "observable_action"]
 
 Complex = NDArray[np.complex128]
 
 
-def _masks(factors: tuple[tuple[int, str], ...], n_qubits: int) -> tuple[int, int, int]:
-    """Bit-flip mask, phase mask and number of Y factors of a Pauli word."""
-    flip = phase = count_y = 0
-    for wire, letter in factors:
-        bit = 1 << (n_qubits - 1 - wire)
-        if letter in "XY":
-            flip |= bit
-        if letter in "YZ":
-            phase |= bit
-        count_y += letter == "Y"
-    return flip, phase, count_y
+@lru_cache(maxsize=32)
+def observable_action(
+    observable: Observable, n_qubits: int
+) -> tuple[tuple[NDArray[np.int64], NDArray[np.complex128]], ...]:
+    """``H`` as ``Σ_x D_x ⊙ ψ[j ⊕ x]``: one gather and one diagonal per distinct bit flip.
+
+    A word with flip mask ``x`` (its X and Y wires) and phase wires ``z`` (its Y and Z wires)
+    maps ``ψ`` to ``i^{#Y}·(-1)^{|(j⊕x) ∧ z|}·ψ[j ⊕ x]``, and ``|(j⊕x) ∧ z| = |j ∧ z| + |x ∧ z|``
+    (mod 2), so all words sharing ``x`` add into one diagonal. ``Σ Z_i`` is one diagonal.
+    """
+    index = np.arange(1 << n_qubits, dtype=np.int64)
+    combined: dict[int, NDArray[np.complex128]] = {}
+    for term, coeff in observable.terms:
+        flip = sum(1 << (n_qubits - 1 - w) for w, p in term.factors if p in "XY")
+        phase_wires = tuple(w for w, p in term.factors if p in "YZ")
+        phase = sum(1 << (n_qubits - 1 - w) for w in phase_wires)
+        count_y = sum(p == "Y" for _, p in term.factors)
+        sign = -1.0 if bin(flip & phase).count("1") % 2 else 1.0
+        diag = ((coeff * 1j**count_y * sign) * parity_signs(phase_wires, n_qubits)).astype(
+            np.complex128
+        )
+        previous = combined.get(flip)
+        combined[flip] = diag if previous is None else previous + diag
+    return tuple((index ^ flip, diag) for flip, diag in combined.items())
 
 
 def apply_observable(
     state: NDArray[np.complex128], observable: Observable, n_qubits: int
 ) -> NDArray[np.complex128]:
-    """``H|ψ⟩`` for a Pauli sum, word by word: ``P|k⟩ = i^{#Y}·(-1)^{|k ∧ z|}·|k ⊕ x⟩``."""
-    index = np.arange(1 << n_qubits, dtype=np.int64)
+    """``H|ψ⟩`` for a Pauli sum (see :func:`observable_action`)."""
     out = np.zeros_like(state)
-    for term, coeff in observable.terms:
-        flip, phase, count_y = _masks(term.factors, n_qubits)
-        source = index ^ flip
-        bits = source & phase
-        parity = np.zeros_like(bits)
-        while phase:
-            parity ^= bits & 1
-            bits >>= 1
-            phase >>= 1
-        out += (coeff * 1j**count_y) * (1.0 - 2.0 * parity) * state[source]
+    for source, diag in observable_action(observable, n_qubits):
+        out += diag * state[source]
     return out
 
 
@@ -71,11 +76,9 @@ def _inverse_gather(gate: str, wires: tuple[int, ...], n_qubits: int) -> NDArray
 def _generator_inner(
     both: Complex, op: Op, n_qubits: int, kernels: KernelSet
 ) -> NDArray[np.complex128]:
-    """``⟨λ_o|G|ψ⟩`` for every observable row of ``both = [ψ; λ₁; …; λ_O]``."""
+    """``⟨λ_o|G|ψ⟩`` for every observable row of ``both = [ψ; λ₁; …; λ_O]`` (any gate)."""
     generator = op.spec.generator
     assert generator is not None  # checked by the caller
-    if len(op.wires) == 1:
-        return kernels.inner_one_qubit(both[1:], both[:1], generator, op.wires[0], n_qubits)
     moved = kernels.apply_matrix(both[:1].copy(), generator[None], op.wires, n_qubits)
     inner: NDArray[np.complex128] = both[1:].conj() @ moved[0]
     return inner
@@ -111,7 +114,8 @@ def adjoint_jacobian(
     """Exact values ``(O,)`` and Jacobian ``(O, P)`` of ``⟨H_o⟩`` at ``theta (P,)``.
 
     ``ψ`` and the ``λ_o`` travel as the rows of one ``(1 + O, 2ⁿ)`` array, so each op's
-    inverse is one kernel call; one-qubit generators are sandwiched in a single read.
+    inverse is one kernel call; for a one-qubit gate the derivative and the inverse share
+    one pass over the states.
 
     Raises:
         CircuitError: a multi-angle gate reads a parameter (lower the circuit to slots first,
@@ -127,14 +131,21 @@ def adjoint_jacobian(
     jac = np.zeros((len(observables), circuit.n_params))
     for op in reversed(circuit.ops):
         exprs = [a for a in op.args if isinstance(a, ParamExpr)]
-        if exprs:
-            if op.spec.generator is None or len(op.args) != 1:
-                raise CircuitError(
-                    f"adjoint needs single-angle gates with a generator; {op.spec.name} reads "
-                    "parameters (lower the circuit to slots first)"
-                )
-            derivative = 2.0 * np.imag(_generator_inner(both, op, n, chosen))
-            for k, scale in exprs[0].terms:
-                jac[:, k] += scale * derivative
-        both, spare = _undo(both, spare, op, row, n_qubits=n, kernels=chosen)
+        if not exprs:
+            both, spare = _undo(both, spare, op, row, n_qubits=n, kernels=chosen)
+            continue
+        generator = op.spec.generator
+        if generator is None or len(op.args) != 1:
+            raise CircuitError(
+                f"adjoint needs single-angle gates with a generator; {op.spec.name} reads "
+                "parameters (lower the circuit to slots first)"
+            )
+        if len(op.wires) == 1:  # derivative and undo in one pass over the states
+            inverse = op_matrices(op, row)[0].conj().T
+            inner, both = chosen.adjoint_one_qubit(both, generator, inverse, op.wires[0], n)
+        else:
+            inner = _generator_inner(both, op, n, chosen)
+            both, spare = _undo(both, spare, op, row, n_qubits=n, kernels=chosen)
+        for k, scale in exprs[0].terms:
+            jac[:, k] += scale * 2.0 * np.imag(inner)
     return values, jac

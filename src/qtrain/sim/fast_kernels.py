@@ -31,11 +31,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "adjoint_one_qubit",
     "apply_diagonal",
     "apply_matrix",
     "apply_one_qubit",
     "apply_permutation",
-    "inner_one_qubit",
     "weighted_probabilities",
 ]
 
@@ -110,23 +110,29 @@ def _gather(states, source, out, parts):  # type: ignore[no-untyped-def]  # numb
             out[b, j] = states[b, source[j]]
 
 
-def _inner(bra, ket, mat, shift, out):  # type: ignore[no-untyped-def]  # numba-typed
-    rows, dim = bra.shape
-    parts = out.shape[1]
+def _adjoint_step(both, gen, inv, shift, partial):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = both.shape
+    parts = partial.shape[1]
     half = dim >> 1
     stride = 1 << shift
     low = stride - 1
-    for task in nb.prange(rows * parts):
-        o = task // parts
-        p = task - o * parts
-        total = 0j
+    for p in nb.prange(parts):
+        acc = np.zeros(rows - 1, dtype=np.complex128)
         for r in range(p * half // parts, (p + 1) * half // parts):
             i1 = ((r >> shift) << (shift + 1)) | (r & low)
             i2 = i1 | stride
-            a, c = ket[0, i1], ket[0, i2]
-            total += bra[o, i1].conjugate() * (mat[0, 0] * a + mat[0, 1] * c)
-            total += bra[o, i2].conjugate() * (mat[1, 0] * a + mat[1, 1] * c)
-        out[o, p] = total
+            a, c = both[0, i1], both[0, i2]
+            ga = gen[0, 0] * a + gen[0, 1] * c
+            gc = gen[1, 0] * a + gen[1, 1] * c
+            both[0, i1] = inv[0, 0] * a + inv[0, 1] * c
+            both[0, i2] = inv[1, 0] * a + inv[1, 1] * c
+            for o in range(1, rows):
+                la, lc = both[o, i1], both[o, i2]
+                acc[o - 1] += la.conjugate() * ga + lc.conjugate() * gc
+                both[o, i1] = inv[0, 0] * la + inv[0, 1] * lc
+                both[o, i2] = inv[1, 0] * la + inv[1, 1] * lc
+        for o in range(rows - 1):
+            partial[o, p] = acc[o]
 
 
 def _weighted(states, weights, out):  # type: ignore[no-untyped-def]  # numba-typed
@@ -156,7 +162,8 @@ def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
 
 
 _KERNELS = {
-    f.__name__: _compile(f) for f in (_one_qubit, _diagonal, _dense, _gather, _inner, _weighted)
+    f.__name__: _compile(f)
+    for f in (_one_qubit, _diagonal, _dense, _gather, _adjoint_step, _weighted)
 }
 
 
@@ -218,13 +225,25 @@ def apply_permutation(
     return out
 
 
-def inner_one_qubit(bra: Complex, ket: Complex, mat: Complex, wire: int, n_qubits: int) -> Complex:
-    """``⟨bra_o| M_wire |ket⟩`` for every row ``o`` of ``bra (O, 2ⁿ)``, in one read of each."""
-    kernel, parts = _pick("_inner", *bra.shape)
-    partial = np.empty((bra.shape[0], parts), dtype=np.complex128)  # one sum per task
-    kernel(bra, ket, np.ascontiguousarray(mat), n_qubits - 1 - wire, partial)
+def adjoint_one_qubit(
+    both: Complex, generator: Complex, inverse: Complex, wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """One backward step of the adjoint method for a 1-qubit gate, in one pass.
+
+    ``both`` is ``[ψ; λ₁; …; λ_O]`` after the gate. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and
+    ``both`` with ``U†`` applied to every row (in place).
+    """
+    kernel, parts = _pick("_adjoint_step", 1, both.shape[1])
+    partial = np.empty((both.shape[0] - 1, parts), dtype=np.complex128)  # one sum per task
+    kernel(
+        both,
+        np.ascontiguousarray(generator),
+        np.ascontiguousarray(inverse),
+        n_qubits - 1 - wire,
+        partial,
+    )
     inner: Complex = partial.sum(axis=1)
-    return inner
+    return inner, both
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -14,11 +14,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "adjoint_one_qubit",
     "apply_diagonal",
     "apply_matrix",
     "apply_one_qubit",
     "apply_permutation",
-    "inner_one_qubit",
     "permutation_source",
     "weighted_probabilities",
     "wire_view_shape",
@@ -131,11 +131,17 @@ def apply_permutation(
     return np.take(states, source, axis=1, out=out)
 
 
-def inner_one_qubit(bra: Complex, ket: Complex, mat: Complex, wire: int, n_qubits: int) -> Complex:
-    """``⟨bra_o| M_wire |ket⟩`` for every row ``o`` of ``bra (O, 2ⁿ)``; ``ket`` is ``(1, 2ⁿ)``."""
-    moved = apply_one_qubit(ket, mat[None], wire, n_qubits)
-    values: Complex = bra.conj() @ moved[0]
-    return values
+def adjoint_one_qubit(
+    both: Complex, generator: Complex, inverse: Complex, wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """One backward step of the adjoint method for a 1-qubit gate.
+
+    ``both`` is ``[ψ; λ₁; …; λ_O]`` after the gate. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and the
+    rows with ``U†`` applied.
+    """
+    moved = apply_one_qubit(both[:1], generator[None], wire, n_qubits)
+    inner: Complex = both[1:].conj() @ moved[0]
+    return inner, apply_one_qubit(both, inverse[None], wire, n_qubits)
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

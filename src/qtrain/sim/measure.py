@@ -26,7 +26,13 @@ from qtrain.ir.matrices import HADAMARD
 from qtrain.ir.observables import Observable
 from qtrain.sim.statevector import KernelSet, select_kernels
 
-__all__ = ["MeasurementPlan", "exact_values", "measurement_plan", "sampled_values"]
+__all__ = [
+    "MeasurementPlan",
+    "exact_values",
+    "measurement_plan",
+    "parity_signs",
+    "sampled_values",
+]
 
 _BASIS_CHANGE = {
     "X": HADAMARD[None],
@@ -51,7 +57,7 @@ class MeasurementPlan:
     groups: tuple[GroupPlan, ...]
 
 
-def _parity(wires: tuple[int, ...], n_qubits: int) -> NDArray[np.float64]:
+def parity_signs(wires: tuple[int, ...], n_qubits: int) -> NDArray[np.float64]:
     """``(-1)^{number of set bits of j on wires}`` for every basis index ``j``."""
     index = np.arange(1 << n_qubits, dtype=np.int64)
     mask = 0
@@ -75,7 +81,7 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
     for group in observable.groups():
         eigenvalues = np.zeros(1 << n_qubits)
         for t in group.term_indices:
-            eigenvalues += coeffs[t] * _parity(observable.terms[t][0].wires, n_qubits)
+            eigenvalues += coeffs[t] * parity_signs(observable.terms[t][0].wires, n_qubits)
         eigenvalues.setflags(write=False)
         rotations = tuple((w, p) for w, p in group.basis if p != "Z")
         groups.append(GroupPlan(rotations, eigenvalues))

@@ -69,10 +69,10 @@ class KernelSet(Protocol):
         """A gather of amplitudes into ``out`` (a new array when ``None``)."""
         ...
 
-    def inner_one_qubit(
-        self, bra: Complex, ket: Complex, mat: Complex, wire: int, n_qubits: int
-    ) -> Complex:
-        """``⟨bra_o| M_wire |ket⟩`` per row of ``bra``."""
+    def adjoint_one_qubit(
+        self, both: Complex, generator: Complex, inverse: Complex, wire: int, n_qubits: int
+    ) -> tuple[Complex, Complex]:
+        """``⟨λ_o|G|ψ⟩`` and ``U†`` applied to ``[ψ; λ…]``, for a 1-qubit gate."""
         ...
 
     def weighted_probabilities(
