@@ -62,3 +62,14 @@ def test_local_simulator_rejects_bad_shot_shapes(shots, text):
     task = qt.Task(qt.Circuit(1).h(0), (qt.Z(0),), np.zeros((2, 0)), shots)
     with pytest.raises(qt.ShotsError, match=text):
         qt.LocalSimulator().run([task])
+
+
+def test_local_simulator_row_numbers_depend_only_on_row_content():
+    c = qt.ansatz.hardware_efficient(3, 1)
+    rows = np.random.default_rng(5).normal(size=(5, c.n_params))
+    obs = (qt.Z(0) + qt.X(1),)
+    sim = qt.LocalSimulator()
+    whole = sim.run([qt.Task(c, obs, rows, 50, 9)])[0]
+    reordered = sim.run([qt.Task(c, obs, rows[[3, 0, 4]], 50, 9)])[0]
+    np.testing.assert_array_equal(reordered.values, whole.values[[3, 0, 4]])
+    np.testing.assert_array_equal(reordered.variances, whole.variances[[3, 0, 4]])

@@ -13,9 +13,9 @@ CIRCUIT = qt.ansatz.strongly_entangling(3, 2)
 THETA = np.random.default_rng(3).uniform(0, 2 * np.pi, CIRCUIT.n_params)
 
 
-def sample(states, plan, shots, entropy, row_ids=None):
+def sample(states, plan, shots, entropy, row_keys=None):
     cells = np.full((states.shape[0], len(plan.groups)), shots, dtype=np.int64)
-    return sampled_values(states, plan, cells, entropy, row_ids=row_ids)
+    return sampled_values(states, plan, cells, entropy, row_keys=row_keys)
 
 
 def states_of(rows):
@@ -52,7 +52,9 @@ def test_measure_same_seed_same_numbers_and_chunk_independent():
     whole = sample(states, plan, 100, entropy=7)
     again = sample(states, plan, 100, entropy=7)
     np.testing.assert_array_equal(whole[0], again[0])
-    tail = sample(states[4:], plan, 100, entropy=7, row_ids=np.arange(4, 6))
+    tail = sample(
+        states[4:], plan, 100, entropy=7, row_keys=np.arange(4, 6, dtype=np.uint32)[:, None]
+    )
     np.testing.assert_array_equal(whole[0][4:], tail[0])
     other = sample(states, plan, 100, entropy=8)
     assert not np.array_equal(whole[0], other[0])

@@ -9,7 +9,7 @@ import numpy as np
 
 from qtrain.backends.protocol import Result, Task
 from qtrain.errors import ConfigError
-from qtrain.sim.measure import exact_values, measurement_plan, sampled_values
+from qtrain.sim.measure import exact_values, measurement_plan, row_seed_keys, sampled_values
 from qtrain.sim.program import compile_program
 from qtrain.sim.statevector import (
     chunk_rows,
@@ -69,6 +69,7 @@ class LocalSimulator:
         shots = task.shot_matrix()
         rows, count = task.params.shape[0], len(plans)
         values = np.empty((rows, count))
+        row_keys = None if shots is None else row_seed_keys(task.params)
         variances = None if shots is None else np.empty((rows, count))
         for ids, states in state_chunks(program, task.params, self.memory_budget, self.kernels):
             first_group = 0  # sampling seeds are keyed by (row, group over all observables)
@@ -82,7 +83,7 @@ class LocalSimulator:
                     plan,
                     cells,
                     task.seed or 0,
-                    row_ids=ids,
+                    row_keys=None if row_keys is None else row_keys[ids],
                     first_group=first_group,
                     kernels=self.kernels,
                 )

@@ -10,12 +10,14 @@ group's eigenvalue on outcome ``j`` is ``D_g[j] = Σ_t c_t·(-1)^{popcount(j & m
   (``s²_g`` the unbiased sample variance of ``D_g`` over the shots). Groups are measured
   independently, so the variance of the sum is the sum of the group variances.
 
-Sampling is seeded per (row, group) through ``numpy.random.SeedSequence`` spawn keys, so a
-row's numbers do not depend on how the batch was chunked or ordered.
+Sampling is seeded per (row content, group) through ``numpy.random.SeedSequence`` spawn
+keys, so a row's numbers do not depend on how the batch was chunked, ordered or deduplicated
+— the property the execution layer's content-keyed store relies on.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,6 +33,7 @@ __all__ = [
     "exact_values",
     "measurement_plan",
     "parity_signs",
+    "row_seed_keys",
     "sampled_values",
 ]
 
@@ -88,6 +91,13 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
     return MeasurementPlan(n_qubits, float(observable.identity_coefficient.real), tuple(groups))
 
 
+def row_seed_keys(rows: NDArray[np.float64]) -> NDArray[np.uint32]:
+    """``(B, 4)`` content keys of parameter rows (128-bit BLAKE2b of each row's bytes)."""
+    data = np.ascontiguousarray(rows, dtype=np.float64)
+    digests = b"".join(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in data)
+    return np.frombuffer(digests, dtype=np.uint32).reshape(data.shape[0], 4)
+
+
 def _rotated(
     states: NDArray[np.complex128], group: GroupPlan, n_qubits: int, kernels: KernelSet
 ) -> NDArray[np.complex128]:
@@ -118,7 +128,7 @@ def sampled_values(
     shots: NDArray[np.int64],
     entropy: int,
     *,
-    row_ids: NDArray[np.int64] | None = None,
+    row_keys: NDArray[np.uint32] | None = None,
     first_group: int = 0,
     kernels: KernelSet | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -129,9 +139,10 @@ def sampled_values(
         plan: from :func:`measurement_plan`.
         shots: ``(B, G)`` samples per row and group (each ≥ 1).
         entropy: the seed; row ``r`` and group ``g`` draw from ``SeedSequence(entropy,
-            spawn_key=(row_ids[r], first_group + g))``.
-        row_ids: ``(B,)`` global index of each row (default ``0..B-1``), so chunked or
-            reordered batches reproduce the numbers of a single call.
+            spawn_key=(*row_keys[r], first_group + g))``.
+        row_keys: ``(B, K)`` a key per row (default its index); the backend passes
+            :func:`row_seed_keys` of the row's content, so a row's numbers depend only on the
+            row, the seed and the group — never on batching, order or chunking.
         first_group: global index of this plan's first group (several observables).
         kernels: kernel set for the basis rotations (default: ``select_kernels()``).
 
@@ -141,7 +152,7 @@ def sampled_values(
     """
     chosen = kernels if kernels is not None else select_kernels()
     rows = states.shape[0]
-    ids = np.arange(rows) if row_ids is None else row_ids
+    keys = np.arange(rows, dtype=np.uint32)[:, None] if row_keys is None else row_keys
     values = np.full(rows, plan.constant)
     variances = np.zeros(rows)
     for g, group in enumerate(plan.groups):
@@ -150,7 +161,7 @@ def sampled_values(
         eig = group.eigenvalues
         for r in range(rows):
             n = int(shots[r, g])
-            key = (int(ids[r]), first_group + g)
+            key = (*(int(k) for k in keys[r]), first_group + g)
             seq = np.random.SeedSequence(entropy, spawn_key=key)
             counts = np.random.default_rng(seq).multinomial(n, probs[r] / probs[r].sum())
             mean = float(counts @ eig) / n
