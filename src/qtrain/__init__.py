@@ -7,6 +7,8 @@ The front door::
     qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
 """
 
+from qtrain.backends.faulty import FaultProfile as FaultProfile
+from qtrain.backends.faulty import FaultyBackend as FaultyBackend
 from qtrain.backends.local import LocalSimulator as LocalSimulator
 from qtrain.backends.protocol import Backend as Backend
 from qtrain.backends.protocol import Result as Result
@@ -15,13 +17,17 @@ from qtrain.errors import BudgetExceededError as BudgetExceededError
 from qtrain.errors import CircuitError as CircuitError
 from qtrain.errors import ConfigError as ConfigError
 from qtrain.errors import ExecutionError as ExecutionError
+from qtrain.errors import IncompleteResultError as IncompleteResultError
 from qtrain.errors import ObservableError as ObservableError
 from qtrain.errors import ParameterError as ParameterError
 from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
+from qtrain.exec.executor import Executor as Executor
+from qtrain.exec.executor import RetryPolicy as RetryPolicy
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
+from qtrain.exec.store import ResultStore as ResultStore
 from qtrain.grad.api import grad as grad
 from qtrain.grad.api import hessian as hessian
 from qtrain.grad.api import jacobian as jacobian
@@ -55,9 +61,13 @@ __all__ = [
     "ConfigError",
     "Estimate",
     "ExecutionError",
+    "Executor",
+    "FaultProfile",
+    "FaultyBackend",
     "GateSpec",
     "Gradient",
     "I",
+    "IncompleteResultError",
     "LocalSimulator",
     "MeasurementGroup",
     "Observable",
@@ -70,6 +80,8 @@ __all__ = [
     "PauliTerm",
     "QtrainError",
     "Result",
+    "ResultStore",
+    "RetryPolicy",
     "ShotPolicy",
     "ShotsError",
     "StateTooLargeError",

@@ -20,7 +20,8 @@ Tree::
     │   ├── UnknownMethodError, NoShiftRuleError, AdjointShotsError
     ├── StateTooLargeError
     ├── ExecutionError
-    │   ├── TransientExecutionError, IncompleteResultError
+    │   ├── TransientExecutionError (→ ThrottledError), IncompleteResultError,
+    │   └── InvalidResultError
     ├── BudgetExceededError
     └── ConfigError
 """
@@ -127,8 +128,28 @@ class TransientExecutionError(ExecutionError):
     """A failure that may succeed when retried (timeouts, throttling, dropped jobs)."""
 
 
+class ThrottledError(TransientExecutionError):
+    """The backend asked the caller to slow down; ``retry_after`` seconds is its hint."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class IncompleteResultError(ExecutionError):
-    """Some tasks still had no valid result after the retry budget was spent."""
+    """Some tasks still had no valid result after the retry budget was spent.
+
+    Attributes:
+        missing: the content keys of the rows that never got a valid result.
+    """
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class InvalidResultError(ExecutionError):
+    """A backend returned a result of the wrong shape, non-finite values or wrong shots."""
 
 
 class BudgetExceededError(QtrainError):

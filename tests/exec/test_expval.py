@@ -40,9 +40,11 @@ def test_expval_sampled_returns_estimate_and_is_reproducible():
 
 
 def test_expval_sampled_batched_estimates():
-    est = qt.expval(C, H, np.tile(THETA, (4, 1)), shots=100, seed=np.random.default_rng(1))
+    rows = np.array([THETA, THETA + 0.1, THETA, THETA - 0.1])
+    est = qt.expval(C, H, rows, shots=100, seed=np.random.default_rng(1))
     assert est.value.shape == (4,) and est.stderr.shape == (4,)
-    assert est.shots == 100 * len(H.groups()) * 4
+    # identical rows are one evaluation (same content key, same numbers), charged once
+    assert est.value[0] == est.value[2] and est.shots == 100 * len(H.groups()) * 3
 
 
 def test_expval_circuit_without_parameters_takes_no_theta():

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qtrain.backends.protocol import Result, Task
+from qtrain.backends.protocol import BackendLimits, Result, Task
 from qtrain.errors import ConfigError
 from qtrain.sim.measure import exact_values, measurement_plan, row_seed_keys, sampled_values
 from qtrain.sim.program import compile_program
@@ -54,6 +54,11 @@ class LocalSimulator:
     def name(self) -> str:
         """Backend name recorded in result metadata."""
         return "local-statevector"
+
+    @property
+    def limits(self) -> BackendLimits:
+        """No row or shot limit (the batch is chunked to the memory budget internally)."""
+        return BackendLimits()
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
         """Run every task (all rows of a task in batched chunks); one result per task."""

@@ -20,7 +20,22 @@ from qtrain.errors import ShotsError
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 
-__all__ = ["Backend", "Result", "Task"]
+__all__ = ["Backend", "BackendLimits", "Result", "Task"]
+
+
+@dataclass(frozen=True)
+class BackendLimits:
+    """What one backend call accepts; the executor chunks work to fit.
+
+    Attributes:
+        max_rows: parameter rows per task.
+        max_shots: shots per (row, group).
+        max_qubits: register size (``None``: limited by memory only).
+    """
+
+    max_rows: int = 1 << 30
+    max_shots: int = 1 << 62
+    max_qubits: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +110,11 @@ class Backend(Protocol):
     @property
     def name(self) -> str:
         """A short name recorded in results and metrics."""
+        ...
+
+    @property
+    def limits(self) -> BackendLimits:
+        """What one call accepts."""
         ...
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
 from qtrain.errors import CircuitError, ParameterValueError
+from qtrain.exec.executor import Executor, resolve_executor
+from qtrain.exec.store import ResultStore
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.validate import check_observable_fits, check_shots, check_theta
 
@@ -62,6 +63,8 @@ def expval(
     shots: int | None = None,
     seed: int | np.random.Generator | None = None,
     backend: Backend | None = None,
+    executor: Executor | None = None,
+    store: ResultStore | None = None,
 ) -> float | NDArray[np.float64] | Estimate:
     """Expectation value ``⟨ψ(θ)|H|ψ(θ)⟩``.
 
@@ -72,6 +75,9 @@ def expval(
         shots: ``None`` for the exact value; else samples per commuting group and row.
         seed: makes sampling reproducible (same seed, same numbers).
         backend: where to run; default a new ``LocalSimulator()``.
+        executor: an :class:`~qtrain.exec.executor.Executor` (dedup, retries, store)
+            instead of ``backend``; by default one is made around ``backend``.
+        store: a :class:`~qtrain.exec.store.ResultStore` for the default executor.
 
     Returns:
         Exact: a float, or ``(B,)`` values. With shots: an :class:`Estimate`.
@@ -86,7 +92,7 @@ def expval(
     checked_shots = check_shots(shots)
     rows, batched = check_theta(circuit, theta)
     entropy = resolve_seed(seed) if checked_shots is not None else None
-    runner = backend if backend is not None else LocalSimulator()
+    runner = resolve_executor(backend, executor, store)
     task = Task(circuit, (checked_observable,), rows, checked_shots, entropy)
     result = runner.run([task])[0]
     column = result.values[:, 0]

@@ -20,7 +20,9 @@ from numpy.typing import NDArray
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend
 from qtrain.errors import AdjointShotsError, CircuitError, ParameterShapeError, UnknownMethodError
+from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
+from qtrain.exec.store import ResultStore
 from qtrain.grad import adjoint, finite_diff, param_shift, spsa
 from qtrain.grad import hessian as hessian_method
 from qtrain.grad import metric_tensor as metric
@@ -65,6 +67,8 @@ def jacobian(
     shots: int | ShotPolicy | None = None,
     seed: int | np.random.Generator | None = None,
     backend: Backend | None = None,
+    executor: Executor | None = None,
+    store: ResultStore | None = None,
     covariance: bool = False,
     **options: Any,
 ) -> Gradient:
@@ -82,6 +86,9 @@ def jacobian(
             total budget split to minimise the gradient's variance).
         seed: makes sampling (and SPSA directions) reproducible.
         backend: where to run (default ``LocalSimulator()``).
+        executor: an ``Executor`` (dedup, durable store, retries) instead of ``backend``.
+        store: a ``ResultStore`` for the default executor: finished rows are read back
+            instead of being run (and paid for) again.
         covariance: also return the covariance of the components.
         **options: method options (see above).
 
@@ -91,10 +98,10 @@ def jacobian(
     """
     circuit, checked, point = _check_inputs(circuit, observables, theta, method)
     policy = _policy(shots)
-    runner = backend if backend is not None else LocalSimulator()
+    runner = resolve_executor(backend, executor, store)
     chosen_by_best = method == "best"
     if chosen_by_best:
-        exact_local = policy is None and isinstance(runner, LocalSimulator)
+        exact_local = policy is None and isinstance(runner.backend, LocalSimulator)
         method = "adjoint" if exact_local else "param-shift"
     if method == "adjoint":
         if policy is not None:
@@ -102,9 +109,9 @@ def jacobian(
                 "method='adjoint' is exact by construction and cannot honour shots; use "
                 "method='param-shift' for sampled gradients with error bars"
             )
-        if not isinstance(runner, LocalSimulator):
+        if not isinstance(runner.backend, LocalSimulator):
             raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
-        result = adjoint.compute(circuit, checked, point, runner)
+        result = adjoint.compute(circuit, checked, point, runner.backend)
     else:
         entropy = resolve_seed(seed) if policy is not None or method == "spsa" else None
         if method == "param-shift":
@@ -142,6 +149,8 @@ def grad(
     shots: int | ShotPolicy | None = None,
     seed: int | np.random.Generator | None = None,
     backend: Backend | None = None,
+    executor: Executor | None = None,
+    store: ResultStore | None = None,
     covariance: bool = False,
     **options: Any,
 ) -> Gradient:
@@ -158,6 +167,8 @@ def grad(
         shots=shots,
         seed=seed,
         backend=backend,
+        executor=executor,
+        store=store,
         covariance=covariance,
         **options,
     )
@@ -184,6 +195,8 @@ def hessian(
     shots: int | ShotPolicy | None = None,
     seed: int | np.random.Generator | None = None,
     backend: Backend | None = None,
+    executor: Executor | None = None,
+    store: ResultStore | None = None,
 ) -> Gradient:
     """Hessian ``(P, P)`` of ``⟨H⟩`` at ``theta`` by second-order parameter-shift rules.
 
@@ -193,7 +206,7 @@ def hessian(
     circuit, checked, point = _check_inputs(circuit, [observable], theta, "param-shift")
     policy = _policy(shots)
     entropy = resolve_seed(seed) if policy is not None else None
-    runner = backend if backend is not None else LocalSimulator()
+    runner = resolve_executor(backend, executor, store)
     tasks, assemble = hessian_method.plan(circuit, checked, point, policy=policy, seed=entropy)
     result = assemble(runner.run(tasks))
     stderr = None if result.stderr is None else result.stderr[0]

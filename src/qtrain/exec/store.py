@@ -1,0 +1,143 @@
+"""A durable result store: SQLite in WAL mode, keyed by content, never pickle.
+
+Every finished row result is committed here before the executor hands it to anyone, so a
+crash loses at most what was in flight, and a re-run reads finished rows instead of spending
+shots again. Keys are content hashes (``exec.keys.row_key``): the same circuit, row,
+observables, shots and seed give the same numbers, so ``INSERT OR IGNORE`` makes concurrent
+writers — threads or processes — safe and idempotent. Values are raw float64 bytes and
+metadata JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ResultStore", "StoredRow"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    vals BLOB NOT NULL,
+    variances BLOB,
+    shots INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class StoredRow:
+    """One row's finished result.
+
+    Attributes:
+        values: ``(O,)`` expectation values.
+        variances: ``(O,)`` their estimated variances, ``None`` when exact.
+        shots: shots spent on the row.
+        metadata: backend, calibration id, timestamps.
+    """
+
+    values: NDArray[np.float64]
+    variances: NDArray[np.float64] | None
+    shots: int
+    metadata: Mapping[str, Any]
+
+
+class ResultStore:
+    """Finished row results on disk, shared safely by threads and processes.
+
+    Args:
+        path: the SQLite file (created with its folder if missing).
+        timeout_s: how long a writer waits for a lock held by another process.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._timeout = timeout_s
+        self._local = threading.local()  # one connection per thread (sqlite3's rule)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+            conn.execute("PRAGMA synchronous=FULL")  # a committed row survives power loss
+            self._local.conn = conn
+        return conn
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, StoredRow]:
+        """The stored rows among ``keys``."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, StoredRow] = {}
+        conn = self._connect()
+        for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = (
+                f"SELECT key, vals, variances, shots, metadata FROM results WHERE key IN ({marks})"
+            )
+            for key, vals, variances, shots, metadata in conn.execute(query, chunk):
+                found[key] = StoredRow(
+                    np.frombuffer(vals, dtype=np.float64).copy(),
+                    None
+                    if variances is None
+                    else np.frombuffer(variances, dtype=np.float64).copy(),
+                    int(shots),
+                    json.loads(metadata),
+                )
+        return found
+
+    def put_many(self, rows: Mapping[str, StoredRow]) -> None:
+        """Commit ``rows`` in one transaction (existing keys are kept: same key, same numbers)."""
+        now = time.time()
+        records = [
+            (
+                key,
+                np.ascontiguousarray(row.values, dtype=np.float64).tobytes(),
+                None
+                if row.variances is None
+                else np.ascontiguousarray(row.variances, dtype=np.float64).tobytes(),
+                int(row.shots),
+                json.dumps(dict(row.metadata), default=str),
+                now,
+            )
+            for key, row in rows.items()
+        ]
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?)", records)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def __len__(self) -> int:
+        (count,) = self._connect().execute("SELECT COUNT(*) FROM results").fetchone()
+        return int(count)
+
+    def prune(self, *, older_than_s: float) -> int:
+        """Delete rows older than ``older_than_s`` seconds; returns how many went."""
+        cutoff = time.time() - older_than_s
+        cursor = self._connect().execute("DELETE FROM results WHERE created < ?", (cutoff,))
+        return int(cursor.rowcount)
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
