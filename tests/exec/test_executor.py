@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+import qtrain as qt
+from qtrain.backends.protocol import BackendLimits
+from qtrain.errors import InvalidResultError
+
+C = qt.ansatz.hardware_efficient(3, 2).crx(0, 2, qt.P(1))
+H = qt.Observable.parse("0.5 Z0 Z1 - 1.2 X1 + 0.7 Y0 Y2")
+THETA = np.random.default_rng(0).normal(size=C.n_params)
+FAST = qt.RetryPolicy(attempts=60, initial_s=1e-4, max_s=1e-3, jitter_s=1e-4)
+
+
+class Counting(qt.LocalSimulator):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = 0
+
+    def run(self, tasks):
+        self.rows += sum(t.params.shape[0] for t in tasks)
+        return super().run(tasks)
+
+
+def faulty(**rates):
+    return qt.FaultyBackend(qt.LocalSimulator(), seed=11, **rates)
+
+
+def test_executor_faults_give_bit_identical_gradients_and_counters_add_up():
+    reference = qt.grad(C, H, THETA, method="param-shift", shots=300, seed=5)
+    executor = qt.Executor(
+        faulty(failure_rate=0.3, throttle_rate=0.1, partial_rate=0.3, retry_after_s=1e-3),
+        retry=FAST,
+    )
+    g = qt.grad(C, H, THETA, method="param-shift", shots=300, seed=5, executor=executor)
+    np.testing.assert_array_equal(g.value, reference.value)
+    np.testing.assert_array_equal(g.stderr, reference.stderr)
+    assert g.shots == reference.shots
+    n = executor.counters
+    assert n.retried > 0 and n.failed > 0 and n.throttled >= 0
+    assert n.submitted == n.succeeded + n.failed
+    assert n.succeeded == g.n_circuits and n.calls == n.retried + 1
+    assert len(n.latencies_s) == n.calls
+
+
+def test_executor_rejects_corrupted_results_and_reruns_them():
+    executor = qt.Executor(faulty(corrupt_rate=0.5), retry=FAST)
+    exact = qt.grad(C, H, THETA, method="param-shift")
+    g = qt.grad(C, H, THETA, method="param-shift", executor=executor)
+    np.testing.assert_array_equal(g.value, exact.value)
+    assert executor.counters.failed > 0
+
+
+def test_executor_permanent_failure_names_missing_rows_and_returns_nothing():
+    doomed = qt.FaultyBackend(
+        qt.LocalSimulator(), seed=1, permanent=lambda task: task.params.shape[0] > 0
+    )
+    executor = qt.Executor(doomed, retry=qt.RetryPolicy(attempts=3, initial_s=1e-4, max_s=1e-4))
+    with pytest.raises(qt.IncompleteResultError, match="no partial result") as info:
+        qt.grad(C, H, THETA, method="param-shift", executor=executor)
+    assert len(info.value.missing) > 0 and executor.counters.calls == 3
+
+
+def test_executor_store_serves_finished_rows_without_rerunning(tmp_path):
+    store = qt.ResultStore(tmp_path / "results.sqlite")
+    first_backend = Counting()
+    first = qt.grad(
+        C,
+        H,
+        THETA,
+        method="param-shift",
+        shots=100,
+        seed=2,
+        executor=qt.Executor(first_backend, store=store),
+    )
+    assert first_backend.rows == first.n_circuits and len(store) == first.n_circuits
+    second_backend = Counting()
+    executor = qt.Executor(second_backend, store=store)
+    second = qt.grad(C, H, THETA, method="param-shift", shots=100, seed=2, executor=executor)
+    np.testing.assert_array_equal(second.value, first.value)
+    assert second_backend.rows == 0 and second.shots == 0  # nothing run, nothing spent
+    assert executor.counters.cached == first.n_circuits
+
+
+def test_executor_deduplicates_identical_rows():
+    executor = qt.Executor(Counting())
+    rows = np.array([THETA, THETA, THETA + 1])
+    qt.expval(C, H, rows, executor=executor)
+    assert executor.backend.rows == 2 and executor.counters.deduplicated == 1
+
+
+def test_executor_timeouts_are_retried():
+    slow = faulty(timeout_rate=0.5, hang_s=0.3)
+    policy = qt.RetryPolicy(attempts=20, initial_s=1e-4, max_s=1e-3, timeout_s=0.1)
+    g = qt.grad(C, H, THETA, method="param-shift", executor=qt.Executor(slow, retry=policy))
+    np.testing.assert_allclose(g.value, qt.grad(C, H, THETA, method="adjoint").value, atol=1e-10)
+
+
+def test_executor_chunks_to_backend_row_limit():
+    class Small(Counting):
+        @property
+        def limits(self):
+            return BackendLimits(max_rows=3)
+
+        def run(self, tasks):
+            assert all(t.params.shape[0] <= 3 for t in tasks)
+            return super().run(tasks)
+
+    g = qt.grad(C, H, THETA, method="param-shift", executor=qt.Executor(Small()))
+    np.testing.assert_allclose(g.value, qt.grad(C, H, THETA, method="adjoint").value, atol=1e-10)
+
+
+def test_executor_bad_backends_and_limits_are_clear_errors():
+    class Short(qt.LocalSimulator):
+        def run(self, tasks):
+            return super().run(tasks)[:-1]
+
+    with pytest.raises(InvalidResultError, match="returned 0 result"):
+        qt.expval(C, H, THETA, executor=qt.Executor(Short()))
+
+    class Capped(qt.LocalSimulator):
+        @property
+        def limits(self):
+            return BackendLimits(max_shots=100, max_qubits=2)
+
+    with pytest.raises(qt.StateTooLargeError, match="at most 2 qubits"):
+        qt.expval(C, H, THETA, executor=qt.Executor(Capped()))
+    with pytest.raises(qt.ShotsError, match="limit of 100"):
+        qt.expval(qt.Circuit(1).h(0), qt.Z(0), shots=1000, executor=qt.Executor(Capped()))
+    with pytest.raises(qt.ConfigError, match="either executor"):
+        qt.expval(C, H, THETA, executor=qt.Executor(Capped()), backend=qt.LocalSimulator())

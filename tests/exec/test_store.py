@@ -1,0 +1,59 @@
+import multiprocessing as mp
+
+import numpy as np
+
+import qtrain as qt
+from qtrain.exec.store import StoredRow
+
+
+def row(value, shots=10):
+    return StoredRow(np.array([value, -value]), np.array([0.1, 0.2]), shots, {"backend": "x"})
+
+
+def test_store_round_trip_and_persistence(tmp_path):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    store.put_many({"a": row(1.5), "b": StoredRow(np.array([2.0]), None, 0, {})})
+    again = qt.ResultStore(tmp_path / "r.sqlite")  # a new process would see the same
+    found = again.get_many(["a", "b", "missing"])
+    assert set(found) == {"a", "b"} and len(again) == 2
+    np.testing.assert_array_equal(found["a"].values, [1.5, -1.5])
+    np.testing.assert_array_equal(found["a"].variances, [0.1, 0.2])
+    assert found["b"].variances is None and found["a"].shots == 10
+    assert found["a"].metadata == {"backend": "x"}
+
+
+def test_store_keeps_the_first_result_for_a_key(tmp_path):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    store.put_many({"a": row(1.0)})
+    store.put_many({"a": row(9.0)})
+    assert store.get_many(["a"])["a"].values[0] == 1.0
+
+
+def test_store_prune_removes_old_rows(tmp_path):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    store.put_many({"a": row(1.0)})
+    assert store.prune(older_than_s=3600) == 0
+    assert store.prune(older_than_s=-1) == 1 and len(store) == 0
+
+
+def _writer(path, start, count):
+    store = qt.ResultStore(path)
+    for i in range(start, start + count, 10):
+        store.put_many({f"k{j}": row(float(j)) for j in range(i, i + 10)})
+
+
+def test_store_concurrent_writers_lose_nothing(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    qt.ResultStore(path)
+    ctx = mp.get_context("spawn")
+    # four processes, overlapping ranges: 0-199, 100-299, 200-399, 300-499
+    procs = [ctx.Process(target=_writer, args=(path, 100 * i, 200)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = qt.ResultStore(path)
+    assert len(store) == 500
+    found = store.get_many([f"k{j}" for j in range(500)])
+    assert all(found[f"k{j}"].values[0] == j for j in range(500))
