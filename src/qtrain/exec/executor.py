@@ -21,14 +21,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from qtrain.backends.protocol import Backend, BackendLimits, Result, Task
 from qtrain.errors import (
@@ -41,7 +33,9 @@ from qtrain.errors import (
     TransientExecutionError,
 )
 from qtrain.exec.keys import row_keys
+from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore, StoredRow
+from qtrain.exec.validation import Chunk, invalid_reason
 
 __all__ = ["Executor", "ExecutorCounters", "RetryPolicy", "resolve_executor"]
 
@@ -65,65 +59,6 @@ class ExecutorCounters:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try.
-
-    Attributes:
-        attempts: backend calls per batch before giving up.
-        initial_s: first backoff; doubles per attempt up to ``max_s``, plus up to
-            ``jitter_s`` of random jitter (decorrelates clients hitting one backend).
-        max_s: backoff cap.
-        jitter_s: jitter bound.
-        timeout_s: per-call timeout (``None``: wait as long as the call takes).
-    """
-
-    attempts: int = 8
-    initial_s: float = 0.05
-    max_s: float = 5.0
-    jitter_s: float = 0.05
-    timeout_s: float | None = None
-
-
-@dataclass
-class _Chunk:
-    task: Task
-    keys: list[str]
-    shots: NDArray[np.int64] | None
-
-
-def _invalid_values(chunk: _Chunk, result: Result) -> str:
-    rows, count = chunk.task.params.shape[0], len(chunk.task.observables)
-    values = np.asarray(result.values)
-    if values.shape != (rows, count):
-        return f"values of shape {values.shape}, expected {(rows, count)}"
-    if not np.all(np.isfinite(values)):
-        return "non-finite values"
-    expected_shots = 0 if chunk.shots is None else int(chunk.shots.sum())
-    if result.shots != expected_shots:
-        return f"{result.shots} shots reported, {expected_shots} asked"
-    return ""
-
-
-def _invalid_variances(chunk: _Chunk, result: Result) -> str:
-    if (result.variances is None) != (chunk.shots is None):
-        return "variances present for exact rows, or missing for sampled rows"
-    if result.variances is None or chunk.shots is None:
-        return ""
-    variances = np.asarray(result.variances)
-    if variances.shape != np.shape(result.values):
-        return "variances of the wrong shape"
-    single_shot = chunk.shots.min(axis=1, initial=2)[:, None] < 2  # NaN is honest there
-    return "" if np.all((variances >= 0) | (np.isnan(variances) & single_shot)) else "bad variances"
-
-
-def _invalid(chunk: _Chunk, result: Result | None) -> str:
-    """Why ``result`` cannot be used for ``chunk`` ("" when it can)."""
-    if result is None:
-        return "missing"
-    return _invalid_values(chunk, result) or _invalid_variances(chunk, result)
-
-
 class Executor:
     """Dedup, store, chunk, retry and validate around one backend.
 
@@ -131,6 +66,10 @@ class Executor:
         backend: where tasks run.
         store: a :class:`ResultStore` for finished rows (``None``: nothing persists).
         retry: a :class:`RetryPolicy`.
+        max_rows: rows per task sent to the backend (at most the backend's own limit); smaller
+            chunks are committed to the store sooner.
+        tasks_per_call: tasks per backend call (``None``: all pending tasks in one call).
+        max_workers: backend calls in flight at once (threads; for remote backends).
     """
 
     def __init__(
@@ -139,17 +78,29 @@ class Executor:
         *,
         store: ResultStore | None = None,
         retry: RetryPolicy | None = None,
+        max_rows: int | None = None,
+        tasks_per_call: int | None = None,
+        max_workers: int = 1,
     ) -> None:
+        for name, value in (("max_rows", max_rows), ("tasks_per_call", tasks_per_call)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive int or None, got {value!r}")
+        if not isinstance(max_workers, int) or max_workers < 1:
+            raise ConfigError(f"max_workers must be a positive int, got {max_workers!r}")
         self.backend = backend
         self.store = store
         self.retry = retry if retry is not None else RetryPolicy()
+        self.max_rows = max_rows
+        self.tasks_per_call = tasks_per_call
+        self.max_workers = max_workers
         self.counters = ExecutorCounters()
+        # Timed calls run in `_pool`; concurrent calls in `_calls` (separate, so no deadlock).
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="qtrain"
+            max_workers=max_workers + 1, thread_name_prefix="qtrain-call"
         )
-        self._backoff = wait_exponential(
-            multiplier=self.retry.initial_s, max=self.retry.max_s
-        ) + wait_random(0, self.retry.jitter_s)
+        self._calls = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="qtrain-submit"
+        )
 
     @property
     def name(self) -> str:
@@ -198,12 +149,14 @@ class Executor:
         first: dict[str, tuple[int, int]],
         tasks: Sequence[Task],
         shots: list[NDArray[np.int64] | None],
-    ) -> list[_Chunk]:
+    ) -> list[Chunk]:
         by_task: dict[int, list[tuple[int, str]]] = {}
         for key in pending:
             t, r = first[key]
             by_task.setdefault(t, []).append((r, key))
-        size = max(1, self.backend.limits.max_rows)
+        size = max(
+            1, min(self.backend.limits.max_rows, self.max_rows or self.backend.limits.max_rows)
+        )
         chunks = []
         for t, members in by_task.items():
             for start in range(0, len(members), size):
@@ -213,20 +166,13 @@ class Executor:
                 sub = None if matrix is None else matrix[rows]
                 task = tasks[t]
                 chunks.append(
-                    _Chunk(
+                    Chunk(
                         Task(task.circuit, task.observables, task.params[rows], sub, task.seed),
                         [k for _, k in part],
                         sub,
                     )
                 )
         return chunks
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter, or the backend's retry-after hint if longer."""
-        backoff = float(self._backoff(state))
-        error = state.outcome.exception() if state.outcome is not None else None
-        hint = error.retry_after if isinstance(error, ThrottledError) else 0.0
-        return max(backoff, hint)
 
     def _execute(
         self,
@@ -239,12 +185,7 @@ class Executor:
             return {}
         outstanding = self._chunks(pending, first, tasks, shots)
         collected: dict[str, StoredRow] = {}
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(TransientExecutionError),
-            reraise=True,
-        )
+        retrying = self.retry.retrying()
         try:
             for attempt in retrying:
                 with attempt:
@@ -282,35 +223,55 @@ class Executor:
             )
         return results
 
-    def _submit(self, chunks: list[_Chunk], collected: dict[str, StoredRow]) -> list[_Chunk]:
-        """Run ``chunks`` once; store what is valid; raise if anything is left."""
-        rows = sum(len(c.keys) for c in chunks)
+    def _finish(self, chunk: Chunk, result: Result | None) -> dict[str, StoredRow]:
+        """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
+        if result is None or invalid_reason(chunk, result):
+            self.counters.failed += len(chunk.keys)
+            return {}
+        self.counters.succeeded += len(chunk.keys)
+        rows = {}
+        for r, key in enumerate(chunk.keys):
+            spent = 0 if chunk.shots is None else int(chunk.shots[r].sum())
+            variances = None if result.variances is None else result.variances[r]
+            rows[key] = StoredRow(result.values[r], variances, spent, dict(result.metadata))
+        return rows
+
+    def _one_call(self, group: list[Chunk]) -> tuple[dict[str, StoredRow], Exception | None]:
+        """Run one backend call; commit its valid rows before returning them."""
         self.counters.calls += 1
-        self.counters.submitted += rows
+        self.counters.submitted += sum(len(c.keys) for c in group)
         try:
-            results = self._call([c.task for c in chunks])
+            results = self._call([c.task for c in group])
         except TransientExecutionError as error:
-            self.counters.failed += rows
+            self.counters.failed += sum(len(c.keys) for c in group)
             self.counters.throttled += isinstance(error, ThrottledError)
-            raise
-        left, finished = [], {}
-        for chunk, result in zip(chunks, results, strict=True):
-            if _invalid(chunk, result) or result is None:
-                self.counters.failed += len(chunk.keys)
-                left.append(chunk)
-                continue
-            self.counters.succeeded += len(chunk.keys)
-            for r, key in enumerate(chunk.keys):
-                spent = 0 if chunk.shots is None else int(chunk.shots[r].sum())
-                variances = None if result.variances is None else result.variances[r]
-                finished[key] = StoredRow(result.values[r], variances, spent, dict(result.metadata))
+            return {}, error
+        finished: dict[str, StoredRow] = {}
+        for chunk, result in zip(group, results, strict=True):
+            finished.update(self._finish(chunk, result))
         if finished and self.store is not None:
             self.store.put_many(finished)  # committed before anyone uses the numbers
-        collected.update(finished)
+        return finished, None
+
+    def _submit(self, chunks: list[Chunk], collected: dict[str, StoredRow]) -> list[Chunk]:
+        """Run ``chunks`` once (in calls of ``tasks_per_call``); raise if anything is left."""
+        size = self.tasks_per_call or len(chunks)
+        groups = [chunks[i : i + size] for i in range(0, len(chunks), size)]
+        if self.max_workers > 1 and len(groups) > 1:
+            outcomes = list(self._calls.map(self._one_call, groups))
+        else:
+            outcomes = [self._one_call(group) for group in groups]
+        errors = [error for _, error in outcomes if error is not None]
+        for finished, _ in outcomes:
+            collected.update(finished)
+        left = [c for c in chunks if any(k not in collected for k in c.keys)]
         if left:
-            reasons = {_invalid(c, r) for c, r in zip(chunks, results, strict=True)} - {""}
+            throttled = [e for e in errors if isinstance(e, ThrottledError)]
+            if throttled:
+                raise throttled[0]  # carries the retry-after hint to the wait
             raise TransientExecutionError(
-                f"{len(left)} task(s) missing or invalid: {sorted(reasons)}"
+                f"{len(left)} task(s) failed, missing or invalid"
+                + (f" (last error: {errors[-1]})" if errors else "")
             )
         return left
 
