@@ -24,9 +24,9 @@ from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
 from qtrain.exec.executor import Executor as Executor
-from qtrain.exec.executor import RetryPolicy as RetryPolicy
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
+from qtrain.exec.retry import RetryPolicy as RetryPolicy
 from qtrain.exec.store import ResultStore as ResultStore
 from qtrain.grad.api import grad as grad
 from qtrain.grad.api import hessian as hessian
