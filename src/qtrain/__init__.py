@@ -23,6 +23,7 @@ from qtrain.errors import ParameterError as ParameterError
 from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
+from qtrain.exec.distributed import DaskExecutor as DaskExecutor
 from qtrain.exec.executor import Executor as Executor
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
@@ -59,6 +60,7 @@ __all__ = [
     "Circuit",
     "CircuitError",
     "ConfigError",
+    "DaskExecutor",
     "Estimate",
     "ExecutionError",
     "Executor",

@@ -12,6 +12,7 @@ from qtrain.errors import ConfigError
 from qtrain.sim.measure import exact_values, measurement_plan, row_seed_keys, sampled_values
 from qtrain.sim.program import compile_program
 from qtrain.sim.statevector import (
+    KernelSet,
     chunk_rows,
     default_memory_budget,
     select_kernels,
@@ -48,7 +49,13 @@ class LocalSimulator:
                 f"memory_budget must be a positive int (bytes), got {memory_budget!r}"
             )
         self.memory_budget = memory_budget if memory_budget is not None else default_memory_budget()
-        self.kernels = select_kernels(kernels)
+        select_kernels(kernels)  # fail now on a bad name, not on a worker later
+        self.kernel_name = kernels
+
+    @property
+    def kernels(self) -> KernelSet:
+        """The kernel set in use (resolved by name, so the simulator pickles to workers)."""
+        return select_kernels(self.kernel_name)
 
     @property
     def name(self) -> str:

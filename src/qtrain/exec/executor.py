@@ -203,13 +203,17 @@ class Executor:
             ) from error
         return collected
 
+    def _run_backend(self, tasks: list[Task]) -> Sequence[Result | None]:
+        """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
+        return self.backend.run(tasks)
+
     def _call(self, tasks: list[Task]) -> list[Result | None]:
         started = time.perf_counter()
         try:
             if self.retry.timeout_s is None:  # no thread hop when there is nothing to time out
-                results: list[Result | None] = list(self.backend.run(tasks))
+                results: list[Result | None] = list(self._run_backend(tasks))
             else:
-                future = self._pool.submit(self.backend.run, tasks)
+                future = self._pool.submit(self._run_backend, tasks)
                 results = list(future.result(timeout=self.retry.timeout_s))
         except concurrent.futures.TimeoutError:
             raise TransientExecutionError(
