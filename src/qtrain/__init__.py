@@ -24,12 +24,15 @@ from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
 from qtrain.exec.distributed import DaskExecutor as DaskExecutor
+from qtrain.exec.dry_run import DryRun as DryRun
+from qtrain.exec.dry_run import dry_run as dry_run
 from qtrain.exec.executor import Executor as Executor
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
 from qtrain.exec.retry import RetryPolicy as RetryPolicy
 from qtrain.exec.store import ResultStore as ResultStore
 from qtrain.grad.api import grad as grad
+from qtrain.grad.api import gradient_tasks as gradient_tasks
 from qtrain.grad.api import hessian as hessian
 from qtrain.grad.api import jacobian as jacobian
 from qtrain.grad.api import metric_tensor as metric_tensor
@@ -61,6 +64,7 @@ __all__ = [
     "CircuitError",
     "ConfigError",
     "DaskExecutor",
+    "DryRun",
     "Estimate",
     "ExecutionError",
     "Executor",
@@ -93,8 +97,10 @@ __all__ = [
     "Z",
     "__version__",
     "ansatz",
+    "dry_run",
     "expval",
     "grad",
+    "gradient_tasks",
     "hessian",
     "jacobian",
     "metric_tensor",

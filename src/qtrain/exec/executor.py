@@ -143,6 +143,21 @@ class Executor:
             for t, (task, task_keys) in enumerate(zip(tasks, keys, strict=True))
         ]
 
+    def preview(self, tasks: Sequence[Task]) -> tuple[int, int, int, int]:
+        """What :meth:`run` would do: ``(rows, unique rows, cached rows, shots to spend)``."""
+        shots = [task.shot_matrix() for task in tasks]
+        for task, matrix in zip(tasks, shots, strict=True):
+            self._check_limits(task, matrix)
+        unique: dict[str, int] = {}
+        rows = 0
+        for task, matrix in zip(tasks, shots, strict=True):
+            for r, key in enumerate(row_keys(task, matrix)):
+                rows += 1
+                unique.setdefault(key, 0 if matrix is None else int(matrix[r].sum()))
+        cached = self.store.get_many(unique) if self.store is not None else {}
+        spend = sum(s for key, s in unique.items() if key not in cached)
+        return rows, len(unique), len(cached), spend
+
     def _chunks(
         self,
         pending: list[str],

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
-from qtrain.backends.protocol import Backend
+from qtrain.backends.protocol import Backend, Task
 from qtrain.errors import AdjointShotsError, CircuitError, ParameterShapeError, UnknownMethodError
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
@@ -26,13 +26,13 @@ from qtrain.exec.store import ResultStore
 from qtrain.grad import adjoint, finite_diff, param_shift, spsa
 from qtrain.grad import hessian as hessian_method
 from qtrain.grad import metric_tensor as metric
-from qtrain.grad.result import Gradient
+from qtrain.grad.result import Assemble, Gradient
 from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.ir.validate import check_observable_fits, check_shots, check_theta
 
-__all__ = ["METHODS", "grad", "hessian", "jacobian", "metric_tensor"]
+__all__ = ["METHODS", "grad", "gradient_tasks", "hessian", "jacobian", "metric_tensor"]
 
 METHODS = ("best", "param-shift", "adjoint", "finite-diff", "spsa")
 
@@ -56,6 +56,62 @@ def _check_inputs(
     if batched:
         raise ParameterShapeError(f"a gradient needs theta of shape (P,), got {rows.shape}")
     return circuit, checked, rows[0]
+
+
+def _plan(
+    method: str,
+    circuit: Circuit,
+    checked: tuple[Observable, ...],
+    point: NDArray[np.float64],
+    *,
+    policy: ShotPolicy | None,
+    seed: int | np.random.Generator | None,
+    covariance: bool,
+    options: dict[str, Any],
+) -> tuple[list[Task], Assemble]:
+    """Tasks and assembly of a task-based method (param-shift, finite-diff, spsa)."""
+    entropy = resolve_seed(seed) if policy is not None or method == "spsa" else None
+    if method == "param-shift":
+        return param_shift.plan(
+            circuit, checked, point, policy=policy, seed=entropy, covariance=covariance
+        )
+    if method == "finite-diff":
+        return finite_diff.plan(
+            circuit, checked, point, policy=policy, seed=entropy, covariance=covariance, **options
+        )
+    rng = np.random.default_rng(entropy)
+    return spsa.plan(circuit, checked, point, rng=rng, policy=policy, seed=entropy, **options)
+
+
+def gradient_tasks(
+    circuit: Circuit,
+    observables: Sequence[Observable],
+    theta: object,
+    *,
+    method: str = "param-shift",
+    shots: int | ShotPolicy | None = None,
+    seed: int | np.random.Generator | None = None,
+    **options: Any,
+) -> list[Task]:
+    """The tasks a gradient would run, without running them (for ``qt.dry_run``).
+
+    Raises:
+        UnknownMethodError: for ``"adjoint"``/``"best"`` (they run no tasks) or unknown names.
+    """
+    if method in ("adjoint", "best"):
+        raise UnknownMethodError(f"method={method!r} runs no tasks; plan 'param-shift' instead")
+    circuit, checked, point = _check_inputs(circuit, observables, theta, method)
+    tasks, _ = _plan(
+        method,
+        circuit,
+        checked,
+        point,
+        policy=_policy(shots),
+        seed=seed,
+        covariance=False,
+        options=options,
+    )
+    return tasks
 
 
 def jacobian(
@@ -113,27 +169,16 @@ def jacobian(
             raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
         result = adjoint.compute(circuit, checked, point, runner.backend)
     else:
-        entropy = resolve_seed(seed) if policy is not None or method == "spsa" else None
-        if method == "param-shift":
-            planned = param_shift.plan(
-                circuit, checked, point, policy=policy, seed=entropy, covariance=covariance
-            )
-        elif method == "finite-diff":
-            planned = finite_diff.plan(
-                circuit,
-                checked,
-                point,
-                policy=policy,
-                seed=entropy,
-                covariance=covariance,
-                **options,
-            )
-        else:
-            rng = np.random.default_rng(entropy)
-            planned = spsa.plan(
-                circuit, checked, point, rng=rng, policy=policy, seed=entropy, **options
-            )
-        tasks, assemble = planned
+        tasks, assemble = _plan(
+            method,
+            circuit,
+            checked,
+            point,
+            policy=policy,
+            seed=seed,
+            covariance=covariance,
+            options=options,
+        )
         result = assemble(runner.run(tasks))
     if chosen_by_best:
         result = replace(result, metadata={**result.metadata, "chosen_by": "best"})
