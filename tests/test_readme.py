@@ -22,7 +22,8 @@ def test_readme_test_command_is_what_ci_runs():
     assert quick_start_commands()[1] in ci_lines
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write a result store under runs/
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.+?)```", text, flags=re.S)
     assert len(blocks) >= 2
@@ -32,3 +33,4 @@ def test_readme_python_examples_run():
     qt = namespace["qt"]
     assert abs(qt.expval(namespace["c"], namespace["H"], namespace["theta"]) - 0.4998669) < 1e-6
     assert len(namespace["plan"].circuits) > 1
+    assert (tmp_path / "runs" / "demo" / "results.sqlite").exists()
