@@ -1,7 +1,9 @@
 import json
 
+import numpy as np
 from typer.testing import CliRunner
 
+import qtrain as qt
 from qtrain import __version__
 from qtrain.cli import app
 from qtrain.problems.h2 import H2_FCI_ENERGY
@@ -29,3 +31,20 @@ def test_cli_rejects_bad_shots_and_prints_version():
     assert runner.invoke(app, ["quickstart", "--shots", "0"]).exit_code != 0
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_cli_store_info_and_prune(tmp_path):
+    path = tmp_path / "s.sqlite"
+    qt.expval(
+        qt.Circuit(1).ry(0, qt.P(0)),
+        qt.Z(0),
+        np.array([[0.1], [0.2]]),
+        shots=10,
+        seed=1,
+        store=qt.ResultStore(path),
+    )
+    info = runner.invoke(app, ["store", "info", str(path)])
+    assert info.exit_code == 0 and "2 finished row(s)" in info.output
+    kept = runner.invoke(app, ["store", "prune", str(path), "--older-than-days", "1"])
+    assert kept.exit_code == 0 and "removed 0 row(s)" in kept.output
+    assert runner.invoke(app, ["store", "info", str(tmp_path / "missing.sqlite")]).exit_code != 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -18,6 +19,7 @@ from rich.table import Table
 
 import qtrain
 from qtrain.exec.expval import Estimate, expval
+from qtrain.exec.store import ResultStore
 from qtrain.problems.h2 import H2_FCI_ENERGY, H2_HF_ENERGY, h2_ansatz, h2_hamiltonian
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -85,3 +87,23 @@ def quickstart(
     table.add_row("wall time", f"{elapsed:.3f} s")
     console.print(circuit.draw(), highlight=False, soft_wrap=True)
     console.print(table)
+
+
+store_app = typer.Typer(help="Inspect and clean a durable result store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("info")
+def store_info(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """How many finished rows the store at PATH holds."""
+    typer.echo(f"{path}: {len(ResultStore(path))} finished row(s)")
+
+
+@store_app.command("prune")
+def store_prune(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    older_than_days: Annotated[float, typer.Option(min=0.0, help="Age limit in days.")] = 30.0,
+) -> None:
+    """Delete rows older than --older-than-days from the store at PATH."""
+    removed = ResultStore(path).prune(older_than_s=older_than_days * 86400.0)
+    typer.echo(f"{path}: removed {removed} row(s) older than {older_than_days:g} day(s)")
