@@ -117,6 +117,10 @@ class Backend(Protocol):
         """What one call accepts."""
         ...
 
-    def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """Run every task; one result per task, in order."""
+    def run(self, tasks: Sequence[Task]) -> Sequence[Result | None]:
+        """Run every task; one result per task, in order.
+
+        ``None`` in place of a result means that task's result is missing (a partial result);
+        the executor resubmits it.
+        """
         ...
