@@ -66,3 +66,15 @@ def test_fast_kernels_compile_serial_and_parallel_versions_separately():
     for serial, parallel in fast_kernels._KERNELS.values():
         assert serial.py_func.__name__.endswith("_serial")
         assert parallel.py_func.__name__.endswith("_parallel")
+
+
+@pytest.mark.parametrize(("n", "rows"), SIZES)
+def test_fast_kernels_cnot_matches_reference(n, rows):
+    states = random_states(rows, n)
+    for control, target in {(0, n - 1), (n - 1, 0), (n // 2, (n // 2 + 1) % n)}:
+        if control == target:
+            continue
+        np.testing.assert_array_equal(
+            fast_kernels.apply_cnot(states.copy(), control, target, n),
+            kernels.apply_cnot(states, control, target, n),
+        )

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "adjoint_one_qubit",
+    "apply_cnot",
     "apply_diagonal",
     "apply_matrix",
     "apply_one_qubit",
@@ -135,6 +136,24 @@ def _adjoint_step(both, gen, inv, shift, partial):  # type: ignore[no-untyped-de
             partial[o, p] = acc[o]
 
 
+def _cnot(states, cshift, tshift, parts):  # type: ignore[no-untyped-def]  # numba-typed
+    rows, dim = states.shape
+    quarter = dim >> 2
+    low, high = min(cshift, tshift), max(cshift, tshift)
+    cbit, tbit = 1 << cshift, 1 << tshift
+    for task in nb.prange(rows * parts):
+        b = task // parts
+        p = task - b * parts
+        for g in range(p * quarter // parts, (p + 1) * quarter // parts):
+            i = ((g >> low) << (low + 1)) | (g & ((1 << low) - 1))
+            i = ((i >> high) << (high + 1)) | (i & ((1 << high) - 1))
+            i |= cbit
+            j = i | tbit
+            tmp = states[b, i]
+            states[b, i] = states[b, j]
+            states[b, j] = tmp
+
+
 def _weighted(states, weights, out):  # type: ignore[no-untyped-def]  # numba-typed
     rows, dim = states.shape
     for b in nb.prange(rows):
@@ -163,7 +182,7 @@ def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
 
 _KERNELS = {
     f.__name__: _compile(f)
-    for f in (_one_qubit, _diagonal, _dense, _gather, _adjoint_step, _weighted)
+    for f in (_one_qubit, _diagonal, _dense, _gather, _adjoint_step, _cnot, _weighted)
 }
 
 
@@ -244,6 +263,13 @@ def adjoint_one_qubit(
     )
     inner: Complex = partial.sum(axis=1)
     return inner, both
+
+
+def apply_cnot(states: Complex, control: int, target: int, n_qubits: int) -> Complex:
+    """CNOT in place: swap the target pairs where the control is set, not a full gather."""
+    kernel, parts = _pick("_cnot", *states.shape)
+    kernel(states, n_qubits - 1 - control, n_qubits - 1 - target, parts)
+    return states
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

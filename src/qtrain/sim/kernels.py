@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "adjoint_one_qubit",
+    "apply_cnot",
     "apply_diagonal",
     "apply_matrix",
     "apply_one_qubit",
@@ -142,6 +143,12 @@ def adjoint_one_qubit(
     moved = apply_one_qubit(both[:1], generator[None], wire, n_qubits)
     inner: Complex = both[1:].conj() @ moved[0]
     return inner, apply_one_qubit(both, inverse[None], wire, n_qubits)
+
+
+def apply_cnot(states: Complex, control: int, target: int, n_qubits: int) -> Complex:
+    """CNOT on every row; returns a new array."""
+    cnot = np.eye(4, dtype=np.complex128)[[0, 1, 3, 2]]
+    return apply_matrix(states, cnot[None], (control, target), n_qubits)
 
 
 def weighted_probabilities(states: Complex, weights: NDArray[np.float64]) -> NDArray[np.float64]:

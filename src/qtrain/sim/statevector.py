@@ -69,6 +69,10 @@ class KernelSet(Protocol):
         """A gather of amplitudes into ``out`` (a new array when ``None``)."""
         ...
 
+    def apply_cnot(self, states: Complex, control: int, target: int, n_qubits: int) -> Complex:
+        """A CNOT (in place where the kernels can)."""
+        ...
+
     def adjoint_one_qubit(
         self, both: Complex, generator: Complex, inverse: Complex, wire: int, n_qubits: int
     ) -> tuple[Complex, Complex]:
