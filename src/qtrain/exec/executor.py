@@ -124,8 +124,10 @@ class Executor:
                 f"{limits.max_shots}"
             )
 
-    def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """One validated result per task, in order (see the module docstring)."""
+    def _units(
+        self, tasks: Sequence[Task]
+    ) -> tuple[list[NDArray[np.int64] | None], list[list[str]], dict[str, tuple[int, int]]]:
+        """Validated shot matrices, row keys per task, and each distinct key's first (task, row)."""
         shots = [task.shot_matrix() for task in tasks]
         for task, matrix in zip(tasks, shots, strict=True):
             self._check_limits(task, matrix)
@@ -134,6 +136,11 @@ class Executor:
         for t, task_keys in enumerate(keys):
             for r, key in enumerate(task_keys):
                 first.setdefault(key, (t, r))
+        return shots, keys, first
+
+    def run(self, tasks: Sequence[Task]) -> list[Result]:
+        """One validated result per task, in order (see the module docstring)."""
+        shots, keys, first = self._units(tasks)
         self.counters.deduplicated += sum(map(len, keys)) - len(first)
         done = self.store.get_many(first) if self.store is not None else {}
         self.counters.cached += len(done)
@@ -145,18 +152,14 @@ class Executor:
 
     def preview(self, tasks: Sequence[Task]) -> tuple[int, int, int, int]:
         """What :meth:`run` would do: ``(rows, unique rows, cached rows, shots to spend)``."""
-        shots = [task.shot_matrix() for task in tasks]
-        for task, matrix in zip(tasks, shots, strict=True):
-            self._check_limits(task, matrix)
-        unique: dict[str, int] = {}
-        rows = 0
-        for task, matrix in zip(tasks, shots, strict=True):
-            for r, key in enumerate(row_keys(task, matrix)):
-                rows += 1
-                unique.setdefault(key, 0 if matrix is None else int(matrix[r].sum()))
-        cached = self.store.get_many(unique) if self.store is not None else {}
-        spend = sum(s for key, s in unique.items() if key not in cached)
-        return rows, len(unique), len(cached), spend
+        shots, keys, first = self._units(tasks)
+        cached = self.store.get_many(first) if self.store is not None else {}
+        spend = 0
+        for key, (t, r) in first.items():
+            matrix = shots[t]
+            if key not in cached and matrix is not None:
+                spend += int(matrix[r].sum())
+        return sum(map(len, keys)), len(first), len(cached), spend
 
     def _chunks(
         self,
