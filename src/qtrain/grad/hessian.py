@@ -17,31 +17,11 @@ from qtrain.grad.result import Assemble, Gradient, linear_plan
 from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
-from qtrain.passes.param_shift import rule_for
+from qtrain.passes.param_shift import ShiftedRows, rule_for
 from qtrain.passes.shift_rules import second_order_rule
 from qtrain.passes.slots import SlotProgram, lower
 
 __all__ = ["hessian_rows", "plan"]
-
-
-class _Rows:
-    """Distinct shifted rows and their accumulated ``(P·P)`` weights."""
-
-    def __init__(self, base: NDArray[np.float64], n_params: int) -> None:
-        self.base = base
-        self.rows: list[NDArray[np.float64]] = [base]
-        self.index = {base.tobytes(): 0}
-        self.weights = [np.zeros(n_params * n_params)]
-
-    def add(self, shifts: dict[int, float], weight: NDArray[np.float64]) -> None:
-        row = self.base.copy()
-        for slot, delta in shifts.items():
-            row[slot] += delta
-        r = self.index.setdefault(row.tobytes(), len(self.rows))
-        if r == len(self.rows):
-            self.rows.append(row)
-            self.weights.append(np.zeros_like(weight))
-        self.weights[r] = self.weights[r] + weight
 
 
 def hessian_rows(
@@ -49,7 +29,7 @@ def hessian_rows(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Rows ``(R, S)`` (row 0 unshifted) and weights ``(R, P·P)`` for the Hessian at θ."""
     m = program.matrix
-    rows = _Rows(program.angles(theta[None, :])[0], program.n_params)
+    rows = ShiftedRows(program.angles(theta[None, :])[0], program.n_params**2)
     for s, spec in enumerate(program.slot_gates):
         if spec.eigenvalues is None:
             rule_for(spec)  # raises NoShiftRuleError naming the gate
@@ -60,7 +40,7 @@ def hessian_rows(
             for c1, d1 in rule_for(spec):
                 for c2, d2 in rule_for(program.slot_gates[t]):
                     rows.add({s: d1, t: d2}, c1 * c2 * pair)
-    return np.array(rows.rows).reshape(len(rows.rows), program.n_slots), np.array(rows.weights)
+    return rows.arrays()
 
 
 def plan(

@@ -29,7 +29,7 @@ from qtrain.ir.gates import GateSpec
 from qtrain.passes.shift_rules import Rule, first_order_rule
 from qtrain.passes.slots import SlotProgram, lower
 
-__all__ = ["ParameterShiftPass", "ShiftPlan", "rule_for", "shifted_rows"]
+__all__ = ["ParameterShiftPass", "ShiftPlan", "ShiftedRows", "rule_for", "shifted_rows"]
 
 
 def rule_for(spec: GateSpec) -> Rule:
@@ -48,6 +48,35 @@ def rule_for(spec: GateSpec) -> Rule:
     return first_order_rule(spec.eigenvalues)
 
 
+class ShiftedRows:
+    """Distinct rows shifted from a base row, each with its accumulated weight vector.
+
+    Rows that come out identical are merged and their weights added, so every distinct
+    parameter setting is evaluated once (used by gradients and Hessians alike).
+    """
+
+    def __init__(self, base: NDArray[np.float64], width: int) -> None:
+        self.base = base
+        self.rows: list[NDArray[np.float64]] = [base]
+        self.index = {base.tobytes(): 0}
+        self.weights = [np.zeros(width)]
+
+    def add(self, shifts: dict[int, float], weight: NDArray[np.float64]) -> None:
+        """Add ``weight`` to the row ``base + Σ shift·e_slot`` (created if new)."""
+        row = self.base.copy()
+        for slot, delta in shifts.items():
+            row[slot] += delta
+        r = self.index.setdefault(row.tobytes(), len(self.rows))
+        if r == len(self.rows):
+            self.rows.append(row)
+            self.weights.append(np.zeros_like(weight))
+        self.weights[r] = self.weights[r] + weight
+
+    def arrays(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Rows ``(R, S)`` (row 0 the base) and weights ``(R, width)``."""
+        return np.array(self.rows).reshape(len(self.rows), self.base.size), np.array(self.weights)
+
+
 def shifted_rows(
     program: SlotProgram, theta: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -56,20 +85,11 @@ def shifted_rows(
     The weight of row ``r`` on parameter ``k`` is ``Σ_{(s,i)→r} c_si · M[s, k]``; identical
     rows are merged.
     """
-    base = program.angles(theta[None, :])[0]
-    rows = [base]
-    index = {base.tobytes(): 0}
-    weights = [np.zeros(program.n_params)]
+    rows = ShiftedRows(program.angles(theta[None, :])[0], program.n_params)
     for s, spec in enumerate(program.slot_gates):
         for coeff, shift in rule_for(spec):
-            row = base.copy()
-            row[s] += shift
-            r = index.setdefault(row.tobytes(), len(rows))
-            if r == len(rows):
-                rows.append(row)
-                weights.append(np.zeros(program.n_params))
-            weights[r] = weights[r] + coeff * program.matrix[s]
-    return np.array(rows).reshape(len(rows), program.n_slots), np.array(weights)
+            rows.add({s: shift}, coeff * program.matrix[s])
+    return rows.arrays()
 
 
 @dataclass(frozen=True, eq=False)
