@@ -7,6 +7,8 @@ The front door::
     qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
 """
 
+from qtrain import optim as optim
+from qtrain import train as train
 from qtrain.backends.faulty import FaultProfile as FaultProfile
 from qtrain.backends.faulty import FaultyBackend as FaultyBackend
 from qtrain.backends.local import LocalSimulator as LocalSimulator
@@ -14,6 +16,8 @@ from qtrain.backends.protocol import Backend as Backend
 from qtrain.backends.protocol import Result as Result
 from qtrain.backends.protocol import Task as Task
 from qtrain.errors import BudgetExceededError as BudgetExceededError
+from qtrain.errors import CheckpointError as CheckpointError
+from qtrain.errors import CheckpointMismatchError as CheckpointMismatchError
 from qtrain.errors import CircuitError as CircuitError
 from qtrain.errors import ConfigError as ConfigError
 from qtrain.errors import ExecutionError as ExecutionError
@@ -53,13 +57,22 @@ from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
 from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
+from qtrain.train.loop import FitResult as FitResult
+from qtrain.train.loop import fit as fit
+from qtrain.train.objective import Objective as Objective
+from qtrain.train.records import StepRecord as StepRecord
+from qtrain.train.stopping import Budget as Budget
+from qtrain.train.stopping import StopRules as StopRules
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GATES",
     "Backend",
+    "Budget",
     "BudgetExceededError",
+    "CheckpointError",
+    "CheckpointMismatchError",
     "Circuit",
     "CircuitError",
     "ConfigError",
@@ -70,12 +83,14 @@ __all__ = [
     "Executor",
     "FaultProfile",
     "FaultyBackend",
+    "FitResult",
     "GateSpec",
     "Gradient",
     "I",
     "IncompleteResultError",
     "LocalSimulator",
     "MeasurementGroup",
+    "Objective",
     "Observable",
     "ObservableError",
     "Op",
@@ -91,6 +106,8 @@ __all__ = [
     "ShotPolicy",
     "ShotsError",
     "StateTooLargeError",
+    "StepRecord",
+    "StopRules",
     "Task",
     "X",
     "Y",
@@ -99,9 +116,12 @@ __all__ = [
     "ansatz",
     "dry_run",
     "expval",
+    "fit",
     "grad",
     "gradient_tasks",
     "hessian",
     "jacobian",
     "metric_tensor",
+    "optim",
+    "train",
 ]

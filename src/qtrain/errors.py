@@ -23,7 +23,8 @@ Tree::
     │   ├── TransientExecutionError (→ ThrottledError), IncompleteResultError,
     │   └── InvalidResultError
     ├── BudgetExceededError
-    └── ConfigError
+    ├── ConfigError
+    └── CheckpointError (→ CheckpointMismatchError)
 """
 
 from __future__ import annotations
@@ -158,3 +159,11 @@ class BudgetExceededError(QtrainError):
 
 class ConfigError(QtrainError, ValueError):
     """A configuration key, type or value is invalid."""
+
+
+class CheckpointError(QtrainError, ValueError):
+    """A checkpoint or run directory is missing, unreadable or from another format."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint was written by a run with a different configuration."""

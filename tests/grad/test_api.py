@@ -9,6 +9,7 @@ from qtrain.errors import (
     ParameterShapeError,
     UnknownMethodError,
 )
+from qtrain.grad.api import plan_jacobian
 from qtrain.ir.gates import GATES, GateSpec
 from qtrain.passes.param_shift import rule_for
 
@@ -91,3 +92,21 @@ def test_api_target_stderr_respects_its_budget_cap():
         qt.grad(C, qt.Z(1), THETA, method="param-shift", shots=policy)
     with pytest.raises(qt.ShotsError, match="target_stderr"):
         qt.ShotPolicy.target(-1.0)
+
+
+@pytest.mark.parametrize("method", ["adjoint", "param-shift", "finite-diff", "best"])
+def test_api_plan_jacobian_runs_on_any_executor(method):
+    tasks, assemble = plan_jacobian(C, [qt.Z(1)], THETA, method=method)
+    assert (len(tasks) == 0) == (method in ("adjoint", "best"))
+    planned = assemble(qt.Executor(qt.LocalSimulator()).run(tasks))
+    direct = qt.jacobian(C, [qt.Z(1)], THETA, method=method)
+    np.testing.assert_allclose(planned.value, direct.value, atol=1e-12)
+    assert planned.method == direct.method
+    assert planned.metadata.get("chosen_by") == direct.metadata.get("chosen_by")
+
+
+def test_api_plan_jacobian_best_takes_param_shift_off_the_simulator():
+    faulty = qt.FaultyBackend(qt.LocalSimulator(), seed=0)
+    tasks, assemble = plan_jacobian(C, [qt.Z(1)], THETA, backend=faulty)
+    assert len(tasks) == 1
+    assert assemble(faulty.run(tasks)).method == "param-shift"

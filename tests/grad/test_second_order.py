@@ -8,6 +8,7 @@ import qtrain as qt
 from qtrain.errors import GradientError, ParameterShapeError
 from qtrain.grad.metric_tensor import slot_layers
 from qtrain.passes.slots import lower
+from qtrain.problems.h2 import h2_ansatz
 from qtrain.testing import reference_state
 from qtrain.testing.strategies import circuits
 
@@ -132,3 +133,16 @@ def test_second_order_bad_input():
         qt.hessian(C, H, THETA[:2])
     with pytest.raises(qt.StateTooLargeError, match="metric tensor keeps"):
         qt.metric_tensor(C, THETA, backend=qt.LocalSimulator(memory_budget=16 * 4 * 8 * 3))
+
+
+def test_metric_tensor_block_diag_is_exact_on_a_parameter_tied_across_layers():
+    # H2's double excitation: eight sequential PauliRots tied to one parameter. A per-layer
+    # mask alone would keep 8 × (1/8)² of the parameter's own metric (1/32 instead of 1/4).
+    for theta in (0.0, 0.3):
+        block = qt.metric_tensor(h2_ansatz(), [theta], approx="block-diag")
+        np.testing.assert_allclose(block, qt.metric_tensor(h2_ansatz(), [theta]), atol=1e-12)
+        np.testing.assert_allclose(block, [[0.25]], atol=1e-12)
+    tied = qt.Circuit(2).ry(0, qt.P(0)).cnot(0, 1).ry(1, qt.P(1)).cnot(1, 0).ry(0, 2 * qt.P(0))
+    theta = np.array([0.4, -0.7])
+    full, block = qt.metric_tensor(tied, theta), qt.metric_tensor(tied, theta, approx="block-diag")
+    assert block[0, 0] == pytest.approx(full[0, 0], abs=1e-12)  # g_kk exact for tied k

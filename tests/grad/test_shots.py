@@ -57,6 +57,31 @@ def test_shot_policy_rejects_non_positive_or_non_integer_values(make, bad):
         make(bad)
 
 
+def test_shot_policy_per_component_validates_and_allocates():
+    assert ShotPolicy.components(np.array([3, 10])).per_component == (3, 10)
+    with pytest.raises(qt.ShotsError, match="at least 2"):
+        ShotPolicy.components([1, 10])
+    with pytest.raises(qt.ShotsError, match="exactly one"):
+        ShotPolicy(per_row=5, per_component=(5,))
+    weights = np.array([[0.0, 0.0], [0.5, 0.0], [-0.5, 0.0], [0.0, 0.5], [0.2, -0.5]])
+    shots = allocate(
+        ShotPolicy.components([4, 10]), np.ones(5), np.ones(3), gradient_weights=weights
+    )
+    # value row: the mean count; a row shared by both components: the larger count
+    assert shots.tolist() == [[7] * 3, [4] * 3, [4] * 3, [10] * 3, [10] * 3]
+    with pytest.raises(qt.ShotsError, match="one count per gradient component"):
+        allocate(ShotPolicy.components([4]), np.ones(5), np.ones(3), gradient_weights=weights)
+
+
+def test_grad_per_component_shots_are_spent_as_asked():
+    c = qt.Circuit(1).ry(0, qt.P(0)).rx(0, qt.P(1))
+    g = qt.grad(
+        c, qt.Z(0), [0.3, 0.2], method="param-shift", shots=ShotPolicy.components([4, 40]), seed=1
+    )
+    assert g.shots == 2 * 4 + 2 * 40 + 22  # value row gets the mean, 22
+    assert g.stderr[0] > g.stderr[1]
+
+
 def test_shot_policy_accepts_numpy_integers():
     assert ShotPolicy.total(np.int64(500)).budget == 500
     assert ShotPolicy.fixed(np.int32(7)).per_row == 7

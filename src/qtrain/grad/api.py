@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
-from qtrain.backends.protocol import Backend, Task
+from qtrain.backends.protocol import Backend, Result, Task
 from qtrain.errors import AdjointShotsError, CircuitError, ParameterShapeError, UnknownMethodError
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
@@ -32,7 +32,15 @@ from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.ir.validate import check_observable_fits, check_shots, check_theta
 
-__all__ = ["METHODS", "grad", "gradient_tasks", "hessian", "jacobian", "metric_tensor"]
+__all__ = [
+    "METHODS",
+    "grad",
+    "gradient_tasks",
+    "hessian",
+    "jacobian",
+    "metric_tensor",
+    "plan_jacobian",
+]
 
 METHODS = ("best", "param-shift", "adjoint", "finite-diff", "spsa")
 
@@ -114,6 +122,68 @@ def gradient_tasks(
     return tasks
 
 
+def plan_jacobian(
+    circuit: Circuit,
+    observables: Sequence[Observable],
+    theta: object,
+    *,
+    method: str = "best",
+    shots: int | ShotPolicy | None = None,
+    seed: int | np.random.Generator | None = None,
+    backend: Backend | None = None,
+    covariance: bool = False,
+    **options: Any,
+) -> tuple[list[Task], Assemble]:
+    """The tasks of a Jacobian and the function that assembles it, without running anything.
+
+    Every method has this shape (DESIGN §1.2): run the tasks on any executor, then call
+    ``assemble(results)``. The adjoint method runs no tasks; its assembly simulates on
+    ``backend`` (which must then be a ``LocalSimulator``). Arguments as :func:`jacobian`.
+    """
+    circuit, checked, point = _check_inputs(circuit, observables, theta, method)
+    policy = _policy(shots)
+    target = backend if backend is not None else LocalSimulator()
+    chosen_by_best = method == "best"
+    if chosen_by_best:
+        exact_local = policy is None and isinstance(target, LocalSimulator)
+        method = "adjoint" if exact_local else "param-shift"
+    if method == "adjoint":
+        if policy is not None:
+            raise AdjointShotsError(
+                "method='adjoint' is exact by construction and cannot honour shots; use "
+                "method='param-shift' for sampled gradients with error bars"
+            )
+        if not isinstance(target, LocalSimulator):
+            raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
+        simulator = target
+        tasks: list[Task] = []
+
+        def assemble_adjoint(results: list[Result]) -> Gradient:
+            return adjoint.compute(circuit, checked, point, simulator)
+
+        assemble: Assemble = assemble_adjoint
+    else:
+        tasks, assemble = _plan(
+            method,
+            circuit,
+            checked,
+            point,
+            policy=policy,
+            seed=seed,
+            covariance=covariance,
+            options=options,
+        )
+    if not chosen_by_best:
+        return tasks, assemble
+    inner = assemble
+
+    def assemble_best(results: list[Result]) -> Gradient:
+        result = inner(results)
+        return replace(result, metadata={**result.metadata, "chosen_by": "best"})
+
+    return tasks, assemble_best
+
+
 def jacobian(
     circuit: Circuit,
     observables: Sequence[Observable],
@@ -152,37 +222,21 @@ def jacobian(
         UnknownMethodError, AdjointShotsError, NoShiftRuleError, ParameterShapeError and the
         input errors of ``qt.expval``, before anything runs.
     """
-    circuit, checked, point = _check_inputs(circuit, observables, theta, method)
-    policy = _policy(shots)
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
     runner = resolve_executor(backend, executor, store)
-    chosen_by_best = method == "best"
-    if chosen_by_best:
-        exact_local = policy is None and isinstance(runner.backend, LocalSimulator)
-        method = "adjoint" if exact_local else "param-shift"
-    if method == "adjoint":
-        if policy is not None:
-            raise AdjointShotsError(
-                "method='adjoint' is exact by construction and cannot honour shots; use "
-                "method='param-shift' for sampled gradients with error bars"
-            )
-        if not isinstance(runner.backend, LocalSimulator):
-            raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
-        result = adjoint.compute(circuit, checked, point, runner.backend)
-    else:
-        tasks, assemble = _plan(
-            method,
-            circuit,
-            checked,
-            point,
-            policy=policy,
-            seed=seed,
-            covariance=covariance,
-            options=options,
-        )
-        result = assemble(runner.run(tasks))
-    if chosen_by_best:
-        result = replace(result, metadata={**result.metadata, "chosen_by": "best"})
-    return result
+    tasks, assemble = plan_jacobian(
+        circuit,
+        observables,
+        theta,
+        method=method,
+        shots=shots,
+        seed=seed,
+        backend=runner.backend,
+        covariance=covariance,
+        **options,
+    )
+    return assemble(runner.run(tasks))
 
 
 def grad(

@@ -11,8 +11,9 @@ in slot space and mapped back with ``g_θ = Mᵀ g_slots M``:
   ``S + 1`` rows, and ``S × S`` inner products at the end;
 * ``block-diag``: the same entries kept only within *layers* — sets of parametrised gates
   that are not causally connected (a gate's layer is one more than the latest layer in its
-  past light cone). Within a layer, the entries equal the covariances of the generators,
-  which is what a device would measure.
+  past light cone) — and between slots fed by the same parameter, so every parameter's own
+  block ``g_kk`` is exact even when a tied parameter spans several layers. Within a layer,
+  the entries equal the covariances of the generators, which is what a device would measure.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def compute(
     metric = qgt.real
     if approx == "block-diag":
         layers = slot_layers(program)
-        metric = np.where(layers[:, None] == layers[None, :], metric, 0.0)
+        feeds = program.matrix != 0
+        # Slots tied to one parameter stay coupled whatever their layers: otherwise a
+        # parameter spread over k sequential gates keeps ~1/k of its own metric.
+        shared = (feeds.astype(np.int64) @ feeds.T.astype(np.int64)) > 0
+        metric = np.where((layers[:, None] == layers[None, :]) | shared, metric, 0.0)
     result: NDArray[np.float64] = program.matrix.T @ metric @ program.matrix
     return result

@@ -12,6 +12,7 @@ Rows with zero weight still get the minimum, so every cell has a variance estima
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ class ShotPolicy:
         budget: total shots for the whole gradient, split across rows and groups to minimise
             the summed variance of the gradient components; never exceeded. With
             ``target_stderr`` it is a cap instead.
+        per_component: shots per row and group for the rows of each gradient component
+            (chosen by shot-adaptive optimizers).
         target_stderr: the fewest shots (in the optimal proportions) that bound every
             component's standard error by this value, using the group spreads as the
             worst-case per-shot deviation — conservative: the realised error is usually
@@ -49,18 +52,29 @@ class ShotPolicy:
     (100, 5000)
     >>> ShotPolicy.target(0.01, budget=10**6).target_stderr
     0.01
+    >>> ShotPolicy.components([10, 40]).per_component
+    (10, 40)
     """
 
     per_row: int | None = None
     budget: int | None = None
     target_stderr: float | None = None
+    per_component: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         sized = self.budget is not None or self.target_stderr is not None
-        if (self.per_row is not None) == sized:
+        kinds = (self.per_row is not None) + sized + (self.per_component is not None)
+        if kinds != 1:
             raise ShotsError(
-                "ShotPolicy needs exactly one kind: per_row=, or budget= and/or target_stderr="
+                "ShotPolicy needs exactly one kind: per_row=, per_component=, or budget= "
+                "and/or target_stderr="
             )
+        for count in self.per_component or ():
+            if _positive_int(count, "per_component shots") < MIN_SHOTS_PER_CELL:
+                raise ShotsError(
+                    f"every component needs at least {MIN_SHOTS_PER_CELL} shots per row and "
+                    f"group, got {count}"
+                )
         if self.target_stderr is not None and not (
             isinstance(self.target_stderr, float | int) and 0 < self.target_stderr < float("inf")
         ):
@@ -77,6 +91,16 @@ class ShotPolicy:
     def fixed(shots: int) -> ShotPolicy:
         """``shots`` per row and group."""
         return ShotPolicy(per_row=shots)
+
+    @staticmethod
+    def components(shots: Sequence[int] | NDArray[np.int64]) -> ShotPolicy:
+        """``shots[k]`` per row and group for the rows of gradient component ``k``.
+
+        Shot-adaptive optimizers (iCANS, Rosalin) choose these; a row shared by several
+        components gets the largest of their counts, and rows that weigh on no component
+        (the value row) the mean, rounded up.
+        """
+        return ShotPolicy(per_component=tuple(int(s) for s in np.asarray(shots).ravel()))
 
     @staticmethod
     def total(budget: int) -> ShotPolicy:
@@ -149,6 +173,23 @@ def _within_budget(
     return allocated
 
 
+def _per_component(
+    counts: tuple[int, ...], gradient_weights: NDArray[np.float64] | None, groups: int
+) -> NDArray[np.int64]:
+    """Row ``r`` gets ``max_k {counts[k] : W[r, k] ≠ 0}`` shots in every group."""
+    if gradient_weights is None or gradient_weights.shape[1] != len(counts):
+        width = None if gradient_weights is None else gradient_weights.shape[1]
+        raise ShotsError(
+            f"per-component shots need one count per gradient component: got {len(counts)} "
+            f"counts for {width} components"
+        )
+    per = np.array(counts, dtype=np.int64)
+    involved = gradient_weights != 0
+    row_shots = np.where(involved, per[None, :], 0).max(axis=1, initial=0)
+    row_shots[row_shots == 0] = int(np.ceil(per.mean())) if per.size else MIN_SHOTS_PER_CELL
+    return np.repeat(row_shots[:, None], groups, axis=1)
+
+
 def allocate(
     policy: ShotPolicy,
     row_weights: NDArray[np.float64],
@@ -179,6 +220,8 @@ def allocate(
         return np.zeros((rows, 0), dtype=np.int64)  # a constant observable needs no shots
     if policy.per_row is not None:
         return np.full((rows, groups), policy.per_row, dtype=np.int64)
+    if policy.per_component is not None:
+        return _per_component(policy.per_component, gradient_weights, groups)
     if policy.target_stderr is not None:
         if gradient_weights is None:
             raise ShotsError("a target standard error needs the gradient weights")

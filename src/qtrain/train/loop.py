@@ -1,0 +1,385 @@
+"""``qt.fit``: the training loop, with hard budgets, stop rules, checkpoints and exact resume.
+
+Each step: the optimizer says what to measure (``ask``); the objective plans the tasks; the
+step's shot cost is priced before anything runs and a step that would break the budget is not
+started; the executor runs the tasks (dedup, retries, durable store); the optimizer updates θ;
+a :class:`StepRecord` goes to the trackers (``metrics.jsonl`` first) and an atomic checkpoint
+is written. ``resume=True`` continues from the checkpoint to bit-identical parameters: every
+random draw comes from a generator whose state is checkpointed, sampling is seeded by row
+content, and rows finished before a crash are read back from the run's result store.
+
+>>> import numpy as np
+>>> import qtrain as qt
+>>> objective = qt.Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
+>>> result = qt.fit(objective, np.array([0.5]), qt.optim.Adam(learning_rate=0.2),
+...                 budget=qt.Budget(max_steps=60))
+>>> result.stopped_by, bool(result.final_loss < -0.99)
+('max_steps', True)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.local import LocalSimulator
+from qtrain.backends.protocol import Backend, Task
+from qtrain.errors import ConfigError
+from qtrain.exec.dry_run import dry_run
+from qtrain.exec.executor import Executor, resolve_executor
+from qtrain.exec.expval import resolve_seed
+from qtrain.exec.store import ResultStore
+from qtrain.grad.shots import ShotPolicy
+from qtrain.optim.base import Optimizer
+from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
+from qtrain.train.objective import Evaluation, Objective
+from qtrain.train.records import StepRecord, gradient_summary
+from qtrain.train.rundir import RunDir, reproduction_info
+from qtrain.train.state import (
+    RunSettings,
+    RunState,
+    as_policy,
+    checked_optimizer,
+    existing_checkpoint,
+)
+from qtrain.train.stopping import Budget, StopRules
+from qtrain.train.tracking import JsonlTracker, Tracker, truncate_metrics
+
+__all__ = ["FitResult", "fit"]
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The outcome of :func:`fit`.
+
+    Attributes:
+        theta: ``(P,)`` final parameters.
+        history: one record per step (of every session of the run).
+        stopped_by: ``max_steps``, ``max_shots``, ``max_seconds``, a stop rule's name,
+            ``non_finite`` (an update produced NaN/inf; θ kept) or ``interrupted``.
+        shots: total shots spent by the run.
+        seconds: wall time of the run (all sessions).
+        final_loss: the exact loss at ``theta`` when the backend is a simulator, else ``None``.
+        summary: what ``summary.json`` says.
+        run_dir: the run directory, if any.
+    """
+
+    theta: NDArray[np.float64]
+    history: tuple[StepRecord, ...]
+    stopped_by: str
+    shots: int
+    seconds: float
+    final_loss: float | None
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+    @property
+    def steps(self) -> int:
+        """Completed steps."""
+        return len(self.history)
+
+
+def _simulator_of(backend: Backend) -> LocalSimulator | None:
+    """The statevector simulator under ``backend`` (through wrappers), if there is one."""
+    seen = 0
+    while not isinstance(backend, LocalSimulator) and hasattr(backend, "inner") and seen < 8:
+        backend, seen = backend.inner, seen + 1
+    return backend if isinstance(backend, LocalSimulator) else None
+
+
+def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
+    """What the step's distinct rows cost, whether or not a store already holds some.
+
+    A resumed step reads rows finished before the crash from the run's store, but the run
+    paid for them: charging them again keeps the ledger and the budget identical to an
+    uninterrupted run.
+    """
+    return dry_run(tasks, backend=backend).shots if tasks else 0
+
+
+@dataclass(frozen=True, eq=False)
+class _Planned:
+    """A priced step, ready to run."""
+
+    tasks: list[Task]
+    assemble: Any
+    policy: ShotPolicy | None
+    cost: int
+
+
+class _Session:
+    """One call of :func:`fit`: runs steps until a budget or stop rule says no."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        state: RunState,
+        executor: Executor,
+        *,
+        directory: RunDir | None,
+        trackers: Sequence[Tracker],
+        exact_value: float | None,
+    ) -> None:
+        self.settings, self.state, self.executor = settings, state, executor
+        self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
+        self.config_hash = settings.config_hash()
+        self._started = time.perf_counter()
+        self._elapsed_before = state.elapsed
+
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._started
+
+    def run(self) -> FitResult:
+        info = {"settings": self.settings.describe(), "config_hash": self.config_hash}
+        for tracker in self.trackers:
+            tracker.start({**info, "step": self.state.step})
+        try:
+            reason = None
+            while reason is None:
+                reason = self.step()
+        except KeyboardInterrupt:
+            reason = "interrupted"  # the last finished step is already checkpointed
+        return self.finish(reason)
+
+    def _measure(self) -> _Planned | str:
+        """Plan the next step, or say which budget refuses it."""
+        settings, state = self.settings, self.state
+        if state.step >= settings.budget.max_steps:
+            return "max_steps"
+        request = settings.optimizer.ask(state.optimizer_state)
+        method = request.method or settings.method
+        options = dict(request.options) if request.method else dict(settings.gradient_options)
+        policy = settings.policy
+        if request.shots_per_component is not None:
+            policy = ShotPolicy.components(request.shots_per_component)
+        saved_rng = state.rng.bit_generator.state
+        step_seed = int(state.rng.integers(0, 1 << 62))
+        tasks, assemble = settings.objective.plan(
+            state.theta,
+            method=method,
+            shots=policy,
+            seed=step_seed,
+            backend=self.executor.backend,
+            metric=request.metric_tensor,
+            options=options,
+        )
+        cost = _nominal_shots(tasks, self.executor.backend)
+        last = state.history[-1].seconds if state.history else None
+        refusal = settings.budget.refuses(
+            step=state.step,
+            shots_total=state.shots_total,
+            cost=cost,
+            elapsed=self.elapsed(),
+            last_seconds=last,
+        )
+        if refusal is not None:
+            state.rng.bit_generator.state = saved_rng  # the step never happened
+            return refusal
+        return _Planned(tasks, assemble, policy, cost)
+
+    def step(self) -> str | None:
+        """One step; the reason to stop, or ``None`` to go on."""
+        planned = self._measure()
+        if isinstance(planned, str):
+            return planned
+        counters = self.executor.counters
+        before = (counters.retried, counters.failed, counters.cached)
+        started = time.perf_counter()
+        evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
+        observation = evaluation.observation(planned.policy)
+        state, optimizer = self.state, self.settings.optimizer
+        update = optimizer.update(state.optimizer_state, state.theta, observation)
+        if not np.all(np.isfinite(update.theta)):
+            return "non_finite"
+        after = (counters.retried, counters.failed, counters.cached)
+        seconds = time.perf_counter() - started
+        record = _record(state, evaluation, update.learning_rate, planned.cost, seconds)
+        record = replace(
+            record,
+            retries=after[0] - before[0],
+            failures=after[1] - before[1],
+            cached=after[2] - before[2],
+            elapsed=self.elapsed(),
+        )
+        state.theta, state.optimizer_state = update.theta, update.state
+        state.step, state.shots_total = state.step + 1, state.shots_total + planned.cost
+        state.elapsed = record.elapsed
+        state.history.append(record)
+        for tracker in self.trackers:
+            tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
+        self._save(None)
+        return self.settings.stop.reason(state.history)
+
+    def _save(self, stopped_by: str | None) -> None:
+        if self.directory is not None:
+            checkpoint = self.state.checkpoint(self.config_hash, self.settings.seed, stopped_by)
+            save_checkpoint(self.directory.checkpoint, checkpoint)
+
+    def finish(self, reason: str) -> FitResult:
+        state = self.state
+        state.elapsed = self.elapsed()
+        self._save(reason)
+        simulator = _simulator_of(self.executor.backend)
+        final = None
+        if simulator is not None:
+            final = self.settings.objective.exact_loss(state.theta, simulator)
+        summary = _summary(self, reason, final)
+        if self.directory is not None:
+            write_json_atomic(self.directory.summary, summary)
+        for tracker in self.trackers:
+            tracker.finish(summary)
+        return FitResult(
+            state.theta.copy(),
+            tuple(state.history),
+            reason,
+            state.shots_total,
+            state.elapsed,
+            final,
+            summary,
+            None if self.directory is None else Path(self.directory.path),
+        )
+
+
+def _record(
+    state: RunState, evaluation: Evaluation, learning_rate: float, cost: int, seconds: float
+) -> StepRecord:
+    norm, norm_err, snr = gradient_summary(evaluation.gradient, evaluation.gradient_stderr)
+    return StepRecord(
+        step=state.step,
+        loss=evaluation.loss,
+        loss_stderr=evaluation.loss_stderr,
+        grad_norm=norm,
+        grad_norm_stderr=norm_err,
+        grad_snr=None if snr is None or math.isinf(snr) else snr,
+        learning_rate=float(learning_rate),
+        shots=cost,
+        shots_total=state.shots_total + cost,
+        circuits=evaluation.n_circuits,
+        retries=0,
+        failures=0,
+        cached=0,
+        seconds=seconds,
+        elapsed=0.0,
+        method=evaluation.method,
+        calibration_ids=evaluation.calibration_ids,
+        gradient=tuple(float(g) for g in evaluation.gradient),
+    )
+
+
+def _summary(session: _Session, reason: str, final: float | None) -> dict[str, Any]:
+    state, history = session.state, session.state.history
+    last = history[-1] if history else None
+    summary: dict[str, Any] = {
+        "stopped_by": reason,
+        "steps": state.step,
+        "shots": state.shots_total,
+        "seconds": state.elapsed,
+        "final_loss_exact": final,
+        "last_loss": None if last is None else last.loss,
+        "last_loss_stderr": None if last is None else last.loss_stderr,
+        "exact_value": session.exact_value,
+        "error": None
+        if final is None or session.exact_value is None
+        else final - session.exact_value,
+        "theta": [float(x) for x in state.theta],
+        "config_hash": session.config_hash,
+        "seed": session.settings.seed,
+    }
+    return summary
+
+
+def fit(
+    objective: Objective,
+    theta0: object,
+    optimizer: Optimizer,
+    *,
+    method: str = "best",
+    shots: int | ShotPolicy | None = None,
+    gradient_options: Mapping[str, Any] | None = None,
+    budget: Budget | None = None,
+    stop: StopRules | None = None,
+    seed: int | None = None,
+    backend: Backend | None = None,
+    executor: Executor | None = None,
+    store: ResultStore | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    trackers: Sequence[Tracker] = (),
+    exact_value: float | None = None,
+) -> FitResult:
+    """Minimise ``objective`` from ``theta0`` with ``optimizer``.
+
+    Args:
+        objective: the loss (``qt.Objective``).
+        theta0: ``(P,)`` initial parameters.
+        optimizer: a ``qt.optim`` optimizer (or anything with init/ask/update).
+        method: gradient method (as ``qt.grad``); an optimizer may ask for another (SPSA).
+        shots: per row and group, or a ``qt.ShotPolicy`` per step and circuit; ``None`` for
+            exact values. Shot-adaptive optimizers choose their own.
+        gradient_options: options of ``method`` (e.g. finite-difference ``step``).
+        budget: hard limits (default 100 steps).
+        stop: convergence rules.
+        seed: the run's seed (sampling, SPSA directions); ``None`` draws one, recorded in
+            the summary and checkpoint.
+        backend: where tasks run (default ``LocalSimulator()``).
+        executor: an ``Executor`` (dedup, retries, store) instead of ``backend``.
+        store: a ``ResultStore`` for the default executor. With a ``run_dir`` and neither
+            executor nor store, the run's store is ``run_dir/results.sqlite``.
+        run_dir: checkpoint, metrics, summary and store go here.
+        resume: continue the run in ``run_dir`` from its checkpoint (refused with
+            ``CheckpointMismatchError`` if the settings differ).
+        trackers: extra :class:`~qtrain.train.tracking.Tracker` s (progress bars, MLflow).
+        exact_value: the known minimum, reported in the summary with the final error.
+
+    Raises:
+        ConfigError, CheckpointError, and the input errors of ``qt.grad``, before any step.
+    """
+    if not isinstance(objective, Objective):
+        raise ConfigError(f"expected a qt.Objective, got {type(objective).__name__}")
+    theta = objective.check_theta(theta0)
+    checked = checked_optimizer(optimizer, objective)
+    directory = RunDir(Path(run_dir)).create() if run_dir is not None else None
+    checkpoint = existing_checkpoint(directory, resume)
+    if seed is None and checkpoint is not None:
+        seed = checkpoint.seed
+    settings = RunSettings(
+        objective,
+        checked,
+        method,
+        as_policy(shots),
+        dict(gradient_options or {}),
+        budget if budget is not None else Budget(),
+        stop if stop is not None else StopRules(),
+        resolve_seed(seed),
+        theta,
+    )
+    if checkpoint is not None and directory is not None:
+        checkpoint.check_config(settings.config_hash(), directory.checkpoint)
+        truncate_metrics(directory.metrics, checkpoint.step)
+        state = RunState.restore(checkpoint)
+    else:
+        state = RunState.fresh(theta, checked, settings.seed)
+    if directory is not None and store is None and executor is None:
+        store = ResultStore(directory.store)
+    runner = resolve_executor(backend, executor, store)
+    all_trackers: list[Tracker] = [JsonlTracker(directory.metrics)] if directory else []
+    if directory is not None:
+        run_info = {"settings": settings.describe(), "config_hash": settings.config_hash()}
+        write_json_atomic(directory.run_info, run_info)
+        write_json_atomic(directory.reproduce, reproduction_info(settings.seed))
+    session = _Session(
+        settings,
+        state,
+        runner,
+        directory=directory,
+        trackers=[*all_trackers, *trackers],
+        exact_value=exact_value,
+    )
+    return session.run()

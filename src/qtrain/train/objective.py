@@ -1,0 +1,300 @@
+"""What a training run minimises: a loss over the expectation values of one or more terms.
+
+An :class:`Objective` pairs circuits with observables (``T`` terms) and combines their values
+with a loss (:mod:`qtrain.train.losses`): a VQE is one term with ``loss="expval"``; a
+classifier is one circuit per data point with ``loss="mse"`` against targets. Terms that share
+a circuit are measured together (one Jacobian with several observables). ``plan`` returns the
+tasks of one value-and-gradient evaluation and the function that assembles them into an
+:class:`Evaluation`, so the training loop can price a step before it runs it.
+
+>>> import numpy as np
+>>> import qtrain as qt
+>>> obj = Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
+>>> ev = obj.evaluate(np.array([0.3]))
+>>> round(ev.loss, 12), round(float(ev.gradient[0]), 12)
+(0.955336489126, -0.295520206661)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.local import LocalSimulator
+from qtrain.backends.protocol import Backend, Task
+from qtrain.errors import ConfigError, ParameterShapeError
+from qtrain.exec.executor import Executor, resolve_executor
+from qtrain.grad.api import metric_tensor, plan_jacobian
+from qtrain.grad.shots import ShotPolicy
+from qtrain.ir.circuit import Circuit
+from qtrain.ir.observables import Observable
+from qtrain.ir.validate import check_observable_fits, check_theta
+from qtrain.train.evaluation import Evaluation, EvaluationAssembly, Piece
+from qtrain.train.losses import LOSSES, Loss
+
+__all__ = ["Evaluation", "Objective"]
+
+Vector = NDArray[np.float64]
+
+
+def _child_seed(seed: int | None, index: int) -> int | None:
+    """An independent sampling seed per circuit, so terms never share sampling noise."""
+    if seed is None:
+        return None
+    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+def _policy(shots: int | ShotPolicy | None) -> ShotPolicy | None:
+    return ShotPolicy.fixed(shots) if isinstance(shots, int) else shots
+
+
+def _restrict(policy: ShotPolicy | None, n_params: int) -> ShotPolicy | None:
+    """Per-component shots of the first ``n_params`` components (a circuit's own)."""
+    if policy is None or policy.per_component is None:
+        return policy
+    return ShotPolicy.components(policy.per_component[:n_params])
+
+
+def _value_shots(policy: ShotPolicy | None, tasks: list[Task]) -> int | None:
+    """Shots for an extra value row: the gradient rows' mean per (row, group), at least 2."""
+    if policy is None:
+        return None
+    if policy.per_row is not None:
+        return policy.per_row
+    matrices = [m for m in (t.shot_matrix() for t in tasks) if m is not None and m.size]
+    mean = float(np.mean(np.concatenate([m.ravel() for m in matrices]))) if matrices else 2.0
+    return max(2, int(np.ceil(mean)))
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """A loss over ``T`` terms (circuit, observable), all reading one parameter vector.
+
+    Attributes:
+        circuits: ``T`` circuits (the same circuit object may repeat).
+        observables: ``T`` observables, one per circuit.
+        loss: a :class:`~qtrain.train.losses.Loss` or a built-in name.
+        targets: ``(T,)`` targets for losses that need them.
+    """
+
+    circuits: tuple[Circuit, ...]
+    observables: tuple[Observable, ...]
+    loss: Loss | str = "expval"
+    targets: Vector | None = None
+    _groups: tuple[tuple[Circuit, tuple[int, ...]], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        circuits, observables = tuple(self.circuits), tuple(self.observables)
+        if not circuits or len(circuits) != len(observables):
+            raise ConfigError(
+                f"an objective needs one observable per circuit and at least one term, got "
+                f"{len(circuits)} circuit(s) and {len(observables)} observable(s)"
+            )
+        for circuit in circuits:
+            if not isinstance(circuit, Circuit):
+                raise ConfigError(f"expected qtrain Circuits, got {type(circuit).__name__}")
+        observables = tuple(
+            check_observable_fits(c, o) for c, o in zip(circuits, observables, strict=True)
+        )
+        loss = self.loss if isinstance(self.loss, Loss) else LOSSES.get(str(self.loss))
+        if loss is None:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        targets = self._checked_targets(loss, len(circuits))
+        if loss.single_term and len(circuits) != 1:
+            raise ConfigError(f"loss {loss.name!r} takes one term, got {len(circuits)}")
+        groups: dict[str, tuple[Circuit, list[int]]] = {}
+        for index, circuit in enumerate(circuits):
+            groups.setdefault(circuit.fingerprint(), (circuit, []))[1].append(index)
+        object.__setattr__(self, "circuits", circuits)
+        object.__setattr__(self, "observables", observables)
+        object.__setattr__(self, "loss", loss)
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "_groups", tuple((c, tuple(i)) for c, i in groups.values()))
+
+    def _checked_targets(self, loss: Loss, terms: int) -> Vector | None:
+        if self.targets is None:
+            if loss.needs_targets:
+                raise ConfigError(f"loss {loss.name!r} needs targets, one per term")
+            return None
+        targets = np.asarray(self.targets, dtype=np.float64).ravel()
+        if targets.size != terms or not np.all(np.isfinite(targets)):
+            raise ConfigError(f"targets must be {terms} finite numbers, got {self.targets!r}")
+        return targets
+
+    @staticmethod
+    def single(circuit: Circuit, observable: Observable) -> Objective:
+        """The expectation value ``⟨observable⟩`` of one circuit (a VQE)."""
+        return Objective((circuit,), (observable,), "expval")
+
+    @staticmethod
+    def from_problem(problem: Any) -> Objective:
+        """The objective of a built-in problem (``qt.problems``)."""
+        return Objective(problem.circuits, problem.observables, problem.loss, problem.targets)
+
+    @property
+    def n_params(self) -> int:
+        """``P``: parameters read by any term."""
+        return max(c.n_params for c in self.circuits)
+
+    @property
+    def loss_fn(self) -> Loss:
+        """The resolved :class:`Loss`."""
+        assert isinstance(self.loss, Loss)  # resolved in __post_init__
+        return self.loss
+
+    def fingerprint(self) -> str:
+        """A content hash of the circuits, observables, loss and targets."""
+        content = {
+            "circuits": [c.fingerprint() for c in self.circuits],
+            "observables": [o.fingerprint() for o in self.observables],
+            "loss": self.loss_fn.name,
+            "targets": None if self.targets is None else self.targets.tolist(),
+        }
+        return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+    def lipschitz_bound(self) -> float:
+        """A bound on the gradient's Lipschitz constant, for shot-adaptive optimizers.
+
+        ``Σ|c_j|`` of each observable bounds ``|∂²⟨H⟩|`` for unit-frequency gates (as
+        PennyLane's Rosalin); combined through the loss (``mse``: ``2s² + 2(s + |t|)s``).
+        ``inf`` for ``bce`` (unbounded near ``v = ±1``).
+        """
+        spreads = np.array([np.abs(o.real_coefficients()).sum() for o in self.observables])
+        name = self.loss_fn.name
+        if name in ("expval", "sum"):
+            return float(spreads.sum())
+        if name == "mean":
+            return float(spreads.mean())
+        if name == "mse":
+            assert self.targets is not None
+            return float(np.mean(2 * spreads**2 + 2 * (spreads + np.abs(self.targets)) * spreads))
+        return float("inf")
+
+    def check_theta(self, theta: object) -> Vector:
+        """``theta`` as a validated ``(P,)`` float array."""
+        raw = np.asarray(theta, dtype=np.float64) if theta is not None else None
+        if raw is None or raw.ndim != 1 or raw.size != self.n_params:
+            shape = None if raw is None else raw.shape
+            raise ParameterShapeError(
+                f"theta must have shape ({self.n_params},) for this objective, got {shape}"
+            )
+        for circuit in self.circuits:
+            check_theta(circuit, raw[: circuit.n_params])
+        return raw
+
+    def plan(
+        self,
+        theta: object,
+        *,
+        method: str = "best",
+        shots: int | ShotPolicy | None = None,
+        seed: int | None = None,
+        backend: Backend | None = None,
+        metric: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> tuple[list[Task], EvaluationAssembly]:
+        """The tasks of one evaluation at ``theta`` and their assembly.
+
+        Args:
+            theta: ``(P,)`` parameters.
+            method: gradient method (as ``qt.grad``).
+            shots: per row and group, a :class:`ShotPolicy` (applied to every circuit), or
+                ``None`` for exact values.
+            seed: sampling entropy; each circuit gets an independent child seed.
+            backend: the backend the tasks will run on (decides ``"best"``).
+            metric: ``"full"``/``"block-diag"`` to also compute the metric tensor (exact, on
+                the local simulator, single-circuit objectives only).
+            options: method options (SPSA ``step``/``directions``, finite-diff ``step``).
+        """
+        point = self.check_theta(theta)
+        policy = _policy(shots)
+        pieces = []
+        for index, (circuit, terms) in enumerate(self._groups):
+            n_i = circuit.n_params
+            sub_policy, sub_seed = _restrict(policy, n_i), _child_seed(seed, index)
+            observables = [self.observables[t] for t in terms]
+            tasks, assemble = plan_jacobian(
+                circuit,
+                observables,
+                point[:n_i],
+                method=method,
+                shots=sub_policy,
+                seed=sub_seed,
+                backend=backend,
+                **dict(options or {}),
+            )
+            value_task = None
+            if method == "spsa":  # SPSA rows straddle θ; the loss needs θ itself
+                shots_v = _value_shots(sub_policy, tasks)
+                value_task = Task(circuit, tuple(observables), point[None, :n_i], shots_v, sub_seed)
+            pieces.append(Piece(terms, n_i, tasks, assemble, value_task))
+        metric_fn = self._metric_fn(point, metric, backend)
+        assembly = EvaluationAssembly(
+            self.loss_fn,
+            self.targets,
+            len(self.circuits),
+            self.n_params,
+            tuple(pieces),
+            metric_fn,
+            policy,
+        )
+        return assembly.tasks(), assembly
+
+    def _metric_fn(
+        self, point: Vector, approx: str | None, backend: Backend | None
+    ) -> Callable[[], Vector] | None:
+        if approx is None:
+            return None
+        if len(self._groups) != 1:
+            raise ConfigError(
+                f"the metric tensor (QNG) needs a single-circuit objective, got "
+                f"{len(self._groups)} circuits"
+            )
+        simulator = backend if backend is not None else LocalSimulator()
+        if not isinstance(simulator, LocalSimulator):
+            raise ConfigError(
+                f"the metric tensor (QNG) is computed exactly on the local simulator; the "
+                f"backend is {type(simulator).__name__}"
+            )
+        circuit = self._groups[0][0]
+        return lambda: metric_tensor(circuit, point[: circuit.n_params], approx=approx)
+
+    def exact_loss(self, theta: object, simulator: LocalSimulator | None = None) -> float:
+        """The exact loss at ``theta`` on the statevector simulator (no shots, no gradient)."""
+        point = self.check_theta(theta)
+        target = simulator if simulator is not None else LocalSimulator()
+        tasks = [
+            Task(
+                circuit, tuple(self.observables[t] for t in terms), point[None, : circuit.n_params]
+            )
+            for circuit, terms in self._groups
+        ]
+        values = np.zeros(len(self.circuits))
+        for (_, terms), result in zip(self._groups, target.run(tasks), strict=True):
+            assert result is not None  # the local simulator always answers
+            values[list(terms)] = result.values[0]
+        return self.loss_fn.value(values, self.targets)
+
+    def evaluate(
+        self,
+        theta: object,
+        *,
+        method: str = "best",
+        shots: int | ShotPolicy | None = None,
+        seed: int | None = None,
+        executor: Executor | None = None,
+        backend: Backend | None = None,
+    ) -> Evaluation:
+        """Plan, run and assemble one evaluation (see :meth:`plan`)."""
+        runner = resolve_executor(backend, executor, None)
+        tasks, assemble = self.plan(
+            theta, method=method, shots=shots, seed=seed, backend=runner.backend
+        )
+        return assemble(runner.run(tasks))

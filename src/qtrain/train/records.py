@@ -1,0 +1,112 @@
+"""One record per training step, as written to ``metrics.jsonl`` and kept in checkpoints.
+
+>>> r = StepRecord(step=0, loss=-1.1, loss_stderr=0.01, grad_norm=0.2, grad_norm_stderr=0.02,
+...                grad_snr=9.5, learning_rate=0.1, shots=1000, shots_total=1000, circuits=3,
+...                retries=0, failures=0, cached=0, seconds=0.01, elapsed=0.01,
+...                method="param-shift", calibration_ids=(), gradient=(0.2,))
+>>> StepRecord.from_dict(r.to_dict()) == r
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.errors import ConfigError
+
+__all__ = ["StepRecord", "gradient_summary"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What happened in one step: measured at θ_step, then updated to θ_{step+1}.
+
+    Attributes:
+        step: 0-based step index.
+        loss: loss at θ_step; ``loss_stderr`` its standard error (``None`` when exact).
+        grad_norm: ``‖ĝ‖``; ``grad_norm_stderr`` its standard error (delta method).
+        grad_snr: ``‖ĝ‖ / √(Σ_k stderr_k²)``, the gradient's signal over its shot noise
+            (``None`` when exact).
+        learning_rate: the step size the optimizer used.
+        shots: shots this step cost; ``shots_total`` the run's total after it.
+        circuits: parameter rows evaluated.
+        retries: backend retries; ``failures`` failed or invalid rows; ``cached`` rows read
+            from the result store (all this step).
+        seconds: wall time of the step; ``elapsed`` of the run so far.
+        method: the gradient method used.
+        calibration_ids: backend calibrations the step's results came from.
+        gradient: ``(P,)`` the gradient estimate (kept in ``metrics.jsonl``; checkpoints
+            drop it to stay small).
+        monitor: decisions of the run's monitors, if any.
+    """
+
+    step: int
+    loss: float
+    loss_stderr: float | None
+    grad_norm: float
+    grad_norm_stderr: float | None
+    grad_snr: float | None
+    learning_rate: float
+    shots: int
+    shots_total: int
+    circuits: int
+    retries: int
+    failures: int
+    cached: int
+    seconds: float
+    elapsed: float
+    method: str
+    calibration_ids: tuple[str, ...] = ()
+    gradient: tuple[float, ...] = ()
+    monitor: dict[str, Any] | None = None
+
+    def to_dict(self, *, with_gradient: bool = True) -> dict[str, Any]:
+        """JSON-ready (``with_gradient=False`` drops the ``(P,)`` vector)."""
+        data = asdict(self)
+        data["calibration_ids"] = list(self.calibration_ids)
+        data["gradient"] = list(self.gradient) if with_gradient else []
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> StepRecord:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ConfigError: a missing or unknown field (a file from another version).
+        """
+        names = {f.name for f in fields(StepRecord)}
+        required = {f.name for f in fields(StepRecord) if f.default is MISSING}
+        if not required <= set(data) or not set(data) <= names:
+            raise ConfigError(f"not a step record: fields {sorted(set(data) ^ names)} do not match")
+        record = StepRecord(**data)
+        return replace(
+            record,
+            calibration_ids=tuple(record.calibration_ids),
+            gradient=tuple(float(g) for g in record.gradient),
+        )
+
+
+def gradient_summary(
+    gradient: NDArray[np.float64], stderr: NDArray[np.float64] | None
+) -> tuple[float, float | None, float | None]:
+    """``(‖g‖, stderr of ‖g‖, SNR)`` of a gradient estimate.
+
+    The norm's standard error is first order, ``√Σ_k (g_k/‖g‖)² σ_k²``; the SNR compares the
+    norm with its noise level ``√Σ_k σ_k²`` (at a true zero gradient ``E‖ĝ‖² = Σ σ_k²``, so
+    an SNR near 1 or below means the estimate is noise).
+    """
+    norm = float(np.linalg.norm(gradient))
+    if stderr is None:
+        return norm, None, None
+    noise = float(np.sqrt(np.sum(stderr**2)))
+    if norm > 0:
+        norm_err = float(np.sqrt(np.sum((gradient / norm) ** 2 * stderr**2)))
+    else:
+        norm_err = noise
+    snr = norm / noise if noise > 0 else math.inf
+    return norm, norm_err, snr

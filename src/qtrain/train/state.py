@@ -1,0 +1,156 @@
+"""What a run carries from step to step, and what stays fixed for it.
+
+:class:`RunState` is exactly what a checkpoint holds; :class:`RunSettings` is everything that
+determines the run's numbers, and its hash is what a checkpoint is checked against on resume
+(budgets and stop rules are not part of it, so a finished run can be continued with a larger
+budget).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.errors import CheckpointError, ConfigError
+from qtrain.grad.shots import ShotPolicy
+from qtrain.optim.base import Optimizer, OptimizerState
+from qtrain.optim.rosalin import Rosalin
+from qtrain.train.checkpoint import Checkpoint, load_checkpoint
+from qtrain.train.objective import Objective
+from qtrain.train.records import StepRecord
+from qtrain.train.rundir import RunDir
+from qtrain.train.stopping import Budget, StopRules
+
+__all__ = ["RunSettings", "RunState", "as_policy", "checked_optimizer", "existing_checkpoint"]
+
+
+@dataclass
+class RunState:
+    """What changes from step to step; a checkpoint is exactly this."""
+
+    step: int
+    theta: NDArray[np.float64]
+    optimizer_state: OptimizerState
+    rng: np.random.Generator
+    shots_total: int
+    elapsed: float
+    history: list[StepRecord]
+
+    @staticmethod
+    def fresh(theta: NDArray[np.float64], optimizer: Optimizer, seed: int) -> RunState:
+        """Step 0 at ``theta``, the loop's generator seeded with ``seed``."""
+        rng = np.random.Generator(np.random.PCG64(seed))
+        return RunState(0, theta.copy(), optimizer.init(theta), rng, 0, 0.0, [])
+
+    @staticmethod
+    def restore(checkpoint: Checkpoint) -> RunState:
+        """Where ``checkpoint`` left off, generator state included."""
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = checkpoint.rng_state
+        return RunState(
+            checkpoint.step,
+            checkpoint.theta.copy(),
+            checkpoint.optimizer_state,
+            rng,
+            checkpoint.shots_total,
+            checkpoint.elapsed,
+            list(checkpoint.history),
+        )
+
+    def checkpoint(self, config_hash: str, seed: int, stopped_by: str | None) -> Checkpoint:
+        """This state as a checkpoint."""
+        return Checkpoint(
+            config_hash,
+            seed,
+            self.step,
+            self.theta,
+            self.optimizer_state,
+            dict(self.rng.bit_generator.state),
+            self.shots_total,
+            self.elapsed,
+            tuple(self.history),
+            stopped_by,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class RunSettings:
+    """Everything fixed for the run; its hash guards checkpoints against other configs."""
+
+    objective: Objective
+    optimizer: Optimizer
+    method: str
+    policy: ShotPolicy | None
+    gradient_options: Mapping[str, Any]
+    budget: Budget
+    stop: StopRules
+    seed: int
+    theta0: NDArray[np.float64]
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON-ready settings that determine the numbers (budgets and stop rules do not)."""
+        return {
+            "objective": self.objective.fingerprint(),
+            "n_params": self.objective.n_params,
+            "theta0": [float(x) for x in self.theta0],
+            "optimizer": self.optimizer.config(),
+            "method": self.method,
+            "shots": None if self.policy is None else asdict(self.policy),
+            "gradient_options": dict(self.gradient_options),
+            "seed": self.seed,
+        }
+
+    def config_hash(self) -> str:
+        """SHA-256 of :meth:`describe`."""
+        text = json.dumps(self.describe(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def as_policy(shots: object) -> ShotPolicy | None:
+    """``shots`` as a ShotPolicy (an int is fixed shots per row and group)."""
+    if shots is None or isinstance(shots, ShotPolicy):
+        return shots
+    if isinstance(shots, bool) or not isinstance(shots, int):
+        raise ConfigError(f"shots must be None, an int or a ShotPolicy, got {shots!r}")
+    return ShotPolicy.fixed(shots)
+
+
+def checked_optimizer(optimizer: object, objective: Objective) -> Optimizer:
+    """The optimizer, with a shot-adaptive one's Lipschitz constant filled in."""
+    if not isinstance(optimizer, Optimizer):
+        raise ConfigError(
+            f"optimizer must implement init/ask/update (qt.optim), got {type(optimizer).__name__}"
+        )
+    if isinstance(optimizer, Rosalin) and optimizer.lipschitz is None:
+        bound = objective.lipschitz_bound()
+        if not math.isfinite(bound):
+            raise ConfigError(
+                f"the {objective.loss_fn.name!r} loss has no finite Lipschitz bound; give "
+                "Rosalin(lipschitz=...) explicitly"
+            )
+        return replace(optimizer, lipschitz=bound)
+    return optimizer
+
+
+def existing_checkpoint(directory: RunDir | None, resume: bool) -> Checkpoint | None:
+    """The checkpoint to resume from; refuses to overwrite a run that was not resumed."""
+    if directory is None:
+        if resume:
+            raise ConfigError("resume=True needs the run_dir= of the run to continue")
+        return None
+    if not directory.checkpoint.exists():
+        return None  # a run killed before its first step finished starts again
+    if not resume:
+        raise CheckpointError(
+            f"{directory.path} already holds a run (checkpoint at step "
+            f"{load_checkpoint(directory.checkpoint).step}); pass resume=True to continue it, "
+            "or choose a new run_dir"
+        )
+    return load_checkpoint(directory.checkpoint)

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+import qtrain as qt
+from qtrain.optim import QNG, GradientDescent, Observation
+from qtrain.problems.h2 import H2_FCI_ENERGY, h2_ansatz, h2_hamiltonian
+
+
+def test_qng_solves_with_the_regularised_metric():
+    opt = QNG(learning_rate=0.1, regularization=0.5)
+    metric = np.array([[1.0, 0.2], [0.2, 0.5]])
+    grad = np.array([0.3, -0.4])
+    step = opt.update(opt.init(np.zeros(2)), np.zeros(2), Observation(0.0, grad, metric=metric))
+    expected = -0.1 * np.linalg.solve(metric + 0.5 * np.eye(2), grad)
+    np.testing.assert_allclose(step.theta, expected, rtol=1e-12)
+
+
+def test_qng_with_identity_metric_is_gradient_descent():
+    qng, sgd = QNG(learning_rate=0.2, regularization=0.0), GradientDescent(learning_rate=0.2)
+    grad = np.array([1.0, -3.0])
+    obs = Observation(0.0, grad, metric=np.eye(2))
+    a = qng.update(qng.init(np.zeros(2)), np.zeros(2), obs).theta
+    b = sgd.update(sgd.init(np.zeros(2)), np.zeros(2), obs).theta
+    np.testing.assert_allclose(a, b)
+
+
+def test_qng_requires_the_metric():
+    opt = QNG()
+    with pytest.raises(qt.ConfigError, match="metric"):
+        opt.update(opt.init(np.zeros(1)), np.zeros(1), Observation(0.0, np.ones(1)))
+
+
+def test_qng_reaches_the_h2_ground_state_in_few_steps():
+    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    qng = qt.fit(objective, [0.0], QNG(learning_rate=0.2), budget=qt.Budget(max_steps=15))
+    sgd = qt.fit(objective, [0.0], GradientDescent(0.2), budget=qt.Budget(max_steps=15))
+    assert abs(qng.final_loss - H2_FCI_ENERGY) < 1e-6
+    assert abs(qng.final_loss - H2_FCI_ENERGY) < abs(sgd.final_loss - H2_FCI_ENERGY)
+
+
+def test_qng_rejects_an_unknown_approximation():
+    with pytest.raises(qt.ConfigError, match="approx"):
+        QNG(approx="diagonal")

@@ -1,0 +1,308 @@
+import json
+
+import numpy as np
+import pytest
+
+import qtrain as qt
+from qtrain.problems.h2 import H2_FCI_ENERGY, h2_ansatz, h2_hamiltonian
+from qtrain.train.tracking import read_metrics
+
+
+def vqe():
+    circuit = qt.ansatz.hardware_efficient(3, 2)
+    H = qt.Z(0) @ qt.Z(1) + 0.5 * qt.X(2) - 0.3 * qt.Z(1)
+    return qt.Objective.single(circuit, H), np.full(circuit.n_params, 0.3)
+
+
+OPTIMIZERS = {
+    "adam": lambda: qt.optim.Adam(learning_rate=0.05),
+    "sgd": lambda: qt.optim.GradientDescent(learning_rate=0.1, momentum=0.5),
+    "spsa": qt.optim.SPSA,
+    "rosalin": lambda: qt.optim.Rosalin(learning_rate=0.1),
+    "qng": lambda: qt.optim.QNG(learning_rate=0.05),
+}
+
+
+def test_fit_trains_h2_to_the_exact_ground_energy():
+    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    result = qt.fit(
+        objective,
+        [0.0],
+        qt.optim.Adam(0.1),
+        budget=qt.Budget(max_steps=80),
+        exact_value=H2_FCI_ENERGY,
+    )
+    assert abs(result.final_loss - H2_FCI_ENERGY) < 1e-5
+    assert result.summary["error"] == pytest.approx(result.final_loss - H2_FCI_ENERGY)
+    assert result.steps == 80 and result.shots == 0
+    losses = [r.loss for r in result.history]
+    assert losses[-1] < losses[0]
+
+
+def test_fit_with_shots_records_error_bars_and_exact_shot_counts():
+    objective, theta0 = vqe()
+    result = qt.fit(
+        objective, theta0, qt.optim.Adam(0.05), shots=200, seed=1, budget=qt.Budget(max_steps=5)
+    )
+    rows = 2 * objective.n_params + 1
+    groups = len(objective.observables[0].groups())
+    for record in result.history:
+        assert record.shots == rows * groups * 200
+        assert record.loss_stderr > 0 and record.grad_norm_stderr > 0 and record.grad_snr > 0
+        assert len(record.gradient) == objective.n_params
+    assert result.shots == sum(r.shots for r in result.history) == result.history[-1].shots_total
+
+
+def test_fit_never_exceeds_the_shot_budget_and_does_not_start_the_step_that_would():
+    objective, theta0 = vqe()
+    per_step = (2 * objective.n_params + 1) * len(objective.observables[0].groups()) * 100
+    budget = qt.Budget(max_steps=100, max_shots=int(3.5 * per_step))
+    result = qt.fit(objective, theta0, qt.optim.Adam(0.05), shots=100, seed=2, budget=budget)
+    assert result.stopped_by == "max_shots"
+    assert result.steps == 3 and result.shots == 3 * per_step <= budget.max_shots
+
+
+def test_fit_rosalin_spends_within_the_budget():
+    objective, theta0 = vqe()
+    budget = qt.Budget(max_steps=1000, max_shots=50_000)
+    result = qt.fit(objective, theta0, qt.optim.Rosalin(learning_rate=0.1), seed=4, budget=budget)
+    assert result.stopped_by == "max_shots" and result.shots <= 50_000
+    assert sum(r.shots for r in result.history) == result.shots
+
+
+def test_fit_stops_on_the_wall_time_budget():
+    objective, theta0 = vqe()
+    result = qt.fit(
+        objective, theta0, qt.optim.Adam(0.01), budget=qt.Budget(max_steps=10**6, max_seconds=0.3)
+    )
+    assert result.stopped_by == "max_seconds" and result.seconds < 1.0
+
+
+@pytest.mark.parametrize(
+    ("stop", "reason"),
+    [
+        (qt.StopRules(target=-1.0), "target"),
+        (qt.StopRules(loss_tolerance=1e-6, patience=2), "loss_tolerance"),
+        (qt.StopRules(grad_tolerance=1e-3), "grad_tolerance"),
+        (qt.StopRules(callback=lambda record: record.step == 4), "callback"),
+    ],
+)
+def test_fit_stop_rules(stop, reason):
+    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    result = qt.fit(
+        objective, [0.0], qt.optim.GradientDescent(0.5), stop=stop, budget=qt.Budget(max_steps=500)
+    )
+    assert result.stopped_by == reason and result.steps < 500
+
+
+def test_fit_stops_when_the_gradient_sinks_below_its_noise():
+    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    result = qt.fit(
+        objective,
+        [0.2097],
+        qt.optim.GradientDescent(0.1),
+        shots=100,
+        seed=3,
+        stop=qt.StopRules(grad_snr_below=1.0, patience=2),
+        budget=qt.Budget(max_steps=200),
+    )
+    assert result.stopped_by == "grad_snr_below"
+    assert all(r.grad_snr < 1.0 for r in result.history[-2:])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fit_resume_is_bit_identical(tmp_path, name):
+    objective, theta0 = vqe()
+    shots = None if name == "qng" else 100
+    options = {"shots": shots, "seed": 9}
+    straight = qt.fit(
+        objective, theta0, OPTIMIZERS[name](), budget=qt.Budget(max_steps=8), **options
+    )
+    run_dir = tmp_path / name
+    first = qt.fit(
+        objective,
+        theta0,
+        OPTIMIZERS[name](),
+        budget=qt.Budget(max_steps=3),
+        run_dir=run_dir,
+        **options,
+    )
+    assert first.steps == 3
+    resumed = qt.fit(
+        objective,
+        theta0,
+        OPTIMIZERS[name](),
+        budget=qt.Budget(max_steps=8),
+        run_dir=run_dir,
+        resume=True,
+        **options,
+    )
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+    assert [r.loss for r in resumed.history] == [r.loss for r in straight.history]
+    assert resumed.shots == straight.shots
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    assert [r.step for r in metrics] == list(range(8))
+    assert [r.gradient for r in metrics] == [r.gradient for r in straight.history]
+
+
+def test_fit_resume_takes_the_seed_from_the_checkpoint(tmp_path):
+    objective, theta0 = vqe()
+    qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=50,
+        budget=qt.Budget(max_steps=2),
+        run_dir=tmp_path,
+    )
+    seed = json.loads((tmp_path / "summary.json").read_text())["seed"]
+    resumed = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=50,
+        run_dir=tmp_path,
+        resume=True,
+        budget=qt.Budget(max_steps=4),
+    )
+    straight = qt.fit(
+        objective, theta0, qt.optim.Adam(0.05), shots=50, seed=seed, budget=qt.Budget(max_steps=4)
+    )
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+
+
+def test_fit_refuses_a_checkpoint_from_another_config(tmp_path):
+    objective, theta0 = vqe()
+    qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        seed=1,
+        budget=qt.Budget(max_steps=2),
+        run_dir=tmp_path,
+    )
+    with pytest.raises(qt.CheckpointMismatchError, match="different runs"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.06), seed=1, run_dir=tmp_path, resume=True)
+    with pytest.raises(qt.CheckpointError, match="pass resume=True"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.05), seed=1, run_dir=tmp_path)
+    with pytest.raises(qt.ConfigError, match="run_dir"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.05), resume=True)
+
+
+def test_fit_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
+    objective, theta0 = vqe()
+
+    def interrupt(record):
+        if record.step == 2:
+            raise KeyboardInterrupt
+        return False
+
+    common = {"shots": 100, "seed": 5}
+    result = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        stop=qt.StopRules(callback=interrupt),
+        run_dir=tmp_path,
+        budget=qt.Budget(max_steps=6),
+        **common,
+    )
+    assert result.stopped_by == "interrupted" and result.steps == 3
+    resumed = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        run_dir=tmp_path,
+        resume=True,
+        budget=qt.Budget(max_steps=6),
+        **common,
+    )
+    straight = qt.fit(
+        objective, theta0, qt.optim.Adam(0.05), budget=qt.Budget(max_steps=6), **common
+    )
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+
+
+def test_fit_under_faults_is_bit_identical_and_counts_retries(tmp_path):
+    objective, theta0 = vqe()
+    clean = qt.fit(
+        objective, theta0, qt.optim.Adam(0.05), shots=100, seed=6, budget=qt.Budget(max_steps=4)
+    )
+    flaky = qt.FaultyBackend(
+        qt.LocalSimulator(),
+        seed=2,
+        failure_rate=0.3,
+        partial_rate=0.2,
+        throttle_rate=0.1,
+        retry_after_s=0.0,
+    )
+    executor = qt.Executor(flaky, retry=qt.RetryPolicy(attempts=30, initial_s=0.0, jitter_s=0.0))
+    faulty = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=100,
+        seed=6,
+        budget=qt.Budget(max_steps=4),
+        executor=executor,
+    )
+    assert faulty.theta.tobytes() == clean.theta.tobytes()
+    assert sum(r.retries for r in faulty.history) == executor.counters.retried > 0
+    assert sum(r.failures for r in faulty.history) == executor.counters.failed > 0
+    assert faulty.final_loss == clean.final_loss  # the simulator under the faults is found
+
+
+def test_fit_run_directory_holds_everything(tmp_path):
+    objective, theta0 = vqe()
+    result = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=50,
+        seed=1,
+        budget=qt.Budget(max_steps=3),
+        run_dir=tmp_path / "run",
+    )
+    folder = tmp_path / "run"
+    for name in (
+        "checkpoint.json",
+        "metrics.jsonl",
+        "results.sqlite",
+        "summary.json",
+        "reproduce.json",
+        "run.json",
+    ):
+        assert (folder / name).exists(), name
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["shots"] == result.shots
+    assert summary["stopped_by"] == "max_steps"
+    reproduce = json.loads((folder / "reproduce.json").read_text())
+    assert reproduce["seed"] == 1 and reproduce["versions"]["numpy"] == np.__version__
+    assert len(qt.ResultStore(folder / "results.sqlite")) > 0
+
+
+def test_fit_keeps_theta_when_an_update_is_not_finite():
+    objective, theta0 = vqe()
+
+    class Exploding(qt.optim.GradientDescent):
+        def update(self, state, theta, observation):
+            step = super().update(state, theta, observation)
+            return qt.optim.Update(step.theta * np.inf, step.state, step.learning_rate)
+
+    result = qt.fit(objective, theta0, Exploding(0.1), budget=qt.Budget(max_steps=3))
+    assert result.stopped_by == "non_finite" and result.steps == 0
+    np.testing.assert_array_equal(result.theta, theta0)
+
+
+def test_fit_rejects_bad_inputs_before_any_step():
+    objective, theta0 = vqe()
+    with pytest.raises(qt.ConfigError, match="Objective"):
+        qt.fit("H2", theta0, qt.optim.Adam())
+    with pytest.raises(qt.ParameterError, match="shape"):
+        qt.fit(objective, theta0[:-1], qt.optim.Adam())
+    with pytest.raises(qt.ConfigError, match="init/ask/update"):
+        qt.fit(objective, theta0, "adam")
+    with pytest.raises(qt.ConfigError, match="max_steps"):
+        qt.Budget(max_steps=0)
+    with pytest.raises(qt.ConfigError, match="shots"):
+        qt.fit(objective, theta0, qt.optim.Adam(), shots=2.5)
