@@ -7,6 +7,7 @@ The front door::
     qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
 """
 
+from qtrain import problems as problems
 from qtrain.backends.faulty import FaultProfile as FaultProfile
 from qtrain.backends.faulty import FaultyBackend as FaultyBackend
 from qtrain.backends.local import LocalSimulator as LocalSimulator
@@ -104,4 +105,5 @@ __all__ = [
     "hessian",
     "jacobian",
     "metric_tensor",
+    "problems",
 ]
