@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 
 import qtrain as qt
 from qtrain.problems.h2 import (
@@ -163,6 +163,20 @@ def test_h2_hea_starts_at_hartree_fock_with_seeded_small_angles():
         c = h2(ansatz="hea", layers=layers).circuits[0]
         energy = reference_expval(c, hamiltonian, np.zeros(c.n_params))
         assert energy == pytest.approx(problem.metadata["hf_energy"], abs=1e-10)
+
+
+def test_h2_hea_reaches_fci_from_theta0():
+    problem = h2(ansatz="hea", layers=2)
+    circuit, hamiltonian = problem.circuits[0], problem.observables[0]
+    best = minimize(
+        lambda t: qt.expval(circuit, hamiltonian, t),
+        problem.theta0,
+        jac=lambda t: qt.grad(circuit, hamiltonian, t, method="adjoint").value,
+        method="BFGS",
+        options={"gtol": 1e-9},
+    )
+    assert best.fun == pytest.approx(problem.exact_value, abs=1e-6)
+    assert problem.report(np.array([best.fun]))["chemical_accuracy"] == 1.0
 
 
 def test_h2_report():
