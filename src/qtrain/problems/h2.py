@@ -50,6 +50,7 @@ __all__ = [
     "h2_ansatz",
     "h2_hamiltonian",
     "h2_table",
+    "hamiltonian_from_terms",
 ]
 
 H2_FCI_ENERGY = -1.136189454065923

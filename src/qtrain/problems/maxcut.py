@@ -33,6 +33,7 @@ __all__ = [
     "MaxCutProblem",
     "brute_force_max_cut",
     "cost_hamiltonian",
+    "linear_ramp",
     "maxcut",
     "random_graph",
 ]
