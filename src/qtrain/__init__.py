@@ -8,6 +8,7 @@ The front door::
 """
 
 from qtrain import optim as optim
+from qtrain import problems as problems
 from qtrain import train as train
 from qtrain.backends.faulty import FaultProfile as FaultProfile
 from qtrain.backends.faulty import FaultyBackend as FaultyBackend
@@ -123,5 +124,6 @@ __all__ = [
     "jacobian",
     "metric_tensor",
     "optim",
+    "problems",
     "train",
 ]
