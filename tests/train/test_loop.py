@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import qtrain as qt
-from qtrain.problems.h2 import H2_FCI_ENERGY, h2_ansatz, h2_hamiltonian
 from qtrain.train.tracking import read_metrics
+
+H2 = qt.problems.h2()  # STO-3G at 0.7414 Å, UCC double excitation
 
 
 def vqe():
@@ -24,16 +25,16 @@ OPTIMIZERS = {
 
 
 def test_fit_trains_h2_to_the_exact_ground_energy():
-    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    objective = qt.Objective.from_problem(H2)
     result = qt.fit(
         objective,
         [0.0],
         qt.optim.Adam(0.1),
         budget=qt.Budget(max_steps=80),
-        exact_value=H2_FCI_ENERGY,
+        exact_value=H2.exact_value,
     )
-    assert abs(result.final_loss - H2_FCI_ENERGY) < 1e-5
-    assert result.summary["error"] == pytest.approx(result.final_loss - H2_FCI_ENERGY)
+    assert abs(result.final_loss - H2.exact_value) < 1e-5
+    assert result.summary["error"] == pytest.approx(result.final_loss - H2.exact_value)
     assert result.steps == 80 and result.shots == 0
     losses = [r.loss for r in result.history]
     assert losses[-1] < losses[0]
@@ -88,7 +89,7 @@ def test_fit_stops_on_the_wall_time_budget():
     ],
 )
 def test_fit_stop_rules(stop, reason):
-    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    objective = qt.Objective.from_problem(H2)
     result = qt.fit(
         objective, [0.0], qt.optim.GradientDescent(0.5), stop=stop, budget=qt.Budget(max_steps=500)
     )
@@ -96,7 +97,7 @@ def test_fit_stop_rules(stop, reason):
 
 
 def test_fit_stops_when_the_gradient_sinks_below_its_noise():
-    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    objective = qt.Objective.from_problem(H2)
     result = qt.fit(
         objective,
         [0.2097],

@@ -4,9 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qtrain as qt
-from qtrain.problems.h2 import h2_ansatz, h2_hamiltonian
 from qtrain.testing import reference_expval
 from qtrain.testing.strategies import circuits, observables
+
+H2 = qt.problems.h2()  # STO-3G at 0.7414 Å, UCC double excitation
 
 
 def data_circuits():
@@ -46,7 +47,7 @@ def numeric_gradient(objective, theta, eps=1e-6):
 
 @pytest.mark.parametrize("method", ["adjoint", "param-shift", "finite-diff", "best"])
 def test_objective_single_term_equals_qt_grad(method):
-    circuit, H = h2_ansatz(), h2_hamiltonian()
+    circuit, H = H2.circuits[0], H2.observables[0]
     theta = np.array([0.17])
     evaluation = qt.Objective.single(circuit, H).evaluate(theta, method=method)
     reference = qt.grad(circuit, H, theta, method=method)
@@ -116,13 +117,13 @@ def test_objective_terms_on_one_circuit_run_together():
 
 
 def test_objective_spsa_measures_the_loss_at_theta():
-    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    objective = qt.Objective.from_problem(H2)
     tasks, assemble = objective.plan(
         np.array([0.1]), method="spsa", shots=100, seed=3, options={"step": 0.1}
     )
     assert [t.params.shape[0] for t in tasks] == [2, 1]
     evaluation = assemble(qt.LocalSimulator().run(tasks))
-    exact = reference_expval(h2_ansatz(), h2_hamiltonian(), np.array([0.1]))
+    exact = reference_expval(H2.circuits[0], H2.observables[0], np.array([0.1]))
     assert abs(evaluation.loss - exact) < 5 * evaluation.loss_stderr
 
 
@@ -136,7 +137,7 @@ def test_objective_circuits_may_read_fewer_parameters():
 
 
 def test_objective_metric_tensor_on_request_and_its_limits():
-    objective = qt.Objective.single(h2_ansatz(), h2_hamiltonian())
+    objective = qt.Objective.from_problem(H2)
     _, assemble = objective.plan(np.array([0.1]), method="adjoint", metric="full")
     assert assemble([]).metric == pytest.approx(np.array([[0.25]]))
     with pytest.raises(qt.ConfigError, match="single-circuit"):

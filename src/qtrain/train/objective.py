@@ -266,8 +266,8 @@ class Objective:
         circuit = self._groups[0][0]
         return lambda: metric_tensor(circuit, point[: circuit.n_params], approx=approx)
 
-    def exact_loss(self, theta: object, simulator: LocalSimulator | None = None) -> float:
-        """The exact loss at ``theta`` on the statevector simulator (no shots, no gradient)."""
+    def exact_terms(self, theta: object, simulator: LocalSimulator | None = None) -> Vector:
+        """``(T,)`` exact term values at ``theta`` on the statevector simulator."""
         point = self.check_theta(theta)
         target = simulator if simulator is not None else LocalSimulator()
         tasks = [
@@ -280,7 +280,11 @@ class Objective:
         for (_, terms), result in zip(self._groups, target.run(tasks), strict=True):
             assert result is not None  # the local simulator always answers
             values[list(terms)] = result.values[0]
-        return self.loss_fn.value(values, self.targets)
+        return values
+
+    def exact_loss(self, theta: object, simulator: LocalSimulator | None = None) -> float:
+        """The exact loss at ``theta`` on the statevector simulator (no shots, no gradient)."""
+        return self.loss_fn.value(self.exact_terms(theta, simulator), self.targets)
 
     def evaluate(
         self,

@@ -6,29 +6,35 @@ from typer.testing import CliRunner
 import qtrain as qt
 from qtrain import __version__
 from qtrain.cli import app
-from qtrain.problems.h2 import H2_FCI_ENERGY
+
+H2 = qt.problems.h2()  # STO-3G at 0.7414 Å, UCC double excitation
 
 runner = CliRunner()
 
 
-def test_cli_quickstart_prints_exact_and_sampled_energy():
-    result = runner.invoke(app, ["quickstart", "--shots", "2000", "--seed", "3"])
+def test_cli_quickstart_trains_h2_to_chemical_accuracy(tmp_path):
+    result = runner.invoke(app, ["quickstart", "--steps", "30", "--run-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "exact energy at θ" in result.output and "sampled energy" in result.output
-    assert "-1.13618945" in result.output
+    assert "final loss (exact, at final θ)" in result.output
+    assert "chemical accuracy" in result.output and "shots spent" in result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert abs(summary["final_loss_exact"] - H2.exact_value) < 1.6e-3
+    assert summary["steps"] == 30 and summary["shots"] > 0
 
 
-def test_cli_quickstart_json_is_consistent():
-    result = runner.invoke(app, ["quickstart", "--json", "--shots", "5000"])
+def test_cli_quickstart_json_is_consistent(tmp_path):
+    result = runner.invoke(
+        app, ["quickstart", "--json", "--steps", "5", "--shots", "200", "--run-dir", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert abs(data["exact_energy"] - H2_FCI_ENERGY) < 1e-8
-    assert abs(data["sampled_energy"] - data["exact_energy"]) < 5 * data["sampled_stderr"]
-    assert data["shots"] == 5000 * 5  # five commuting groups in the H2 Hamiltonian
+    assert data["exact_value"] == H2.exact_value
+    assert data["error"] == data["final_loss_exact"] - H2.exact_value
+    assert data["run_dir"] == str(tmp_path) and data["steps"] == 5
 
 
 def test_cli_rejects_bad_shots_and_prints_version():
-    assert runner.invoke(app, ["quickstart", "--shots", "0"]).exit_code != 0
+    assert runner.invoke(app, ["quickstart", "--shots", "1"]).exit_code != 0
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
 

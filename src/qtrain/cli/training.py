@@ -1,0 +1,197 @@
+"""``qtrain train | resume | grad | plan | problems``: the commands over ``train.runner``."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
+from qtrain.problems import PROBLEMS
+from qtrain.train.config import RunConfig, load_config
+from qtrain.train.loop import FitResult
+from qtrain.train.runner import (
+    gradient_from_config,
+    plan_from_config,
+    resume_from_dir,
+    train_from_config,
+)
+
+__all__ = ["grad", "plan", "problems", "resume", "run_and_report", "train"]
+
+ConfigPath = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A YAML run config.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
+
+
+def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a scheduler's pre-emption) stops like Ctrl-C
+
+
+def run_and_report(
+    start: Any, *, console: Console, as_json: bool, title: str, budget: tuple[int, int | None]
+) -> FitResult:
+    """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut."""
+    tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        result: FitResult = start([tracker])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        typer.echo(json.dumps({**result.summary, "run_dir": str(result.run_dir)}, indent=2))
+    else:
+        console.print(summary_table(result.summary, title=title))
+        console.print(f"run directory: {result.run_dir}", highlight=False)
+    if result.stopped_by == "interrupted":
+        console.print(
+            f"[yellow]interrupted after step {result.steps}; the checkpoint is saved. "
+            f"Continue with: qtrain resume {result.run_dir}[/]",
+            highlight=False,
+        )
+        raise typer.Exit(130)
+    return result
+
+
+@friendly_errors
+def train(
+    config: ConfigPath,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run folder (default: <run.dir>/<name>-<time>-<hash>).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Train from CONFIG with a live progress bar; checkpoints every step."""
+    spec = load_config(config)
+    console = Console(stderr=as_json)
+    run_and_report(
+        lambda trackers: train_from_config(spec, run_dir=run_dir, trackers=trackers)[0],
+        console=console,
+        as_json=as_json,
+        title=f"qtrain train: {spec.name}",
+        budget=(spec.budget.max_steps, spec.budget.max_shots),
+    )
+
+
+@friendly_errors
+def resume(
+    run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A run folder.")],
+    max_steps: Annotated[int | None, typer.Option(min=1, help="New step budget.")] = None,
+    max_shots: Annotated[int | None, typer.Option(min=1, help="New shot budget.")] = None,
+    max_seconds: Annotated[float | None, typer.Option(min=0.0, help="New time budget.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run)."""
+    spec = load_config(run_dir / "config.yaml")
+    budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
+    console = Console(stderr=as_json)
+    run_and_report(
+        lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=trackers),
+        console=console,
+        as_json=as_json,
+        title=f"qtrain resume: {spec.name}",
+        budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
+    )
+
+
+@friendly_errors
+def grad(config: ConfigPath, as_json: AsJson = False) -> None:
+    """One loss and gradient at θ₀ with error bars (the config's method, shots, backend)."""
+    prepared, evaluation = gradient_from_config(load_config(config))
+    stderr = evaluation.gradient_stderr
+    data = {
+        "loss": evaluation.loss,
+        "loss_stderr": evaluation.loss_stderr,
+        "gradient": evaluation.gradient.tolist(),
+        "gradient_stderr": None if stderr is None else stderr.tolist(),
+        "method": evaluation.method,
+        "circuits": evaluation.n_circuits,
+        "shots": evaluation.shots,
+        "seed": prepared.config.seed,
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"gradient at θ₀ ({evaluation.method})")
+    for column in ("k", "θ₀", "∂L/∂θ_k", "SNR"):
+        table.add_column(column, justify="right")
+    for k, value in enumerate(evaluation.gradient):
+        err = None if stderr is None else float(stderr[k])
+        snr = "-" if err is None or err == 0 else f"{abs(value) / err:.1f}"
+        table.add_row(str(k), f"{prepared.theta0[k]:.4f}", value_with_error(float(value), err), snr)
+    console = Console()
+    console.print(table)
+    console.print(
+        f"loss {value_with_error(evaluation.loss, evaluation.loss_stderr)}   "
+        f"circuits {evaluation.n_circuits}   shots {evaluation.shots:,}",
+        highlight=False,
+    )
+
+
+@friendly_errors
+def plan(config: ConfigPath, as_json: AsJson = False) -> None:
+    """Dry run: circuits, shots and estimated time per step and for the run; nothing runs."""
+    report = plan_from_config(load_config(config))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    step = report["step"]
+
+    def seconds(value: float | None) -> str:
+        return "unknown" if value is None else f"~{value:.3g} s"
+
+    table = Table(title=f"qtrain plan: {report['name']} ({report['method']})")
+    table.add_column("")
+    table.add_column("per step", justify="right")
+    table.add_column("whole run", justify="right")
+    table.add_row("steps", "1", f"{report['steps']:,} of max {report['max_steps']:,}")
+    table.add_row("circuits (rows)", f"{step['rows']:,} ({step['distinct_rows']:,} distinct)", "")
+    total = f"{report['total_shots']:,}"
+    if report["max_shots"] is not None:
+        total += f" of max {report['max_shots']:,}"
+    table.add_row("shots", f"{step['shots']:,}", total)
+    table.add_row("time", seconds(step["estimated_seconds"]), seconds(report["estimated_seconds"]))
+    console = Console()
+    console.print(table)
+    if report["adaptive_shots"]:
+        console.print("the optimizer adapts its shots: later steps may cost more or less")
+
+
+def problems(as_json: AsJson = False) -> None:
+    """List the built-in problems and their options."""
+    listing = {
+        name: {"description": info.description, "options": dict(info.options)}
+        for name, info in PROBLEMS.items()
+    }
+    if as_json:
+        typer.echo(json.dumps(listing, indent=2, default=str))
+        return
+    table = Table(title="built-in problems (problem: {name: ..., <options>})")
+    table.add_column("name")
+    table.add_column("description")
+    table.add_column("options (defaults)")
+    for name, info in PROBLEMS.items():
+        options = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
+        table.add_row(name, info.description, options)
+    Console().print(table)
+
+
+def quickstart_config(*, shots: int, steps: int, seed: int) -> RunConfig:
+    """The README's main job: H₂ VQE (UCC double excitation) with Adam and sampled gradients."""
+    from qtrain.train.config import parse_config  # noqa: PLC0415 - only for the quickstart
+
+    return parse_config(
+        {
+            "name": "quickstart-h2",
+            "seed": seed,
+            "problem": {"name": "h2", "bond_length": 0.7414, "ansatz": "ucc"},
+            "optimizer": {"name": "adam", "learning_rate": 0.05},
+            "gradient": {"method": "param-shift", "shots": shots},
+            "budget": {"max_steps": steps},
+        }
+    )

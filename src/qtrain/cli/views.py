@@ -1,0 +1,155 @@
+"""What the command line shows: a live progress bar, summary tables and clean errors."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from qtrain.errors import QtrainError
+from qtrain.train.records import StepRecord
+
+__all__ = [
+    "ProgressTracker",
+    "compact",
+    "friendly_errors",
+    "summary_table",
+    "value_with_error",
+]
+
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
+
+
+def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Returned]:
+    """Print a ``QtrainError`` as one red line (no traceback) and exit with status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Returned:
+        try:
+            return command(*args, **kwargs)
+        except QtrainError as error:
+            Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def compact(count: int) -> str:
+    """``3.4M``, ``120k``, ``950``: shot counts that fit a progress line."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= scale:
+            return f"{count / scale:.3g}{suffix}"
+    return str(count)
+
+
+def value_with_error(value: float | None, stderr: float | None, digits: int = 6) -> str:
+    """``-1.136190 ± 0.000410`` (or the value alone when exact)."""
+    if value is None:
+        return "-"
+    if stderr is None or not math.isfinite(stderr):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ± {stderr:.{digits}f}"
+
+
+class ProgressTracker:
+    """A rich progress bar fed by step records: loss ± error, ‖g‖, shots / budget, ETA."""
+
+    def __init__(self, console: Console, *, total_steps: int, max_shots: int | None) -> None:
+        self.console, self.total_steps, self.max_shots = console, total_steps, max_shots
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
+        self._progress = Progress(
+            BarColumn(bar_width=12),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("|g| {task.fields[grad]}"),
+            TextColumn("shots {task.fields[shots]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(compact=True),
+            console=self.console,
+            transient=False,
+        )
+        self._progress.start()
+        done = int(info.get("step", 0))
+        self._task = self._progress.add_task(
+            "train",
+            total=self.total_steps,
+            completed=done,
+            loss="-",
+            grad="-",
+            shots=self._shots(0),
+        )
+
+    def _shots(self, spent: int) -> str:
+        return compact(spent) + ("" if self.max_shots is None else f"/{compact(self.max_shots)}")
+
+    def log(self, record: StepRecord) -> None:  # noqa: D102 - see Tracker
+        if self._progress is None or self._task is None:
+            return
+        self._progress.update(
+            self._task,
+            completed=record.step + 1,
+            loss=value_with_error(record.loss, record.loss_stderr, 4),
+            grad=f"{record.grad_norm:.2e}",
+            shots=self._shots(record.shots_total),
+        )
+
+    def finish(self, summary: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _problem_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The problem's own numbers, minus those the generic rows already show."""
+    problem = summary.get("problem") or {}
+    shown = {summary.get("final_loss_exact"), summary.get("error")}
+    rows = []
+    for key, value in problem.get("report", {}).items():
+        if key == "loss" or any(v is not None and math.isclose(value, v) for v in shown):
+            continue
+        text = ("yes" if value else "no") if key == "chemical_accuracy" else f"{value:.6g}"
+        rows.append((f"{problem['name']}: {key.replace('_', ' ')}", text))
+    return rows
+
+
+def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
+    """The end-of-run table."""
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = [
+        ("stopped by", str(summary["stopped_by"])),
+        ("steps", f"{summary['steps']:,}"),
+        ("last measured loss", value_with_error(summary["last_loss"], summary["last_loss_stderr"])),
+        ("final loss (exact, at final θ)", value_with_error(summary["final_loss_exact"], None, 8)),
+    ]
+    if summary.get("exact_value") is not None:
+        rows.append(("exact minimum", f"{summary['exact_value']:.8f}"))
+    if summary.get("error") is not None:
+        rows.append(("error", f"{summary['error']:.3e}"))
+    rows += _problem_rows(summary)
+    rows += [
+        ("shots spent", f"{summary['shots']:,}"),
+        ("wall time", f"{summary['seconds']:.2f} s"),
+        ("seed", str(summary["seed"])),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

@@ -1,0 +1,301 @@
+"""Run configurations: YAML files validated by pydantic before anything runs.
+
+A config names the problem (a built-in from ``qt.problems``, or an ansatz and an observable),
+the optimizer, the gradient and its shots, budgets, stop rules, the backend (``local`` or a
+``faulty`` wrapper for chaos runs), the executor (retries, chunking, Dask) and the run folder.
+Every mistake — an unknown key, a wrong type, an impossible value — is a ``ConfigError``
+naming the key and what is allowed::
+
+    problem: {name: h2, bond_length: 0.7414}
+    optimizer: {name: adam, learning_rate: 0.1}
+    gradient: {method: param-shift, shots: 1000}
+    budget: {max_steps: 50, max_shots: 5000000}
+    seed: 7
+
+>>> cfg = parse_config({"problem": {"name": "h2"}, "optimizer": {"name": "adam"}})
+>>> cfg.gradient.method, cfg.budget.max_steps
+('best', 100)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from qtrain.backends.faulty import FaultProfile
+from qtrain.errors import ConfigError, QtrainError
+from qtrain.grad.api import METHODS
+from qtrain.optim import OPTIMIZERS, from_config
+
+__all__ = ["RunConfig", "load_config", "parse_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_keys(options: dict[str, Any], allowed: list[str], where: str) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} in {where}; allowed: {', '.join(allowed)}")
+
+
+class ProblemConfig(BaseModel):
+    """``problem: {name: h2, <options of qt.problems.build>}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    def options(self) -> dict[str, Any]:
+        """The builder's keyword options."""
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _known(self) -> ProblemConfig:
+        from qtrain.problems import PROBLEMS  # noqa: PLC0415 - registry only needed here
+
+        if self.name not in PROBLEMS:
+            raise ValueError(f"unknown problem {self.name!r}; choose one of {', '.join(PROBLEMS)}")
+        _check_keys(self.options(), list(PROBLEMS[self.name].options), f"problem {self.name!r}")
+        return self
+
+
+class CircuitConfig(_Strict):
+    """``circuit: {ansatz: hardware_efficient, n_qubits: 4, layers: 2}`` or ``{path: c.json}``."""
+
+    ansatz: Literal["hardware_efficient", "strongly_entangling"] | None = None
+    n_qubits: Annotated[int, Field(ge=1, le=40)] | None = None
+    layers: Annotated[int, Field(ge=1)] = 1
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CircuitConfig:
+        if (self.ansatz is None) == (self.path is None):
+            raise ValueError("give either ansatz (with n_qubits) or path (a circuit JSON file)")
+        if self.ansatz is not None and self.n_qubits is None:
+            raise ValueError(f"ansatz {self.ansatz!r} needs n_qubits")
+        return self
+
+
+class InitConfig(_Strict):
+    """``theta0: {init: normal, scale: 0.1}``: a seeded initial point."""
+
+    init: Literal["zeros", "uniform", "normal"] = "zeros"
+    scale: Annotated[float, Field(gt=0)] = 0.1
+
+
+class OptimizerConfig(BaseModel):
+    """``optimizer: {name: adam, <hyperparameters of qt.optim>}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"name": ..., **hyperparameters}`` for ``qt.optim.from_config``."""
+        return {"name": self.name, **(self.model_extra or {})}
+
+    @model_validator(mode="after")
+    def _builds(self) -> OptimizerConfig:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.name!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        try:
+            from_config(self.as_dict())
+        except (QtrainError, TypeError) as error:
+            raise ValueError(str(error)) from None
+        return self
+
+
+class GradientConfig(_Strict):
+    """How each step's gradient is measured (shots per row and group, or a budget)."""
+
+    method: Literal["best", "param-shift", "adjoint", "finite-diff", "spsa"] = "best"
+    shots: Annotated[int, Field(ge=2)] | None = None
+    budget: Annotated[int, Field(ge=2)] | None = None
+    target_stderr: Annotated[float, Field(gt=0)] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_shot_rule(self) -> GradientConfig:
+        if self.shots is not None and (self.budget is not None or self.target_stderr is not None):
+            raise ValueError("give shots, or budget and/or target_stderr, not both")
+        assert self.method in METHODS
+        return self
+
+
+class BudgetConfig(_Strict):
+    """Hard limits (see ``qt.Budget``)."""
+
+    max_steps: Annotated[int, Field(ge=1)] = 100
+    max_shots: Annotated[int, Field(ge=1)] | None = None
+    max_seconds: Annotated[float, Field(gt=0)] | None = None
+
+
+class StopConfig(_Strict):
+    """Convergence rules (see ``qt.StopRules``)."""
+
+    loss_tolerance: Annotated[float, Field(gt=0)] | None = None
+    patience: Annotated[int, Field(ge=1)] = 1
+    grad_tolerance: Annotated[float, Field(gt=0)] | None = None
+    grad_snr_below: Annotated[float, Field(gt=0)] | None = None
+    target: float | None = None
+
+
+class LocalBackendConfig(_Strict):
+    """``backend: {name: local}``: the batched statevector simulator."""
+
+    name: Literal["local"] = "local"
+    kernels: Literal["auto", "numba", "numpy"] | None = None
+    memory_budget: Annotated[int, Field(gt=0)] | None = None
+
+
+class FaultyBackendConfig(BaseModel):
+    """``backend: {name: faulty, seed: 1, failure_rate: 0.3, ...}`` around the simulator."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: Literal["faulty"]
+    seed: Annotated[int, Field(ge=0)] = 0
+    inner: LocalBackendConfig = Field(default_factory=LocalBackendConfig)
+
+    def profile(self) -> FaultProfile:
+        """The fault rates as a ``FaultProfile``."""
+        return FaultProfile(**(self.model_extra or {}))
+
+    @model_validator(mode="after")
+    def _rates(self) -> FaultyBackendConfig:
+        allowed = [f.name for f in dataclasses.fields(FaultProfile)]
+        _check_keys(dict(self.model_extra or {}), allowed, "backend 'faulty'")
+        try:
+            self.profile()
+        except (QtrainError, TypeError) as error:
+            raise ValueError(str(error)) from None
+        return self
+
+
+class RetryConfig(_Strict):
+    """Retry policy (see ``qt.RetryPolicy``)."""
+
+    attempts: Annotated[int, Field(ge=1)] = 8
+    initial_s: Annotated[float, Field(ge=0)] = 0.05
+    max_s: Annotated[float, Field(ge=0)] = 5.0
+    jitter_s: Annotated[float, Field(ge=0)] = 0.05
+    timeout_s: Annotated[float, Field(gt=0)] | None = None
+
+
+class DaskConfig(_Strict):
+    """``dask: {address: tcp://scheduler:8786}``; no address starts a LocalCluster."""
+
+    address: str | None = None
+    n_workers: Annotated[int, Field(ge=1)] = 2
+
+
+class ExecutorConfig(_Strict):
+    """The execution layer between the gradient and the backend."""
+
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    max_rows: Annotated[int, Field(ge=1)] | None = None
+    tasks_per_call: Annotated[int, Field(ge=1)] | None = None
+    max_workers: Annotated[int, Field(ge=1)] = 1
+    dask: DaskConfig | None = None
+
+
+class RunDirConfig(_Strict):
+    """Where runs go: ``<dir>/<id>/``; the id defaults to ``<name>-<time>-<hash>``."""
+
+    dir: Path = Path("runs")
+    id: str | None = None
+
+
+class RunConfig(_Strict):
+    """A whole run."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "run"
+    seed: Annotated[int, Field(ge=0)] | None = None
+    problem: ProblemConfig | None = None
+    circuit: CircuitConfig | None = None
+    observable: str | None = None
+    theta0: list[float] | InitConfig | None = None
+    optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(name="adam"))
+    gradient: GradientConfig = Field(default_factory=GradientConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    stop: StopConfig = Field(default_factory=StopConfig)
+    backend: Annotated[LocalBackendConfig | FaultyBackendConfig, Field(discriminator="name")] = (
+        Field(default_factory=LocalBackendConfig)
+    )
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    store: bool | Path = True
+    run: RunDirConfig = Field(default_factory=RunDirConfig)
+
+    @model_validator(mode="after")
+    def _one_objective(self) -> RunConfig:
+        custom = self.circuit is not None or self.observable is not None
+        if (self.problem is not None) == custom:
+            raise ValueError(
+                "give either problem (a built-in: qtrain problems) or circuit and observable"
+            )
+        if custom and (self.circuit is None or self.observable is None):
+            raise ValueError("a custom objective needs both circuit and observable")
+        return self
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "config"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(error)
+        return f"{where}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
+    if "input" in error and error["type"] not in ("missing", "value_error"):
+        return f"{where}: {message} (got {error['input']!r})"
+    return f"{where}: {message}"
+
+
+def _allowed_keys(error: dict[str, Any]) -> str | None:
+    """For an unknown key, the keys its section allows."""
+    model: Any = RunConfig
+    for part in error["loc"][:-1]:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = getattr(annotation, "__args__", (annotation,))
+        model = next((c for c in candidates if hasattr(c, "model_fields")), None)
+        if model is None:
+            return None
+    return ", ".join(model.model_fields)
+
+
+def parse_config(data: Any, *, source: str = "config") -> RunConfig:
+    """Validate a config dict.
+
+    Raises:
+        ConfigError: every problem found, one per line, each naming its key.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        lines = ["  " + _describe(dict(item)) for item in error.errors()]
+        raise ConfigError(f"{source} is not a valid run config:\n" + "\n".join(lines)) from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and validate a YAML config file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a valid config.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    return parse_config(data, source=str(path))

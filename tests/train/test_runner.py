@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import qtrain as qt
+from qtrain.train.config import parse_config
+from qtrain.train.runner import (
+    gradient_from_config,
+    make_executor,
+    plan_from_config,
+    prepare,
+    resume_from_dir,
+    train_from_config,
+)
+
+CUSTOM = {
+    "name": "custom",
+    "seed": 4,
+    "circuit": {"ansatz": "hardware_efficient", "n_qubits": 3, "layers": 1},
+    "observable": "Z0 Z1 + 0.5 X2",
+    "theta0": {"init": "normal", "scale": 0.2},
+    "optimizer": {"name": "adam", "learning_rate": 0.05},
+    "gradient": {"method": "param-shift", "shots": 100},
+    "budget": {"max_steps": 6},
+}
+
+
+def test_prepare_builds_a_seeded_reproducible_run():
+    first, second = prepare(parse_config(CUSTOM)), prepare(parse_config(CUSTOM))
+    assert first.theta0.tobytes() == second.theta0.tobytes()
+    assert first.theta0.std() > 0 and first.objective.n_params == 6
+    drawn = prepare(parse_config({**CUSTOM, "seed": None}))
+    assert drawn.config.seed is not None  # recorded, so the run can be reproduced
+    h2 = prepare(parse_config({"problem": {"name": "h2"}, "optimizer": {"name": "rosalin"}}))
+    assert h2.exact_value == pytest.approx(-1.137270174661, abs=1e-9)  # FCI at 0.7414 Å
+    assert h2.optimizer.lipschitz == pytest.approx(h2.objective.lipschitz_bound())
+
+
+def test_train_then_resume_from_the_run_folder_is_bit_identical(tmp_path):
+    straight, _ = train_from_config(parse_config(CUSTOM), run_dir=tmp_path / "straight")
+    short = {**CUSTOM, "budget": {"max_steps": 2}}
+    _, directory = train_from_config(parse_config(short), run_dir=tmp_path / "split")
+    saved = yaml.safe_load(directory.config.read_text())
+    assert saved["seed"] == 4 and saved["budget"]["max_steps"] == 2
+    resumed = resume_from_dir(directory.path, budget={"max_steps": 6})
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+    assert resumed.steps == 6
+
+
+def test_train_refuses_an_existing_run_folder(tmp_path):
+    train_from_config(parse_config({**CUSTOM, "budget": {"max_steps": 1}}), run_dir=tmp_path)
+    with pytest.raises(qt.CheckpointError, match="qtrain resume"):
+        train_from_config(parse_config(CUSTOM), run_dir=tmp_path)
+    with pytest.raises(qt.CheckpointError, match="not a run directory"):
+        resume_from_dir(tmp_path / "nothing")
+
+
+def test_problem_runs_report_problem_numbers(tmp_path):
+    config = {
+        "seed": 1,
+        "problem": {"name": "maxcut", "edges": [[0, 1], [1, 2], [0, 2]], "layers": 1},
+        "optimizer": {"name": "adam", "learning_rate": 0.1},
+        "gradient": {"method": "adjoint"},
+        "budget": {"max_steps": 30},
+    }
+    result, directory = train_from_config(parse_config(config), run_dir=tmp_path)
+    report = json.loads(directory.summary.read_text())["problem"]["report"]
+    assert 0.5 < report["approximation_ratio"] <= 1.0
+    assert result.summary["exact_value"] == -2.0
+
+
+def test_gradient_from_config_matches_qt_grad():
+    prepared, evaluation = gradient_from_config(parse_config({**CUSTOM, "gradient": {}}))
+    circuit, H = prepared.objective.circuits[0], prepared.objective.observables[0]
+    reference = qt.grad(circuit, H, prepared.theta0)
+    np.testing.assert_allclose(evaluation.gradient, reference.value, atol=1e-10)
+
+
+def test_plan_prices_the_step_and_the_budget():
+    config = {**CUSTOM, "budget": {"max_steps": 100, "max_shots": 10_000}}
+    report = plan_from_config(parse_config(config))
+    rows = 2 * 6 + 1
+    assert report["step"]["rows"] == rows
+    assert report["step"]["shots"] == rows * 100  # one commuting group
+    assert report["steps"] == 10_000 // (rows * 100)
+    assert report["total_shots"] <= 10_000 and not report["adaptive_shots"]
+
+
+def test_make_executor_builds_the_configured_backend(tmp_path):
+    config = parse_config(
+        {
+            **CUSTOM,
+            "backend": {"name": "faulty", "seed": 3, "failure_rate": 0.5},
+            "executor": {"retry": {"attempts": 3}, "max_rows": 4},
+        }
+    )
+    executor = make_executor(config, tmp_path / "s.sqlite")
+    assert isinstance(executor.backend, qt.FaultyBackend)
+    assert executor.backend.profile.failure_rate == 0.5
+    assert executor.retry.attempts == 3 and executor.max_rows == 4
+    assert executor.store is not None
+    assert make_executor(config.model_copy(update={"store": False}), None).store is None
