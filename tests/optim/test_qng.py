@@ -3,6 +3,7 @@ import pytest
 
 import qtrain as qt
 from qtrain.optim import QNG, GradientDescent, Observation
+from qtrain.testing import reference_observable_matrix
 
 H2 = qt.problems.h2()  # STO-3G at 0.7414 Å, UCC double excitation
 
@@ -42,3 +43,30 @@ def test_qng_reaches_the_h2_ground_state_in_few_steps():
 def test_qng_rejects_an_unknown_approximation():
     with pytest.raises(qt.ConfigError, match="approx"):
         QNG(approx="diagonal")
+
+
+def steps_to_target(objective, theta0, optimizer, target):
+    result = qt.fit(
+        objective,
+        theta0,
+        optimizer,
+        method="adjoint",
+        stop=qt.StopRules(target=target),
+        budget=qt.Budget(max_steps=400),
+    )
+    assert result.stopped_by == "target"
+    return result.steps
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2])
+def test_qng_needs_fewer_steps_than_gradient_descent_at_the_same_rate(rate):
+    # A transverse-field Ising VQE whose metric is far from a multiple of the identity.
+    circuit = qt.ansatz.hardware_efficient(3, 2)
+    H = qt.Z(0) @ qt.Z(1) + qt.Z(1) @ qt.Z(2) + 0.5 * (qt.X(0) + qt.X(1) + qt.X(2))
+    objective = qt.Objective.single(circuit, H)
+    theta0 = np.random.default_rng(1).normal(0.0, 0.3, circuit.n_params)
+    ground = np.linalg.eigvalsh(reference_observable_matrix(H, 3))[0]
+    target = ground + 0.02
+    gd = steps_to_target(objective, theta0, GradientDescent(rate), target)
+    qng = steps_to_target(objective, theta0, QNG(rate, approx="full"), target)
+    assert qng < gd
