@@ -71,6 +71,17 @@ def test_fit_maxcut_qaoa_reaches_a_stated_approximation_ratio():
     assert final >= 0.95 > start
 
 
+def interrupt_at(step):
+    """A stop-rule callback that presses Ctrl-C after ``step``."""
+
+    def interrupt(record):
+        if record.step == step:
+            raise KeyboardInterrupt
+        return False
+
+    return interrupt
+
+
 class CountingBackend:
     """The local simulator, adding up the shots its results report."""
 
@@ -102,11 +113,6 @@ def test_fit_ledger_equals_the_shots_the_backend_reports(tmp_path):
     )
     assert result.shots == counting.reported > 0
 
-    def interrupt(record):
-        if record.step == 2:
-            raise KeyboardInterrupt
-        return False
-
     # Across an interruption, both sessions' backend reports add up to the one ledger.
     counting = CountingBackend()
     common = {"shots": 80, "seed": 4, "budget": qt.Budget(max_steps=6), "run_dir": tmp_path}
@@ -115,7 +121,7 @@ def test_fit_ledger_equals_the_shots_the_backend_reports(tmp_path):
         theta0,
         qt.optim.Adam(0.05),
         backend=counting,
-        stop=qt.StopRules(callback=interrupt),
+        stop=qt.StopRules(callback=interrupt_at(2)),
         **common,
     )
     resumed = qt.fit(
@@ -277,17 +283,12 @@ def test_fit_refuses_a_checkpoint_from_another_config(tmp_path):
 def test_fit_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     objective, theta0 = vqe()
 
-    def interrupt(record):
-        if record.step == 2:
-            raise KeyboardInterrupt
-        return False
-
     common = {"shots": 100, "seed": 5}
     result = qt.fit(
         objective,
         theta0,
         qt.optim.Adam(0.05),
-        stop=qt.StopRules(callback=interrupt),
+        stop=qt.StopRules(callback=interrupt_at(2)),
         run_dir=tmp_path,
         budget=qt.Budget(max_steps=6),
         **common,
@@ -304,6 +305,38 @@ def test_fit_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
     )
     straight = qt.fit(
         objective, theta0, qt.optim.Adam(0.05), budget=qt.Budget(max_steps=6), **common
+    )
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+
+
+class InterruptingBackend(CountingBackend):
+    """Presses Ctrl-C in the middle of its ``at``-th call, after running half of it."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.calls = at, 0
+
+    def run(self, tasks):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().run(tasks)
+
+
+def test_fit_ctrl_c_inside_a_backend_call_resumes_exactly(tmp_path):
+    objective, theta0 = vqe()
+    common = {"shots": 60, "seed": 8, "budget": qt.Budget(max_steps=6), "run_dir": tmp_path}
+    executor = qt.Executor(
+        InterruptingBackend(at=7),
+        store=qt.ResultStore(tmp_path / "s.db"),
+        max_rows=10,
+        tasks_per_call=1,
+    )
+    cut = qt.fit(objective, theta0, qt.optim.Adam(0.05), executor=executor, **common)
+    assert cut.stopped_by == "interrupted" and 0 < cut.steps < 6
+    resumed = qt.fit(objective, theta0, qt.optim.Adam(0.05), resume=True, **common)
+    straight = qt.fit(
+        objective, theta0, qt.optim.Adam(0.05), shots=60, seed=8, budget=qt.Budget(max_steps=6)
     )
     assert resumed.theta.tobytes() == straight.theta.tobytes()
 
@@ -374,8 +407,11 @@ def test_fit_keeps_theta_when_an_update_is_not_finite():
             step = super().update(state, theta, observation)
             return qt.optim.Update(step.theta * np.inf, step.state, step.learning_rate)
 
-    result = qt.fit(objective, theta0, Exploding(0.1), budget=qt.Budget(max_steps=3))
-    assert result.stopped_by == "non_finite" and result.steps == 0
+    result = qt.fit(
+        objective, theta0, Exploding(0.1), shots=10, seed=1, budget=qt.Budget(max_steps=3)
+    )
+    assert result.stopped_by == "non_finite" and result.steps == 1
+    assert result.shots == result.history[0].shots > 0  # measured, so charged
     np.testing.assert_array_equal(result.theta, theta0)
 
 

@@ -108,16 +108,8 @@ def gradient_tasks(
     """
     if method in ("adjoint", "best"):
         raise UnknownMethodError(f"method={method!r} runs no tasks; plan 'param-shift' instead")
-    circuit, checked, point = _check_inputs(circuit, observables, theta, method)
-    tasks, _ = _plan(
-        method,
-        circuit,
-        checked,
-        point,
-        policy=_policy(shots),
-        seed=seed,
-        covariance=False,
-        options=options,
+    tasks, _ = plan_jacobian(
+        circuit, observables, theta, method=method, shots=shots, seed=seed, **options
     )
     return tasks
 

@@ -63,7 +63,8 @@ class FitResult:
         theta: ``(P,)`` final parameters.
         history: one record per step (of every session of the run).
         stopped_by: ``max_steps``, ``max_shots``, ``max_seconds``, a stop rule's name,
-            ``non_finite`` (an update produced NaN/inf; θ kept) or ``interrupted``.
+            ``non_finite`` (an update produced NaN/inf: the step is recorded and charged, θ
+            and the optimizer state are kept) or ``interrupted``.
         shots: total shots spent by the run.
         seconds: wall time of the run (all sessions).
         final_loss: the exact loss at ``theta`` when the backend is a simulator, else ``None``.
@@ -186,36 +187,36 @@ class _Session:
 
     def step(self) -> str | None:
         """One step; the reason to stop, or ``None`` to go on."""
-        planned = self._measure()
-        if isinstance(planned, str):
-            return planned
-        counters = self.executor.counters
+        state, counters = self.state, self.executor.counters
+        saved_rng = state.rng.bit_generator.state
         before = (counters.retried, counters.failed, counters.cached)
         started = time.perf_counter()
-        evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
-        observation = evaluation.observation(planned.policy)
-        state, optimizer = self.state, self.settings.optimizer
-        update = optimizer.update(state.optimizer_state, state.theta, observation)
-        if not np.all(np.isfinite(update.theta)):
-            return "non_finite"
+        try:
+            planned = self._measure()
+            if isinstance(planned, str):
+                return planned
+            evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
+            observation = evaluation.observation(planned.policy)
+            update = self.settings.optimizer.update(state.optimizer_state, state.theta, observation)
+        except BaseException:
+            # Interrupted mid-step: the step never happened, so neither did its seed draw
+            # (the finished rows are in the store and will be read back on resume).
+            state.rng.bit_generator.state = saved_rng
+            raise
         after = (counters.retried, counters.failed, counters.cached)
-        seconds = time.perf_counter() - started
-        record = _record(state, evaluation, update.learning_rate, planned.cost, seconds)
-        record = replace(
-            record,
-            retries=after[0] - before[0],
-            failures=after[1] - before[1],
-            cached=after[2] - before[2],
-            elapsed=self.elapsed(),
-        )
-        state.theta, state.optimizer_state = update.theta, update.state
+        deltas = tuple(a - b for a, b in zip(after, before, strict=True))
+        finite = bool(np.all(np.isfinite(update.theta)))
+        record = _record(state, evaluation, update.learning_rate, planned.cost, deltas)
+        record = replace(record, seconds=time.perf_counter() - started, elapsed=self.elapsed())
+        if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
+            state.theta, state.optimizer_state = update.theta, update.state
         state.step, state.shots_total = state.step + 1, state.shots_total + planned.cost
         state.elapsed = record.elapsed
         state.history.append(record)
         for tracker in self.trackers:
             tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
         self._save(None)
-        return self.settings.stop.reason(state.history)
+        return self.settings.stop.reason(state.history) if finite else "non_finite"
 
     def _save(self, stopped_by: str | None) -> None:
         if self.directory is not None:
@@ -248,8 +249,13 @@ class _Session:
 
 
 def _record(
-    state: RunState, evaluation: Evaluation, learning_rate: float, cost: int, seconds: float
+    state: RunState,
+    evaluation: Evaluation,
+    learning_rate: float,
+    cost: int,
+    deltas: tuple[int, ...],
 ) -> StepRecord:
+    """The step's record; ``deltas`` are the executor's (retried, failed, cached) this step."""
     norm, norm_err, snr = gradient_summary(evaluation.gradient, evaluation.gradient_stderr)
     return StepRecord(
         step=state.step,
@@ -262,10 +268,10 @@ def _record(
         shots=cost,
         shots_total=state.shots_total + cost,
         circuits=evaluation.n_circuits,
-        retries=0,
-        failures=0,
-        cached=0,
-        seconds=seconds,
+        retries=deltas[0],
+        failures=deltas[1],
+        cached=deltas[2],
+        seconds=0.0,
         elapsed=0.0,
         method=evaluation.method,
         calibration_ids=evaluation.calibration_ids,
