@@ -102,3 +102,17 @@ def test_make_executor_builds_the_configured_backend(tmp_path):
     assert executor.retry.attempts == 3 and executor.max_rows == 4
     assert executor.store is not None
     assert make_executor(config.model_copy(update={"store": False}), None).store is None
+
+
+@pytest.mark.slow
+def test_train_on_a_dask_cluster_equals_local(tmp_path):
+    local, _ = train_from_config(
+        parse_config({**CUSTOM, "budget": {"max_steps": 3}}), run_dir=tmp_path / "local"
+    )
+    dask_config = {
+        **CUSTOM,
+        "budget": {"max_steps": 3},
+        "executor": {"dask": {"n_workers": 1}, "max_rows": 4},
+    }
+    distributed, _ = train_from_config(parse_config(dask_config), run_dir=tmp_path / "dask")
+    assert distributed.theta.tobytes() == local.theta.tobytes()

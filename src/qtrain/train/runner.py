@@ -174,6 +174,14 @@ def make_executor(config: RunConfig, store_path: Path | None) -> Executor:
     )
 
 
+def _close(executor: Executor) -> None:
+    """Release what a run's executor holds: a Dask cluster, the store's connection."""
+    if isinstance(executor, DaskExecutor):
+        executor.close()
+    if executor.store is not None:
+        executor.store.close()
+
+
 def _budget(config: RunConfig) -> Budget:
     return Budget(**config.budget.model_dump())
 
@@ -182,22 +190,26 @@ def _fit(
     prepared: Prepared, directory: RunDir, *, resume: bool, trackers: Sequence[Tracker]
 ) -> FitResult:
     config = prepared.config
-    result = fit(
-        prepared.objective,
-        prepared.theta0,
-        prepared.optimizer,
-        method=config.gradient.method,
-        shots=prepared.shots,
-        gradient_options=config.gradient.options,
-        budget=_budget(config),
-        stop=StopRules(**config.stop.model_dump()),
-        seed=config.seed,
-        executor=make_executor(config, directory.store),
-        run_dir=directory.path,
-        resume=resume,
-        trackers=trackers,
-        exact_value=prepared.exact_value,
-    )
+    executor = make_executor(config, directory.store)
+    try:
+        result = fit(
+            prepared.objective,
+            prepared.theta0,
+            prepared.optimizer,
+            method=config.gradient.method,
+            shots=prepared.shots,
+            gradient_options=config.gradient.options,
+            budget=_budget(config),
+            stop=StopRules(**config.stop.model_dump()),
+            seed=config.seed,
+            executor=executor,
+            run_dir=directory.path,
+            resume=resume,
+            trackers=trackers,
+            exact_value=prepared.exact_value,
+        )
+    finally:
+        _close(executor)
     if prepared.problem is not None:
         terms = prepared.objective.exact_terms(result.theta)
         summary = {
