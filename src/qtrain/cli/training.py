@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qtrain.cli.observe import LogFormat, LogFormatOption, LogLevelOption, MetricsPort, observing
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.problems import PROBLEMS
 from qtrain.train.config import RunConfig, load_config
@@ -65,17 +66,26 @@ def train(
         Path | None, typer.Option(help="Run folder (default: <run.dir>/<name>-<time>-<hash>).")
     ] = None,
     as_json: AsJson = False,
+    *,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormatOption = LogFormat.human,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Train from CONFIG with a live progress bar; checkpoints every step."""
     spec = load_config(config)
     console = Console(stderr=as_json)
-    run_and_report(
-        lambda trackers: train_from_config(spec, run_dir=run_dir, trackers=trackers)[0],
-        console=console,
-        as_json=as_json,
-        title=f"qtrain train: {spec.name}",
-        budget=(spec.budget.max_steps, spec.budget.max_shots),
-    )
+    with observing(
+        console, metrics_port=metrics_port, log_format=log_format, log_level=log_level
+    ) as extra:
+        run_and_report(
+            lambda trackers: train_from_config(spec, run_dir=run_dir, trackers=[*trackers, *extra])[
+                0
+            ],
+            console=console,
+            as_json=as_json,
+            title=f"qtrain train: {spec.name}",
+            budget=(spec.budget.max_steps, spec.budget.max_shots),
+        )
 
 
 @friendly_errors
@@ -85,18 +95,25 @@ def resume(
     max_shots: Annotated[int | None, typer.Option(min=1, help="New shot budget.")] = None,
     max_seconds: Annotated[float | None, typer.Option(min=0.0, help="New time budget.")] = None,
     as_json: AsJson = False,
+    *,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormatOption = LogFormat.human,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run)."""
     spec = load_config(run_dir / "config.yaml")
     budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
     console = Console(stderr=as_json)
-    run_and_report(
-        lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=trackers),
-        console=console,
-        as_json=as_json,
-        title=f"qtrain resume: {spec.name}",
-        budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
-    )
+    with observing(
+        console, metrics_port=metrics_port, log_format=log_format, log_level=log_level
+    ) as extra:
+        run_and_report(
+            lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=[*trackers, *extra]),
+            console=console,
+            as_json=as_json,
+            title=f"qtrain resume: {spec.name}",
+            budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
+        )
 
 
 @friendly_errors
