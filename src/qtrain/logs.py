@@ -127,7 +127,9 @@ class HumanFormatter(logging.Formatter):
         for key in ("ts", "level", "logger"):
             payload.pop(key)
         names = {"run_id": "run"}
-        pairs = " ".join(f"{names.get(k, k)}={_short(v)}" for k, v in payload.items())
+        pairs = " ".join(
+            f"{names.get(k, k)}={_short(v)}" for k, v in payload.items() if v is not None
+        )
         text = f"{clock} {record.levelname:<7} {event}"
         if message != event:
             text += f" {message}"
@@ -138,11 +140,14 @@ class HumanFormatter(logging.Formatter):
 
 
 def _short(value: Any) -> str:
+    """A field as a person reads it: 6 digits, 4 list items, 16 characters of a long hash."""
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, list | tuple) and len(value) > 4:
-        return "[" + ",".join(map(str, value[:4])) + f",…+{len(value) - 4}]"
-    return str(value)
+    if isinstance(value, list | tuple):
+        more = f",…+{len(value) - 4}" if len(value) > 4 else ""
+        return "[" + ",".join(map(str, value[:4])) + more + "]"
+    text = str(value)
+    return text[:16] + "…" if len(text) > 32 and " " not in text else text
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
