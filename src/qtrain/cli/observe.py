@@ -11,6 +11,7 @@ import contextlib
 import enum
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,16 @@ from qtrain.train.metrics import MetricsTracker
 from qtrain.train.report import write_report
 from qtrain.train.tracking import Tracker
 
-__all__ = ["LogFormat", "LogLevel", "MetricsPort", "observing", "report"]
+__all__ = [
+    "LogFormat",
+    "LogFormatOption",
+    "LogLevel",
+    "LogLevelOption",
+    "MetricsPort",
+    "Observe",
+    "observing",
+    "report",
+]
 
 
 class LogFormat(enum.StrEnum):
@@ -60,26 +70,28 @@ LogLevelOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Observe:
+    """The observability options of a command: metrics port, log format and level."""
+
+    metrics_port: int | None = None
+    log_format: LogFormat = LogFormat.human
+    log_level: LogLevel | None = None
+
+
 @contextlib.contextmanager
-def observing(
-    console: Console,
-    *,
-    metrics_port: int | None,
-    log_format: LogFormat = LogFormat.human,
-    log_level: LogLevel | None = None,
-) -> Iterator[list[Tracker]]:
+def observing(console: Console, options: Observe) -> Iterator[list[Tracker]]:
     """Logs configured and, with a port, metrics served, for the length of the block.
 
     Yields:
         The extra trackers to hand the run (the metrics tracker, if serving).
     """
-    handler = configure_logging(
-        log_format.value, level=None if log_level is None else log_level.value
-    )
+    level = None if options.log_level is None else LogLevel(options.log_level).value
+    handler = configure_logging(LogFormat(options.log_format).value, level=level)
     metrics = None
     try:
-        if metrics_port is not None:
-            metrics = MetricsTracker().serve(metrics_port)
+        if options.metrics_port is not None:
+            metrics = MetricsTracker().serve(options.metrics_port)
             console.print(f"serving metrics on {metrics.url}", highlight=False)
         yield [] if metrics is None else [metrics]
     finally:

@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qtrain.cli.observe import LogFormat, LogFormatOption, LogLevelOption, MetricsPort, observing
+from qtrain.cli.observe import (
+    LogFormat,
+    LogFormatOption,
+    LogLevelOption,
+    MetricsPort,
+    Observe,
+    observing,
+)
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.problems import PROBLEMS
 from qtrain.train.config import RunConfig, load_config
@@ -35,13 +42,23 @@ def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run_and_report(
-    start: Any, *, console: Console, as_json: bool, title: str, budget: tuple[int, int | None]
+    start: Any,
+    *,
+    console: Console,
+    as_json: bool,
+    title: str,
+    budget: tuple[int, int | None],
+    observe: Observe | None = None,
 ) -> FitResult:
-    """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut."""
+    """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut.
+
+    ``observe`` configures logs and serves metrics for the length of the run.
+    """
     tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        result: FitResult = start([tracker])
+        with observing(console, observe or Observe()) as extra:
+            result: FitResult = start([tracker, *extra])
     finally:
         signal.signal(signal.SIGTERM, previous)
     if as_json:
@@ -74,18 +91,14 @@ def train(
     """Train from CONFIG with a live progress bar; checkpoints every step."""
     spec = load_config(config)
     console = Console(stderr=as_json)
-    with observing(
-        console, metrics_port=metrics_port, log_format=log_format, log_level=log_level
-    ) as extra:
-        run_and_report(
-            lambda trackers: train_from_config(spec, run_dir=run_dir, trackers=[*trackers, *extra])[
-                0
-            ],
-            console=console,
-            as_json=as_json,
-            title=f"qtrain train: {spec.name}",
-            budget=(spec.budget.max_steps, spec.budget.max_shots),
-        )
+    run_and_report(
+        lambda trackers: train_from_config(spec, run_dir=run_dir, trackers=trackers)[0],
+        console=console,
+        as_json=as_json,
+        title=f"qtrain train: {spec.name}",
+        budget=(spec.budget.max_steps, spec.budget.max_shots),
+        observe=Observe(metrics_port, log_format, log_level),
+    )
 
 
 @friendly_errors
@@ -104,16 +117,14 @@ def resume(
     spec = load_config(run_dir / "config.yaml")
     budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
     console = Console(stderr=as_json)
-    with observing(
-        console, metrics_port=metrics_port, log_format=log_format, log_level=log_level
-    ) as extra:
-        run_and_report(
-            lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=[*trackers, *extra]),
-            console=console,
-            as_json=as_json,
-            title=f"qtrain resume: {spec.name}",
-            budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
-        )
+    run_and_report(
+        lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=trackers),
+        console=console,
+        as_json=as_json,
+        title=f"qtrain resume: {spec.name}",
+        budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
+        observe=Observe(metrics_port, log_format, log_level),
+    )
 
 
 @friendly_errors

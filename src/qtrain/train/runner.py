@@ -192,34 +192,46 @@ def config_trackers(config: RunConfig) -> list[Tracker]:
 def _fit(
     prepared: Prepared, directory: RunDir, *, resume: bool, trackers: Sequence[Tracker]
 ) -> FitResult:
-    config = prepared.config
-    executor = make_executor(config, directory.store)
-    trackers = [*config_trackers(config), *trackers]
+    """Train with the config's trackers too; they see the executor, run id and budget."""
+    executor = make_executor(prepared.config, directory.store)
+    observers = [*config_trackers(prepared.config), *trackers]
     context = RunContext(
         Path(directory.path).resolve().name,
         Path(directory.path),
         executor,
-        _budget(config),
+        _budget(prepared.config),
         prepared.exact_value,
-        config.model_dump(mode="json"),
+        prepared.config.model_dump(mode="json"),
     )
-    with bound(trackers, context):  # trackers see the executor, run id and budget
-        result = fit(
-            prepared.objective,
-            prepared.theta0,
-            prepared.optimizer,
-            method=config.gradient.method,
-            shots=prepared.shots,
-            gradient_options=config.gradient.options,
-            budget=_budget(config),
-            stop=StopRules(**config.stop.model_dump()),
-            seed=config.seed,
-            executor=executor,
-            run_dir=directory.path,
-            resume=resume,
-            trackers=trackers,
-            exact_value=prepared.exact_value,
-        )
+    with bound(observers, context):
+        return _train(prepared, directory, executor, resume=resume, trackers=observers)
+
+
+def _train(
+    prepared: Prepared,
+    directory: RunDir,
+    executor: Executor,
+    *,
+    resume: bool,
+    trackers: Sequence[Tracker],
+) -> FitResult:
+    config = prepared.config
+    result = fit(
+        prepared.objective,
+        prepared.theta0,
+        prepared.optimizer,
+        method=config.gradient.method,
+        shots=prepared.shots,
+        gradient_options=config.gradient.options,
+        budget=_budget(config),
+        stop=StopRules(**config.stop.model_dump()),
+        seed=config.seed,
+        executor=executor,
+        run_dir=directory.path,
+        resume=resume,
+        trackers=trackers,
+        exact_value=prepared.exact_value,
+    )
     if prepared.problem is not None:
         terms = prepared.objective.exact_terms(result.theta)
         summary = {
