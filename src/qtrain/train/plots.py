@@ -168,7 +168,10 @@ def _heatmap(records: Sequence[StepRecord], _: float | None, __: int | None) -> 
     )
     figure.colorbar(image, ax=axes, label="|∂L/∂θ_k|")
     for axis, size in ((axes.xaxis, magnitudes.shape[1]), (axes.yaxis, magnitudes.shape[0])):
-        axis.set_major_locator(MaxNLocator(nbins=min(size, 10), integer=True))
+        if size <= 12:  # one tick per step or parameter
+            axis.set_ticks(range(size))
+        else:
+            axis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     axes.set(xlabel="step", ylabel="parameter k", title="Gradient magnitude per parameter")
     return figure
 
