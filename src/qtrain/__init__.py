@@ -57,11 +57,16 @@ from qtrain.ir.observables import Y as Y
 from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
+from qtrain.logs import configure_logging as configure_logging
 from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
 from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
+from qtrain.train.metrics import MetricsTracker as MetricsTracker
+from qtrain.train.metrics import serve_metrics as serve_metrics
+from qtrain.train.mlflow_tracker import MlflowTracker as MlflowTracker
 from qtrain.train.objective import Objective as Objective
 from qtrain.train.records import StepRecord as StepRecord
+from qtrain.train.report import write_report as write_report
 from qtrain.train.stopping import Budget as Budget
 from qtrain.train.stopping import StopRules as StopRules
 
@@ -91,6 +96,8 @@ __all__ = [
     "IncompleteResultError",
     "LocalSimulator",
     "MeasurementGroup",
+    "MetricsTracker",
+    "MlflowTracker",
     "Objective",
     "Observable",
     "ObservableError",
@@ -115,6 +122,7 @@ __all__ = [
     "Z",
     "__version__",
     "ansatz",
+    "configure_logging",
     "dry_run",
     "expval",
     "fit",
@@ -125,5 +133,7 @@ __all__ = [
     "metric_tensor",
     "optim",
     "problems",
+    "serve_metrics",
     "train",
+    "write_report",
 ]

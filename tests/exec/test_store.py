@@ -57,3 +57,32 @@ def test_store_concurrent_writers_lose_nothing(tmp_path):
     assert len(store) == 500
     found = store.get_many([f"k{j}" for j in range(500)])
     assert all(found[f"k{j}"].values[0] == j for j in range(500))
+
+
+def test_an_interrupt_right_after_commit_keeps_the_rows_and_raises_it(tmp_path):
+    # Ctrl-C can arrive after SQLite finished COMMIT but before execute() returns; the
+    # rollback must not fail then (it used to raise "no transaction is active").
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    real = store._connect()
+
+    class InterruptAfterCommit:
+        in_transaction = property(lambda self: real.in_transaction)
+
+        def execute(self, sql, *args):
+            result = real.execute(sql, *args)
+            if sql == "COMMIT":
+                raise KeyboardInterrupt
+            return result
+
+        def executemany(self, sql, rows):
+            return real.executemany(sql, rows)
+
+    store._local.conn = InterruptAfterCommit()
+    try:
+        store.put_many({"a": row(1.0)})
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt was swallowed")
+    store._local.conn = real
+    assert set(store.get_many(["a"])) == {"a"}

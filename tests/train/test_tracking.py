@@ -1,5 +1,17 @@
+import dataclasses
+import logging
+
+from qtrain.logs import current_context
 from qtrain.train.records import StepRecord
-from qtrain.train.tracking import JsonlTracker, Tracker, read_metrics, truncate_metrics
+from qtrain.train.tracking import (
+    JsonlTracker,
+    LogTracker,
+    RunContext,
+    Tracker,
+    bound,
+    read_metrics,
+    truncate_metrics,
+)
 
 
 def record(step):
@@ -46,3 +58,51 @@ def test_read_metrics_ignores_a_torn_last_line_and_truncate_cuts_back(tmp_path):
     truncate_metrics(path, 2)
     assert read_metrics(path) == [record(0), record(1)]
     assert read_metrics(tmp_path / "missing.jsonl") == []
+
+
+def test_bound_binds_trackers_and_aborts_them_when_the_run_raises():
+    class Spy:
+        def __init__(self):
+            self.calls = []
+
+        def bind(self, context):
+            self.calls.append(("bind", context.run_id, context.backend))
+
+        def abort(self, error):
+            self.calls.append(("abort", type(error).__name__))
+
+    spy, plain = Spy(), JsonlTracker("unused.jsonl")  # a tracker without bind/abort is fine
+    with bound([spy, plain], RunContext("r")):
+        pass
+    try:
+        with bound([spy, plain], RunContext("r")):
+            raise KeyError("x")
+    except KeyError:
+        pass
+    assert spy.calls == [("bind", "r", "unknown"), ("bind", "r", "unknown"), ("abort", "KeyError")]
+
+
+def test_log_tracker_sets_the_step_of_what_follows_and_reports_changes(caplog):
+    caplog.set_level(logging.INFO, logger="qtrain")
+    tracker = LogTracker()
+    tracker.bind(RunContext("run-7"))
+    tracker.start({"config_hash": "abc", "step": 3})
+    assert current_context() == {"run_id": "run-7", "step": 3}
+    tracker.log(dataclasses.replace(record(3), calibration_ids=("cal-0",)))
+    assert current_context()["step"] == 4  # the executor's next events belong to step 4
+    tracker.log(
+        dataclasses.replace(record(4), calibration_ids=("cal-1",), monitor={"decision": "stop"})
+    )
+    tracker.finish({"stopped_by": "max_steps", "steps": 5})
+    assert current_context() == {}
+    events = [(r.event, r.levelname) for r in caplog.records if hasattr(r, "event")]
+    assert events == [
+        ("run.start", "INFO"),
+        ("step", "INFO"),
+        ("step", "INFO"),
+        ("calibration.change", "INFO"),
+        ("monitor.decision", "WARNING"),
+        ("run.finish", "INFO"),
+    ]
+    change = next(r for r in caplog.records if getattr(r, "event", "") == "calibration.change")
+    assert change.fields["new"] == ["cal-1"] and change.fields["run_id"] == "run-7"

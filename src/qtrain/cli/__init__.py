@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 import qtrain
-from qtrain.cli import training
+from qtrain.cli import observe, training
 from qtrain.cli.views import friendly_errors
 from qtrain.exec.store import ResultStore
 from qtrain.train.runner import train_from_config
@@ -27,6 +27,7 @@ app.command()(training.resume)
 app.command()(training.grad)
 app.command()(training.plan)
 app.command()(training.problems)
+app.command()(observe.report)
 
 
 def _version(value: bool) -> None:

@@ -12,6 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qtrain.cli.observe import (
+    LogFormat,
+    LogFormatOption,
+    LogLevelOption,
+    MetricsPort,
+    Observe,
+    observing,
+)
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.problems import PROBLEMS
 from qtrain.train.config import RunConfig, load_config
@@ -34,13 +42,23 @@ def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run_and_report(
-    start: Any, *, console: Console, as_json: bool, title: str, budget: tuple[int, int | None]
+    start: Any,
+    *,
+    console: Console,
+    as_json: bool,
+    title: str,
+    budget: tuple[int, int | None],
+    observe: Observe | None = None,
 ) -> FitResult:
-    """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut."""
+    """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut.
+
+    ``observe`` configures logs and serves metrics for the length of the run.
+    """
     tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        result: FitResult = start([tracker])
+        with observing(console, observe or Observe()) as extra:
+            result: FitResult = start([tracker, *extra])
     finally:
         signal.signal(signal.SIGTERM, previous)
     if as_json:
@@ -65,6 +83,10 @@ def train(
         Path | None, typer.Option(help="Run folder (default: <run.dir>/<name>-<time>-<hash>).")
     ] = None,
     as_json: AsJson = False,
+    *,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormatOption = LogFormat.human,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Train from CONFIG with a live progress bar; checkpoints every step."""
     spec = load_config(config)
@@ -75,6 +97,7 @@ def train(
         as_json=as_json,
         title=f"qtrain train: {spec.name}",
         budget=(spec.budget.max_steps, spec.budget.max_shots),
+        observe=Observe(metrics_port, log_format, log_level),
     )
 
 
@@ -85,6 +108,10 @@ def resume(
     max_shots: Annotated[int | None, typer.Option(min=1, help="New shot budget.")] = None,
     max_seconds: Annotated[float | None, typer.Option(min=0.0, help="New time budget.")] = None,
     as_json: AsJson = False,
+    *,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormatOption = LogFormat.human,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run)."""
     spec = load_config(run_dir / "config.yaml")
@@ -96,6 +123,7 @@ def resume(
         as_json=as_json,
         title=f"qtrain resume: {spec.name}",
         budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
+        observe=Observe(metrics_port, log_format, log_level),
     )
 
 

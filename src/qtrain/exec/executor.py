@@ -32,6 +32,7 @@ from qtrain.errors import (
     ThrottledError,
     TransientExecutionError,
 )
+from qtrain.exec import events
 from qtrain.exec.keys import row_keys
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore, StoredRow
@@ -52,6 +53,7 @@ class ExecutorCounters:
     cached: int = 0
     throttled: int = 0
     calls: int = 0
+    partial: int = 0  # calls that returned with some task results missing or invalid
     latencies_s: list[float] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
@@ -209,9 +211,11 @@ class Executor:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self.counters.retried += 1
+                        events.retrying(self.name, attempt.retry_state.attempt_number, outstanding)
                     outstanding = self._submit(outstanding, collected)
         except TransientExecutionError as error:
             missing = tuple(k for chunk in outstanding for k in chunk.keys)
+            events.gave_up(self.name, self.retry.attempts, outstanding, error)
             raise IncompleteResultError(
                 f"{len(missing)} row(s) in {len(outstanding)} task(s) had no valid result after "
                 f"{self.retry.attempts} attempts (last error: {error}); no partial result is "
@@ -247,8 +251,10 @@ class Executor:
 
     def _finish(self, chunk: Chunk, result: Result | None) -> dict[str, StoredRow]:
         """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
-        if result is None or invalid_reason(chunk, result):
+        reason = invalid_reason(chunk, result)
+        if result is None or reason:
             self.counters.failed += len(chunk.keys)
+            events.result_rejected(self.name, chunk, reason)
             return {}
         self.counters.succeeded += len(chunk.keys)
         rows = {}
@@ -267,10 +273,15 @@ class Executor:
         except TransientExecutionError as error:
             self.counters.failed += sum(len(c.keys) for c in group)
             self.counters.throttled += isinstance(error, ThrottledError)
+            events.call_failed(self.name, group, error)
             return {}, error
         finished: dict[str, StoredRow] = {}
+        rejected = 0
         for chunk, result in zip(group, results, strict=True):
-            finished.update(self._finish(chunk, result))
+            rows = self._finish(chunk, result)
+            rejected += not rows
+            finished.update(rows)
+        self.counters.partial += rejected > 0
         if finished and self.store is not None:
             self.store.put_many(finished)  # committed before anyone uses the numbers
         return finished, None

@@ -122,7 +122,8 @@ class ResultStore:
             conn.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?)", records)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # Ctrl-C may land after COMMIT finished: nothing to undo
+                conn.execute("ROLLBACK")
             raise
 
     def __len__(self) -> int:

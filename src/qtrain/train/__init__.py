@@ -7,12 +7,18 @@ from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
 from qtrain.train.losses import LOSSES as LOSSES
 from qtrain.train.losses import Loss as Loss
+from qtrain.train.metrics import MetricsTracker as MetricsTracker
+from qtrain.train.metrics import serve_metrics as serve_metrics
+from qtrain.train.mlflow_tracker import MlflowTracker as MlflowTracker
 from qtrain.train.objective import Objective as Objective
 from qtrain.train.records import StepRecord as StepRecord
+from qtrain.train.report import write_report as write_report
 from qtrain.train.rundir import RunDir as RunDir
 from qtrain.train.stopping import Budget as Budget
 from qtrain.train.stopping import StopRules as StopRules
 from qtrain.train.tracking import JsonlTracker as JsonlTracker
+from qtrain.train.tracking import LogTracker as LogTracker
+from qtrain.train.tracking import RunContext as RunContext
 from qtrain.train.tracking import Tracker as Tracker
 from qtrain.train.tracking import read_metrics as read_metrics
 
@@ -23,8 +29,12 @@ __all__ = [
     "Evaluation",
     "FitResult",
     "JsonlTracker",
+    "LogTracker",
     "Loss",
+    "MetricsTracker",
+    "MlflowTracker",
     "Objective",
+    "RunContext",
     "RunDir",
     "StepRecord",
     "StopRules",
@@ -32,4 +42,6 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "read_metrics",
+    "serve_metrics",
+    "write_report",
 ]

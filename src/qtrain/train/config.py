@@ -204,6 +204,23 @@ class ExecutorConfig(_Strict):
     dask: DaskConfig | None = None
 
 
+class TrackingConfig(_Strict):
+    """``tracking: mlflow`` or ``{name: mlflow, uri: ..., experiment: ...}``.
+
+    ``metrics.jsonl`` is always written; ``mlflow`` also logs to MLflow (the ``mlflow``
+    extra), by default to ``sqlite:///<run.dir>/mlflow.db`` beside the run folders.
+    """
+
+    name: Literal["jsonl", "mlflow"] = "jsonl"
+    uri: str | None = None
+    experiment: Annotated[str, Field(min_length=1)] = "qtrain"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
 class RunDirConfig(_Strict):
     """Where runs go: ``<dir>/<id>/``; the id defaults to ``<name>-<time>-<hash>``."""
 
@@ -230,6 +247,7 @@ class RunConfig(_Strict):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     store: bool | Path = True
     run: RunDirConfig = Field(default_factory=RunDirConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
     def _one_objective(self) -> RunConfig:

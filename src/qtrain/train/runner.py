@@ -47,14 +47,16 @@ from qtrain.train.config import (
 )
 from qtrain.train.evaluation import Evaluation
 from qtrain.train.loop import FitResult, fit
+from qtrain.train.mlflow_tracker import MlflowTracker
 from qtrain.train.objective import Objective
 from qtrain.train.rundir import RunDir, new_run_id
 from qtrain.train.state import checked_optimizer
 from qtrain.train.stopping import Budget, StopRules
-from qtrain.train.tracking import Tracker
+from qtrain.train.tracking import LogTracker, RunContext, Tracker, bound
 
 __all__ = [
     "Prepared",
+    "config_trackers",
     "gradient_from_config",
     "make_executor",
     "plan_from_config",
@@ -186,30 +188,61 @@ def _budget(config: RunConfig) -> Budget:
     return Budget(**config.budget.model_dump())
 
 
+def config_trackers(config: RunConfig) -> list[Tracker]:
+    """The trackers a run gets from its config: structured logs, and MLflow when asked."""
+    trackers: list[Tracker] = [LogTracker()]
+    if config.tracking.name == "mlflow":
+        spec = config.tracking
+        trackers.append(MlflowTracker(tracking_uri=spec.uri, experiment=spec.experiment))
+    return trackers
+
+
 def _fit(
     prepared: Prepared, directory: RunDir, *, resume: bool, trackers: Sequence[Tracker]
 ) -> FitResult:
-    config = prepared.config
-    executor = make_executor(config, directory.store)
+    """Train with the config's trackers too; they see the executor, run id and budget."""
+    executor = make_executor(prepared.config, directory.store)
+    observers = [*config_trackers(prepared.config), *trackers]
+    context = RunContext(
+        Path(directory.path).resolve().name,
+        Path(directory.path),
+        executor,
+        _budget(prepared.config),
+        prepared.exact_value,
+        prepared.config.model_dump(mode="json"),
+    )
     try:
-        result = fit(
-            prepared.objective,
-            prepared.theta0,
-            prepared.optimizer,
-            method=config.gradient.method,
-            shots=prepared.shots,
-            gradient_options=config.gradient.options,
-            budget=_budget(config),
-            stop=StopRules(**config.stop.model_dump()),
-            seed=config.seed,
-            executor=executor,
-            run_dir=directory.path,
-            resume=resume,
-            trackers=trackers,
-            exact_value=prepared.exact_value,
-        )
+        with bound(observers, context):
+            return _train(prepared, directory, executor, resume=resume, trackers=observers)
     finally:
         _close(executor)
+
+
+def _train(
+    prepared: Prepared,
+    directory: RunDir,
+    executor: Executor,
+    *,
+    resume: bool,
+    trackers: Sequence[Tracker],
+) -> FitResult:
+    config = prepared.config
+    result = fit(
+        prepared.objective,
+        prepared.theta0,
+        prepared.optimizer,
+        method=config.gradient.method,
+        shots=prepared.shots,
+        gradient_options=config.gradient.options,
+        budget=_budget(config),
+        stop=StopRules(**config.stop.model_dump()),
+        seed=config.seed,
+        executor=executor,
+        run_dir=directory.path,
+        resume=resume,
+        trackers=trackers,
+        exact_value=prepared.exact_value,
+    )
     if prepared.problem is not None:
         terms = prepared.objective.exact_terms(result.theta)
         summary = {

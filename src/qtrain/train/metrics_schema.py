@@ -1,0 +1,56 @@
+"""The names, help texts and sources of the Prometheus metrics qtrain exports.
+
+Every metric starts with ``qtrain_``; ``docs/operations.md`` documents them and
+``deploy/grafana/qtrain.json`` queries them (a test checks both against a real scrape).
+Counters are named without ``_total`` here: the exposition format adds it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BUDGET_STOPS",
+    "EXECUTOR_COUNTERS",
+    "LATENCY_BUCKETS_S",
+    "STEP_COUNTERS",
+    "STEP_GAUGES",
+]
+
+# Seconds: local simulator calls take milliseconds, queued hardware jobs minutes.
+LATENCY_BUCKETS_S: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+LATENCY_BUCKETS_S += (2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+# (metric name, ExecutorCounters field, help)
+EXECUTOR_COUNTERS = (
+    ("qtrain_exec_calls", "calls", "Backend calls made by the executor."),
+    ("qtrain_exec_rows_submitted", "submitted", "Rows sent to the backend (again on retry)."),
+    ("qtrain_exec_rows_succeeded", "succeeded", "Rows that came back with a valid result."),
+    ("qtrain_exec_rows_failed", "failed", "Rows lost to a failed call or a bad result."),
+    ("qtrain_exec_rows_cached", "cached", "Rows read from the result store, not run."),
+    ("qtrain_exec_rows_deduplicated", "deduplicated", "Duplicate rows folded into one."),
+    ("qtrain_exec_retries", "retried", "Retry rounds (each resubmits what is outstanding)."),
+    ("qtrain_exec_throttled", "throttled", "Backend calls refused by throttling."),
+    ("qtrain_exec_partial_calls", "partial", "Calls returning some missing/invalid results."),
+)
+# (metric name, _StepTotals field, help)
+STEP_COUNTERS = (
+    ("qtrain_steps", "steps", "Optimizer steps finished (this process)."),
+    ("qtrain_shots", "shots", "Shots spent by steps (the run's ledger, this process)."),
+    ("qtrain_circuits", "circuits", "Parameter rows evaluated by steps."),
+    ("qtrain_step_retries", "retries", "Backend retries during steps."),
+    ("qtrain_step_failures", "failures", "Failed or invalid rows during steps."),
+    ("qtrain_step_cached", "cached", "Rows steps read from the result store."),
+)
+# (metric name, StepRecord attribute, help); None is exported as NaN (exact runs)
+STEP_GAUGES = (
+    ("qtrain_loss", "loss", "Loss measured at the last step."),
+    ("qtrain_loss_stderr", "loss_stderr", "Standard error of that loss (NaN when exact)."),
+    ("qtrain_grad_norm", "grad_norm", "Norm of the last gradient estimate."),
+    ("qtrain_grad_norm_stderr", "grad_norm_stderr", "Standard error of that norm."),
+    ("qtrain_grad_snr", "grad_snr", "Gradient norm over its shot noise (NaN when exact)."),
+    ("qtrain_learning_rate", "learning_rate", "Step size of the last step."),
+    ("qtrain_step_shots", "shots", "Shots the last step cost."),
+    ("qtrain_step_circuits", "circuits", "Parameter rows the last step evaluated."),
+    ("qtrain_run_shots", "shots_total", "Shots spent by the run so far (all sessions)."),
+    ("qtrain_run_elapsed_seconds", "elapsed", "Wall time of the run so far (all sessions)."),
+)
+BUDGET_STOPS = ("max_steps", "max_shots", "max_seconds", "interrupted", "non_finite")

@@ -1,0 +1,205 @@
+"""Plots of a run from its step records, as PNG bytes (matplotlib, the ``plot`` extra).
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg renderer, never through
+``pyplot``: no global state, no GUI backend, safe in a server or a test.
+
+* ``loss``: the measured loss with its 1σ and 2σ bands, the exact minimum when known, and the
+  steps where the plateau monitor decided something other than ``ok``.
+* ``gradient``: ‖g‖ ± its standard error, and the SNR against the noise level 1.
+* ``shots``: the run's shots against its budget.
+* ``reliability``: retries, failed rows and cached rows per step; calibration changes.
+* ``gradient_heatmap``: |∂L/∂θ_k| per parameter (rows) and step (columns), log colour scale.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qtrain.extras import require
+from qtrain.train.records import StepRecord
+from qtrain.train.tracking import monitor_decision
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["PLOTS", "render_plots"]
+
+PLOTS = ("loss", "gradient", "shots", "reliability", "gradient_heatmap")
+_DECISION_COLOURS = {"warn": "tab:orange", "stop": "tab:red", "raise_shots": "tab:purple"}
+_DECISION_COLOURS |= {"layerwise": "tab:green", "other": "tab:gray"}
+
+
+def _figure(rows: int = 1, height: float = 3.4) -> Figure:
+    from matplotlib.figure import Figure  # noqa: PLC0415 - optional extra
+
+    return Figure(figsize=(7.5, height * rows), layout="constrained")
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    return buffer.getvalue()
+
+
+def _array(records: Sequence[StepRecord], name: str) -> np.ndarray:
+    """``(K,)`` the field over steps, NaN where it is ``None``."""
+    values = [getattr(r, name) for r in records]
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _band(axes: Axes, steps: np.ndarray, value: np.ndarray, err: np.ndarray, colour: str) -> None:
+    if np.all(np.isnan(err)):
+        return
+    for width, alpha, label in ((2.0, 0.15, "±2σ"), (1.0, 0.3, "±1σ")):
+        axes.fill_between(
+            steps,
+            value - width * err,
+            value + width * err,
+            color=colour,
+            alpha=alpha,
+            lw=0,
+            label=label,
+        )
+
+
+def _loss(records: Sequence[StepRecord], exact_value: float | None, _: int | None) -> Figure:
+    figure = _figure()
+    axes = figure.add_subplot()
+    steps, loss = _array(records, "step"), _array(records, "loss")
+    _band(axes, steps, loss, _array(records, "loss_stderr"), "tab:blue")
+    axes.plot(steps, loss, color="tab:blue", marker=".", label="measured loss")
+    if exact_value is not None:
+        axes.axhline(exact_value, color="black", ls="--", lw=1, label=f"exact {exact_value:.6g}")
+    seen: set[str] = set()
+    for record in records:
+        decision = monitor_decision(record.monitor)
+        if decision in _DECISION_COLOURS:
+            label = None if decision in seen else f"monitor: {decision}"
+            seen.add(decision)
+            axes.axvline(record.step, color=_DECISION_COLOURS[decision], ls=":", label=label)
+    axes.set(xlabel="step", ylabel="loss", title="Loss ± standard error")
+    axes.legend(loc="best", fontsize="small")
+    return figure
+
+
+def _gradient(records: Sequence[StepRecord], _: float | None, __: int | None) -> Figure:
+    figure = _figure(rows=2, height=2.6)
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    steps, norm = _array(records, "step"), _array(records, "grad_norm")
+    _band(top, steps, norm, _array(records, "grad_norm_stderr"), "tab:green")
+    top.plot(steps, norm, color="tab:green", marker=".", label="‖g‖")
+    if np.all(norm > 0):
+        top.set_yscale("log")
+    top.set(ylabel="gradient norm", title="Gradient norm and signal-to-noise ratio")
+    top.legend(loc="best", fontsize="small")
+    snr = _array(records, "grad_snr")
+    if np.all(np.isnan(snr)):
+        bottom.text(
+            0.5, 0.5, "exact gradients: no shot noise", ha="center", transform=bottom.transAxes
+        )
+    else:
+        bottom.plot(steps, snr, color="tab:red", marker=".", label="SNR")
+        bottom.axhline(1.0, color="black", ls="--", lw=1, label="noise level (SNR = 1)")
+        if np.nanmin(snr) > 0:
+            bottom.set_yscale("log")
+        bottom.legend(loc="best", fontsize="small")
+    bottom.set(xlabel="step", ylabel="SNR")
+    return figure
+
+
+def _shots(records: Sequence[StepRecord], _: float | None, max_shots: int | None) -> Figure:
+    figure = _figure()
+    axes = figure.add_subplot()
+    steps, total = _array(records, "step"), _array(records, "shots_total")
+    axes.step(steps, total, where="post", color="tab:blue", label="shots spent")
+    title = "Shots spent"
+    if max_shots is not None:
+        axes.axhline(max_shots, color="tab:red", ls="--", label=f"budget {max_shots:,}")
+        title += f": {total[-1] / max_shots:.1%} of the budget"
+    axes.set(xlabel="step", ylabel="shots (cumulative)", title=title)
+    axes.legend(loc="best", fontsize="small")
+    return figure
+
+
+def _reliability(records: Sequence[StepRecord], _: float | None, __: int | None) -> Figure:
+    figure = _figure()
+    axes = figure.add_subplot()
+    steps = _array(records, "step")
+    for offset, (name, colour) in enumerate(
+        (("retries", "tab:orange"), ("failures", "tab:red"), ("cached", "tab:gray"))
+    ):
+        axes.bar(steps + (offset - 1) * 0.27, _array(records, name), 0.27, color=colour, label=name)
+    previous: set[str] | None = None
+    labelled = False
+    for record in records:
+        ids = set(record.calibration_ids)
+        if previous is not None and ids - previous:
+            label = None if labelled else "calibration change"
+            axes.axvline(record.step, color="tab:purple", ls=":", label=label)
+            labelled = True
+        previous = ids
+    axes.set(xlabel="step", ylabel="per step", title="Retries, failed rows and cached rows")
+    axes.legend(loc="best", fontsize="small")
+    return figure
+
+
+def _heatmap(records: Sequence[StepRecord], _: float | None, __: int | None) -> Figure:
+    from matplotlib.colors import LogNorm  # noqa: PLC0415 - optional extra
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - optional extra
+
+    magnitudes = np.abs(np.array([r.gradient for r in records], dtype=np.float64)).T  # (P, K)
+    positive = magnitudes[magnitudes > 0]
+    floor = float(positive.min()) if positive.size else 1e-12
+    figure = _figure(height=max(2.6, min(8.0, 0.25 * magnitudes.shape[0] + 1.5)))
+    axes = figure.add_subplot()
+    image = axes.imshow(
+        np.maximum(magnitudes, floor),
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        norm=LogNorm(vmin=floor, vmax=max(floor * 10, float(magnitudes.max()))),
+        cmap="viridis",
+        extent=(-0.5, magnitudes.shape[1] - 0.5, -0.5, magnitudes.shape[0] - 0.5),
+    )
+    figure.colorbar(image, ax=axes, label="|∂L/∂θ_k|")
+    for axis, size in ((axes.xaxis, magnitudes.shape[1]), (axes.yaxis, magnitudes.shape[0])):
+        if size <= 12:  # one tick per step or parameter
+            axis.set_ticks(range(size))
+        else:
+            axis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    axes.set(xlabel="step", ylabel="parameter k", title="Gradient magnitude per parameter")
+    return figure
+
+
+_MAKERS: dict[str, Callable[[Sequence[StepRecord], float | None, int | None], Figure]] = {
+    "loss": _loss,
+    "gradient": _gradient,
+    "shots": _shots,
+    "reliability": _reliability,
+    "gradient_heatmap": _heatmap,
+}
+
+
+def render_plots(
+    records: Sequence[StepRecord],
+    *,
+    exact_value: float | None = None,
+    max_shots: int | None = None,
+) -> dict[str, bytes]:
+    """PNG bytes of every plot in :data:`PLOTS`.
+
+    There are none without records, and no heatmap without gradient vectors.
+
+    Raises:
+        ConfigError: matplotlib (the ``plot`` extra) is not installed.
+    """
+    require("matplotlib", extra="plot", purpose="run plots")
+    if not records:
+        return {}
+    names = [n for n in PLOTS if n != "gradient_heatmap" or all(r.gradient for r in records)]
+    return {name: _png(_MAKERS[name](records, exact_value, max_shots)) for name in names}

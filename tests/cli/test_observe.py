@@ -1,0 +1,127 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from qtrain.cli import app
+
+runner = CliRunner()
+
+
+def write_config(tmp_path, **overrides):
+    config = {
+        "name": "cli-observe",
+        "seed": 3,
+        "circuit": {"ansatz": "hardware_efficient", "n_qubits": 2, "layers": 1},
+        "observable": "Z0 + Z1",
+        "theta0": [0.4, 0.4, 0.4, 0.4],
+        "optimizer": {"name": "adam", "learning_rate": 0.1},
+        "gradient": {"method": "param-shift", "shots": 200},
+        "budget": {"max_steps": 5},
+        "run": {"dir": str(tmp_path / "runs")},
+        **overrides,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_with_json_logs_then_report_the_run(tmp_path):
+    config = write_config(tmp_path)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(
+        app, ["train", str(config), "--run-dir", str(run_dir), "--log-format", "json", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines if line["event"] == "step"] == ["step"] * 5
+    assert {line["run_id"] for line in lines} == {"run"}
+    assert json.loads(result.stdout)["steps"] == 5  # stdout stays the summary JSON
+    report = runner.invoke(app, ["report", str(run_dir), "--json"])
+    assert report.exit_code == 0, report.output
+    paths = json.loads(report.stdout)
+    assert Path(paths["report"]) == run_dir / "report" / "report.html"
+    assert len(paths["plots"]) == 5 and all(Path(p).exists() for p in paths["plots"])
+    text = runner.invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "r.html")])
+    assert text.exit_code == 0 and (tmp_path / "r.html").exists()
+
+
+def test_report_of_a_folder_that_is_no_run_is_one_error_line(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not a run directory" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_bad_log_options_are_refused(tmp_path):
+    config = write_config(tmp_path)
+    result = runner.invoke(app, ["train", str(config), "--log-format", "xml"])
+    assert result.exit_code == 2 and "xml" in result.output
+    result = runner.invoke(app, ["train", str(config), "--metrics-port", "70000"])
+    assert result.exit_code == 2
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_train_serves_metrics_on_127_0_0_1_while_the_run_lasts(tmp_path):
+    # each backend call sleeps 50 ms, so the run lasts seconds: long enough to be scraped
+    config = write_config(
+        tmp_path,
+        budget={"max_steps": 12},
+        backend={"name": "faulty", "seed": 1, "latency_s": 0.05},
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qtrain",
+            "train",
+            str(config),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--metrics-port",
+            str(port),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    scrapes = []
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.05)  # not up yet, or already shut down
+            continue
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        steps = families["qtrain_steps"].samples
+        if steps:
+            scrapes.append(steps[0].value)
+        time.sleep(0.1)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert json.loads(out)["steps"] == 12
+    assert f"serving metrics on {url}" in err.decode()
+    assert scrapes and scrapes == sorted(scrapes) and 1 <= scrapes[-1] <= 12
+    with pytest.raises(urllib.error.URLError):  # the server ended with the run
+        urllib.request.urlopen(url, timeout=5)

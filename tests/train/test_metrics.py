@@ -1,0 +1,390 @@
+import itertools
+import json
+import math
+import re
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+import qtrain as qt
+from qtrain.train.config import parse_config
+from qtrain.train.metrics import MetricsTracker, serve_metrics
+from qtrain.train.records import StepRecord
+from qtrain.train.runner import train_from_config
+from qtrain.train.tracking import read_metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHAOS = {
+    "name": "metrics-chaos",
+    "seed": 5,
+    "problem": {"name": "maxcut", "edges": [[0, 1], [1, 2], [2, 3], [3, 0], [0, 2]], "layers": 1},
+    "optimizer": {"name": "adam", "learning_rate": 0.05},
+    "gradient": {"method": "param-shift", "shots": 100},
+    "budget": {"max_steps": 8, "max_shots": 2_000_000},
+    "backend": {
+        "name": "faulty",
+        "seed": 3,
+        "failure_rate": 0.25,
+        "throttle_rate": 0.1,
+        "partial_rate": 0.2,
+        "corrupt_rate": 0.1,
+        "retry_after_s": 0.001,
+        "recalibrate_every": 4,
+    },
+    "executor": {
+        "retry": {"attempts": 40, "initial_s": 0.001, "max_s": 0.005, "jitter_s": 0.001},
+        "max_rows": 3,
+    },
+}
+
+
+def scrape(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return text, samples
+
+
+def value(samples, name, **labels):
+    matching = [v for got, v in samples[name] if all(got.get(k) == x for k, x in labels.items())]
+    assert len(matching) == 1, (name, labels, samples[name])
+    return matching[0]
+
+
+class Scraper:
+    """A tracker after the metrics tracker: scrapes the live endpoint after every step."""
+
+    def __init__(self, metrics, metrics_path):
+        self.metrics, self.metrics_path, self.seen = metrics, metrics_path, []
+
+    def start(self, info):
+        self.seen.append(("start", scrape(self.metrics.url)[1], None, None))
+
+    def log(self, record):
+        counters = self.metrics.executor.counters.snapshot()
+        lines = read_metrics(self.metrics_path)  # what metrics.jsonl holds at this moment
+        self.seen.append(("step", scrape(self.metrics.url)[1], counters, lines))
+
+    def finish(self, summary):
+        pass
+
+
+@pytest.fixture(scope="module")
+def chaos_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("chaos") / "run"
+    with serve_metrics(0) as metrics:
+        scraper = Scraper(metrics, run_dir / "metrics.jsonl")
+        result, _ = train_from_config(
+            parse_config(CHAOS), run_dir=run_dir, trackers=[metrics, scraper]
+        )
+        final_text, final = scrape(metrics.url)
+        url = metrics.url
+    return {
+        "result": result,
+        "metrics": metrics,
+        "seen": scraper.seen,
+        "final": final,
+        "text": final_text,
+        "run_dir": run_dir,
+        "url": url,
+    }
+
+
+def test_scrapes_during_a_faulty_run_equal_metrics_jsonl_and_the_executor(chaos_run):
+    steps = [entry for entry in chaos_run["seen"] if entry[0] == "step"]
+    assert len(steps) == CHAOS["budget"]["max_steps"]
+    run_id = chaos_run["run_dir"].name
+    for _, samples, counters, lines in steps:
+        labels = {"run_id": run_id, "backend": "faulty(local-statevector)"}
+        step_labels = {**labels, "method": "param-shift"}
+        assert value(samples, "qtrain_steps_total", **step_labels) == len(lines)
+        for metric, field in [
+            ("qtrain_shots_total", "shots"),
+            ("qtrain_circuits_total", "circuits"),
+            ("qtrain_step_retries_total", "retries"),
+            ("qtrain_step_failures_total", "failures"),
+            ("qtrain_step_cached_total", "cached"),
+        ]:
+            assert value(samples, metric, **step_labels) == sum(getattr(r, field) for r in lines)
+        for metric, field in [
+            ("qtrain_exec_calls_total", "calls"),
+            ("qtrain_exec_rows_submitted_total", "submitted"),
+            ("qtrain_exec_rows_succeeded_total", "succeeded"),
+            ("qtrain_exec_rows_failed_total", "failed"),
+            ("qtrain_exec_rows_cached_total", "cached"),
+            ("qtrain_exec_rows_deduplicated_total", "deduplicated"),
+            ("qtrain_exec_retries_total", "retried"),
+            ("qtrain_exec_throttled_total", "throttled"),
+            ("qtrain_exec_partial_calls_total", "partial"),
+        ]:
+            assert value(samples, metric, **labels) == counters[field]
+        # the two sources agree: the executor's retries and failures are the steps' sums
+        assert counters["retried"] == sum(r.retries for r in lines)
+        assert counters["failed"] == sum(r.failures for r in lines)
+        assert value(samples, "qtrain_exec_call_seconds_count", **labels) == counters["calls"]
+        last = lines[-1]
+        assert value(samples, "qtrain_loss", **step_labels) == last.loss
+        assert value(samples, "qtrain_loss_stderr", **step_labels) == last.loss_stderr
+        assert value(samples, "qtrain_grad_snr", **step_labels) == last.grad_snr
+        assert value(samples, "qtrain_run_shots", **step_labels) == last.shots_total
+        assert value(samples, "qtrain_run_steps", **step_labels) == last.step + 1
+        assert value(samples, "qtrain_gradient_seconds_count", **step_labels) == len(lines)
+        assert value(samples, "qtrain_gradient_seconds_sum", **step_labels) == pytest.approx(
+            sum(r.seconds for r in lines)
+        )
+        changes = sum(
+            len(set(b.calibration_ids) - set(a.calibration_ids))
+            for a, b in itertools.pairwise(lines)
+        )
+        assert value(samples, "qtrain_calibration_changes_total", **labels) == changes
+        assert value(samples, "qtrain_budget_shots", **labels) == 2_000_000
+        assert value(samples, "qtrain_run_finished", **labels) == 0
+    final_counters = steps[-1][2]
+    # the seeded faults really happened, so the equalities above were tested under failure
+    assert final_counters["failed"] > 0 and final_counters["retried"] > 0
+    assert final_counters["throttled"] > 0 and final_counters["partial"] > 0
+    assert value(chaos_run["final"], "qtrain_calibration_changes_total", **labels) > 0
+    assert value(chaos_run["final"], "qtrain_run_finished", **labels) == 1
+
+
+def test_metrics_stop_being_served_when_closed_and_labels_stay_bounded(chaos_run):
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(chaos_run["url"], timeout=5)
+    label_names = set()
+    for family in text_string_to_metric_families(chaos_run["text"]):
+        assert family.name.startswith("qtrain_")
+        for sample in family.samples:
+            label_names |= set(sample.labels)
+    assert label_names <= {
+        "run_id",
+        "backend",
+        "method",
+        "decision",
+        "le",
+        "qtrain_monitor_state",
+        "version",
+        "seed",
+        "config_hash",
+    }
+
+
+def test_histogram_buckets_are_cumulative_and_count_every_call(chaos_run):
+    buckets = [
+        (float(labels["le"]), v)
+        for labels, v in chaos_run["final"]["qtrain_exec_call_seconds_bucket"]
+    ]
+    counts = [v for _, v in sorted(buckets)]
+    assert counts == sorted(counts) and math.isinf(sorted(buckets)[-1][0])
+    assert counts[-1] == chaos_run["metrics"].executor.counters.calls
+
+
+def record(step, *, monitor=None, calibration=("cal-0",)):
+    return StepRecord(
+        step,
+        -1.0 + 0.1 * step,
+        0.01,
+        0.5,
+        0.05,
+        10.0,
+        0.1,
+        100,
+        100 * (step + 1),
+        4,
+        0,
+        0,
+        0,
+        0.01,
+        0.01 * (step + 1),
+        "param-shift",
+        calibration,
+        (0.5,),
+        monitor,
+    )
+
+
+def test_plateau_monitor_state_is_exported_with_or_without_a_monitor():
+    tracker = MetricsTracker(run_id="m")
+    tracker.start({"config_hash": "abc", "settings": {"seed": 1}})
+    tracker.log(record(0))  # no monitor: StepRecord.monitor is None
+    samples = {
+        s.name: s
+        for f in text_string_to_metric_families(tracker.render())
+        for s in f.samples
+        if s.name == "qtrain_monitor_state" and s.value == 1
+    }
+    assert samples["qtrain_monitor_state"].labels["qtrain_monitor_state"] == "none"
+    for step, decision in enumerate(["ok", "warn", "warn", "layerwise", "panic"], start=1):
+        tracker.log(record(step, monitor={"decision": decision, "snr": 0.5}))
+    families = {f.name: f for f in text_string_to_metric_families(tracker.render())}
+    state = [s for s in families["qtrain_monitor_state"].samples if s.value == 1]
+    assert [s.labels["qtrain_monitor_state"] for s in state] == ["other"]
+    counts = {s.labels["decision"]: s.value for s in families["qtrain_monitor_decisions"].samples}
+    assert counts == {"ok": 1, "warn": 2, "stop": 0, "raise_shots": 0, "layerwise": 1, "other": 1}
+
+
+def test_library_one_call_serves_a_plain_fit_with_its_executor():
+    objective = qt.Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
+    executor = qt.Executor(qt.LocalSimulator())
+    with qt.train.serve_metrics(0, executor=executor, budget=qt.Budget(max_steps=3)) as metrics:
+        result = qt.fit(
+            objective,
+            np.array([0.4]),
+            qt.optim.Adam(0.1),
+            shots=50,
+            seed=1,
+            executor=executor,
+            trackers=[metrics],
+            budget=qt.Budget(max_steps=3),
+        )
+        _, samples = scrape(metrics.url)
+    run_id = result.summary["config_hash"][:12]
+    labels = {"run_id": run_id, "backend": "local-statevector"}
+    assert value(samples, "qtrain_steps_total", method="param-shift", **labels) == 3
+    assert value(samples, "qtrain_exec_calls_total", **labels) == executor.counters.calls
+    assert value(samples, "qtrain_run_finished", **labels) == 1
+    assert value(samples, "qtrain_budget_steps", **labels) == 3
+
+
+def test_serve_refuses_bad_or_taken_ports():
+    with pytest.raises(qt.ConfigError, match=r"0\.\.65535"):
+        MetricsTracker().serve(70000)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(qt.ConfigError, match=f"127.0.0.1:{port}"):
+            MetricsTracker().serve(port)
+
+
+# --- Grafana dashboard and alert rules: every metric they use is exported -------------------
+
+PROMQL_WORDS = {
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "deriv",
+    "histogram_quantile",
+    "clamp_min",
+    "clamp_max",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "time",
+    "abs",
+    "max_over_time",
+    "min_over_time",
+    "avg_over_time",
+    "changes",
+    "resets",
+    "topk",
+    "bottomk",
+    "label_values",
+    "vector",
+    "scalar",
+    "absent",
+    "sort",
+    "sort_desc",
+    "last_over_time",
+    "timestamp",
+    "e",
+    "inf",
+    "nan",
+    "s",
+    "m",
+    "h",
+    "d",
+}
+
+
+def metric_names(expr):
+    """The metric names a PromQL expression uses (labels, strings, functions removed)."""
+    text = re.sub(r"\$\{?\w+\}?", "", expr)  # Grafana variables
+    text = re.sub(r'"[^"]*"', "", text)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = re.sub(r"label_values\(\s*(\w*)\s*,\s*\w+\s*\)", r"\1", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    words = re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", text)
+    return {w for w in words if w.lower() not in PROMQL_WORDS}
+
+
+def dashboard_queries():
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "qtrain.json").read_text())
+    panels, queries = [], []
+
+    def walk(items):
+        for panel in items:
+            panels.append(panel)
+            walk(panel.get("panels", []))
+
+    walk(dashboard["panels"])
+    for panel in panels:
+        if panel["type"] == "row":
+            continue
+        assert panel.get("targets"), panel["title"]
+        queries += [(panel["title"], t["expr"]) for t in panel["targets"]]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = variable["query"]
+            queries.append((variable["name"], query if isinstance(query, str) else query["query"]))
+    return dashboard, panels, queries
+
+
+def test_every_dashboard_panel_uses_only_metrics_found_in_a_real_scrape(chaos_run):
+    _, panels, queries = dashboard_queries()
+    rows = [p["title"].split(":")[0].lower() for p in panels if p["type"] == "row"]
+    assert rows == ["overview", "on-call", "debug"]
+    exported = set(chaos_run["final"])
+    used = set()
+    for title, expr in queries:
+        names = metric_names(expr)
+        assert names, (title, expr)
+        missing = names - exported
+        assert not missing, f"panel {title!r} uses {sorted(missing)}, not in the scrape"
+        used |= names
+    assert len(used) >= 20  # the three views cover most of what is exported
+    assert metric_names('sum by (run_id) (rate(qtrain_x_total{a="b"}[5m])) / qtrain_y') == {
+        "qtrain_x_total",
+        "qtrain_y",
+    }
+    assert metric_names('label_values(qtrain_z{a=~"$a"}, run_id)') == {"qtrain_z"}
+
+
+def test_operations_doc_alert_rules_use_exported_metrics(chaos_run):
+    text = (ROOT / "docs" / "operations.md").read_text()
+    blocks = re.findall(r"```yaml\n(.+?)```", text, flags=re.S)
+    rules = [
+        rule
+        for block in blocks
+        for group in (yaml.safe_load(block) or {}).get("groups", [])
+        for rule in group["rules"]
+    ]
+    severities = {rule["labels"]["severity"] for rule in rules}
+    assert severities == {"page", "ticket"}
+    for rule in rules:
+        missing = metric_names(rule["expr"]) - set(chaos_run["final"])
+        assert not missing, (rule["alert"], missing)
