@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,7 +43,8 @@ def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Ret
         try:
             return command(*args, **kwargs)
         except QtrainError as error:
-            Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+            # escape: messages name extras like qtrain[plot], which rich would eat as markup
+            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
