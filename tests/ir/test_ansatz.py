@@ -75,6 +75,16 @@ def test_ansatz_random_pauli_is_mcclean_layout_and_seeded():
     assert c == qt.ansatz.random_pauli(4, 3, seed=np.random.default_rng(5))
     draws = {qt.ansatz.random_pauli(4, 3, seed=s).fingerprint() for s in range(8)}
     assert len(draws) == 8  # different seeds, different members of the family
+    built = qt.Circuit(4)  # the same member through the validating builders
+    for q in range(4):
+        built = built.ry(q, np.pi / 4)
+    axes = np.random.default_rng(5).integers(0, 3, size=(3, 4))
+    for layer in range(3):
+        for q in range(4):
+            built = built.gate(("RX", "RY", "RZ")[axes[layer, q]], q, qt.P(layer * 4 + q))
+        for q in range(3):
+            built = built.cz(q, q + 1)
+    assert c == built and c.fingerprint() == built.fingerprint()
     bare = qt.ansatz.random_pauli(4, 3, seed=5, prepare=False)
     assert len(bare) == len(c) - 4 and bare.n_params == 12
     axes = np.array([op.gate for op in qt.ansatz.random_pauli(3, 400, seed=1).ops[3:]

@@ -154,6 +154,9 @@ def qaoa(
     return circuit
 
 
+_AXES = ("RX", "RY", "RZ")
+
+
 def random_pauli(
     n_qubits: int,
     layers: int,
@@ -173,16 +176,14 @@ def random_pauli(
     depth = _positive(layers, "layers")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     axes = rng.integers(0, 3, size=(depth, n))
-    circuit = Circuit(n)
-    if prepare:
-        for q in range(n):
-            circuit = circuit.ry(q, math.pi / 4)
+    # Ops of known gates on checked wires, built directly into one Circuit: appending them
+    # one by one through the validating builders took 16 ms for a (14, 50) member (10 ms
+    # with one op list), against 3.6 ms here; a scan builds thousands of members.
+    ops = [Op("RY", (q,), (math.pi / 4,)) for q in range(n)] if prepare else []
     for layer in range(depth):
-        for q in range(n):
-            circuit = circuit.gate(("RX", "RY", "RZ")[axes[layer, q]], q, P(layer * n + q))
-        for q in range(n - 1):
-            circuit = circuit.cz(q, q + 1)
-    return circuit
+        ops += [Op(_AXES[axes[layer, q]], (q,), (P(layer * n + q),)) for q in range(n)]
+        ops += [Op("CZ", (q, q + 1)) for q in range(n - 1)]
+    return Circuit(n, tuple(ops))
 
 
 def renumbered(circuit: Circuit, offset: int) -> Circuit:
@@ -193,7 +194,8 @@ def renumbered(circuit: Circuit, offset: int) -> Circuit:
     def moved(arg: Arg) -> Arg:
         if not isinstance(arg, ParamExpr):
             return arg
-        return ParamExpr.from_terms({k + offset: s for k, s in arg.terms}, arg.offset)
+        # Shifting the indices keeps the terms sorted and non-zero: still canonical.
+        return ParamExpr(tuple((k + offset, s) for k, s in arg.terms), arg.offset)
 
     ops = tuple(
         Op(op.gate, op.wires, tuple(moved(a) for a in op.args), op.word, op.matrix)
@@ -210,8 +212,8 @@ def identity_block(half: Circuit) -> Circuit:
     (the initialisation). The two halves are independent parameters: tied to one variable,
     the block would be the identity for every value and its gradient would vanish.
     """
-    size = half.n_params
-    return half.compose(renumbered(half.inverse(), size))
+    inverse = renumbered(half.inverse(), half.n_params)
+    return Circuit(half.n_qubits, half.ops + inverse.ops)  # same wires: no remapping
 
 
 def identity_blocks(halves: Sequence[Circuit]) -> Circuit:
@@ -222,13 +224,12 @@ def identity_blocks(halves: Sequence[Circuit]) -> Circuit:
     """
     if not halves:
         raise CircuitError("identity_blocks needs at least one block")
-    circuit, offset = Circuit(halves[0].n_qubits), 0
+    n, offset = halves[0].n_qubits, 0
+    ops: list[Op] = []
     for half in halves:
-        if half.n_qubits != circuit.n_qubits:
-            raise CircuitError(
-                f"every block must have {circuit.n_qubits} qubits, got {half.n_qubits}"
-            )
+        if half.n_qubits != n:
+            raise CircuitError(f"every block must have {n} qubits, got {half.n_qubits}")
         block = identity_block(half)
-        circuit = circuit.compose(renumbered(block, offset))
+        ops += renumbered(block, offset).ops
         offset += block.n_params
-    return circuit
+    return Circuit(n, tuple(ops))
