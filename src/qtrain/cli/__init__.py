@@ -3,8 +3,9 @@
 ``qtrain quickstart`` is the README's main job: it trains the built-in H₂ VQE on the embedded
 simulator with sampled parameter-shift gradients and reports the energy against the exact
 ground state. ``qtrain train CONFIG.yaml`` runs any config, ``qtrain resume RUN_DIR``
-continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run, and
-``qtrain problems`` lists the built-ins.
+continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run,
+``qtrain problems`` lists the built-ins, and ``qtrain plateau CONFIG.yaml`` scans gradient
+variance for barren plateaus.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 import qtrain
-from qtrain.cli import training
+from qtrain.cli import plateau, training
 from qtrain.cli.views import friendly_errors
 from qtrain.exec.store import ResultStore
 from qtrain.train.runner import train_from_config
@@ -27,6 +28,7 @@ app.command()(training.resume)
 app.command()(training.grad)
 app.command()(training.plan)
 app.command()(training.problems)
+app.command()(plateau.plateau)
 
 
 def _version(value: bool) -> None:

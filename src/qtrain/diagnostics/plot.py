@@ -18,7 +18,7 @@ from qtrain.errors import ConfigError
 if TYPE_CHECKING:
     from qtrain.diagnostics.result import ScanResult
 
-__all__ = ["plot_scan"]
+__all__ = ["plot_scan", "save_plot"]
 
 
 def _pyplot() -> Any:
@@ -72,3 +72,10 @@ def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = N
     if path is not None:
         figure.savefig(Path(path), dpi=120)
     return figure
+
+
+def save_plot(result: ScanResult, path: str | Path) -> Path:
+    """Write the plot of ``result`` to ``path`` (PNG) and release the figure."""
+    figure = plot_scan(result, path)
+    _pyplot().close(figure)
+    return Path(path)
