@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import qtrain as qt
-from qtrain.ir.grouping import MeasurementGroup, greedy_groups, qubitwise_groups
+from qtrain.ir.grouping import MeasurementGroup, qubitwise_groups
 from qtrain.ir.pauli import PauliTerm
 
 
@@ -15,13 +15,13 @@ def random_diagonal(rng, n, terms):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_diagonal_fast_path_equals_the_greedy_partition(seed):
+def test_diagonal_sums_are_one_group_of_every_term(seed):
     rng = np.random.default_rng(seed)
     obs = random_diagonal(rng, n=int(rng.integers(1, 7)), terms=int(rng.integers(1, 30)))
-    indexed = [i for i, (term, _) in enumerate(obs.terms) if term.factors]
-    fast = qubitwise_groups(obs.terms)
-    assert fast == greedy_groups(obs.terms, indexed)
-    assert len(fast) <= 1
+    indexed = tuple(i for i, (term, _) in enumerate(obs.terms) if term.factors)
+    wires = sorted({w for i in indexed for w in obs.terms[i][0].wires})
+    expected = (MeasurementGroup(tuple((w, "Z") for w in wires), indexed),) if indexed else ()
+    assert qubitwise_groups(obs.terms) == expected
 
 
 def test_non_diagonal_sums_use_the_greedy_partition():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from qtrain.ir.pauli import PauliTerm
 
-__all__ = ["MeasurementGroup", "greedy_groups", "qubitwise_groups"]
+__all__ = ["MeasurementGroup", "qubitwise_groups"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,26 +46,14 @@ def qubitwise_groups(
 
     Greedy: terms in order of decreasing ``|coefficient|`` (ties by index) each join the
     first group whose basis agrees on every shared wire, else open a new group. The identity
-    term is in no group. Deterministic.
-
-    Diagonal sums (only ``Z`` factors, such as the 2ⁿ-term global cost ``1 − |0⟩⟨0|``) are
-    one group whatever the order, so that group is built directly: the same result as the
-    greedy loop, without sorting 2ⁿ terms (83 ms → 33 ms at n = 14).
+    term is in no group. Deterministic. The cost is ``O(T·G)`` for ``G`` groups, so a
+    diagonal sum (one group) is linear: the 2ⁿ-term global cost groups in 51 ms at n = 14
+    (``bench/bench_global_cost.py``), and a special path for it measured no faster.
     """
-    indexed = [i for i, (term, _) in enumerate(terms) if term.factors]
-    if all(letter == "Z" for i in indexed for _, letter in terms[i][0].factors):
-        if not indexed:
-            return ()
-        wires = sorted({w for i in indexed for w in terms[i][0].wires})
-        return (MeasurementGroup(tuple((w, "Z") for w in wires), tuple(indexed)),)
-    return greedy_groups(terms, indexed)
-
-
-def greedy_groups(
-    terms: tuple[tuple[PauliTerm, complex], ...], indexed: list[int]
-) -> tuple[MeasurementGroup, ...]:
-    """The greedy partition of the terms ``indexed`` (see :func:`qubitwise_groups`)."""
-    order = sorted(indexed, key=lambda i: (-abs(terms[i][1]), i))
+    order = sorted(
+        (i for i, (term, _) in enumerate(terms) if term.factors),
+        key=lambda i: (-abs(terms[i][1]), i),
+    )
     bases: list[dict[int, str]] = []
     members: list[list[int]] = []
     for index in order:

@@ -100,7 +100,7 @@ class Observable:
 
     terms: tuple[tuple[PauliTerm, complex], ...]
     # Every cache (groups, measurement plans, fingerprints) is keyed by the observable, and
-    # hashing 2ⁿ terms costs ~15 ms at n = 14 (the global cost), so the hash is computed once.
+    # hashing 2ⁿ terms costs 14 ms at n = 14 (the global cost), so the hash is computed once.
     _hash: int = field(init=False, repr=False, compare=False)
 
     # Makes NumPy scalars and arrays defer to our reflected operators, so np.float64(2) * obs

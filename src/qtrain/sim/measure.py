@@ -107,8 +107,8 @@ def _group_eigenvalues(
 
     The sum term by term costs O(T·2ⁿ) (a parity table per term); it is the Walsh–Hadamard
     transform of the coefficients placed at their masks, O(n·2ⁿ), which is the faster way
-    once a group has more than ``n`` terms (the 2ⁿ-term global cost at n = 14: 3.0 s → 0.06 s,
-    most of it placing the coefficients).
+    once a group has more than ``n`` terms (the 2ⁿ-term global cost at n = 14: 2.7 s → 0.05 s,
+    most of it placing the coefficients; ``bench/bench_global_cost.py``).
     Small groups keep the term-by-term sum, so their numbers are unchanged.
     """
     if len(indices) <= n_qubits:
