@@ -107,16 +107,16 @@ def test_points_do_not_depend_on_the_other_points_scanned():
 
 
 def test_auto_method_and_all_components():
-    exact = variance_scan("hardware_efficient", qubits=[3], depths=2, params="all", samples=20,
-                          resamples=200, seed=1)
-    shifted = variance_scan("hardware_efficient", qubits=[3], depths=2, params="all",
-                            samples=20, resamples=200, seed=1, method="param-shift")
+    settings = dict(qubits=[3], depths=6, params="all", samples=20, resamples=200, seed=1)
+    exact = variance_scan("hardware_efficient", **settings)  # 36 components: 73 rows per draw
+    shifted = variance_scan("hardware_efficient", method="param-shift", **settings)
     a, b = exact.points[0], shifted.points[0]
     assert (a.method, b.method) == ("adjoint", "param-shift")
     np.testing.assert_allclose(a.component_variance, b.component_variance, rtol=1e-9, atol=1e-30)
-    assert len(a.component_variance) == a.n_params == 12
-    assert variance_scan("hardware_efficient", qubits=[3], depths=2, samples=20, resamples=200,
-                         seed=1).points[0].method == "param-shift"
+    assert len(a.component_variance) == a.n_params == 36
+    few = variance_scan("hardware_efficient", qubits=[3], depths=6, params=list(range(15)),
+                        samples=20, resamples=200, seed=1)
+    assert few.points[0].method == "param-shift"  # 31 rows per draw: shifts, batched
 
 
 def test_sampled_scan_subtracts_the_shot_noise():

@@ -3,9 +3,8 @@
 ``qtrain quickstart`` is the README's main job: it trains the built-in H₂ VQE on the embedded
 simulator with sampled parameter-shift gradients and reports the energy against the exact
 ground state. ``qtrain train CONFIG.yaml`` runs any config, ``qtrain resume RUN_DIR``
-continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run,
-``qtrain problems`` lists the built-ins, and ``qtrain plateau CONFIG.yaml`` scans gradient
-variance for barren plateaus.
+continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run, and
+``qtrain problems`` lists the built-ins.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ from qtrain.diagnostics.inits import Custom as Custom
 from qtrain.diagnostics.inits import IdentityBlocks as IdentityBlocks
 from qtrain.diagnostics.inits import SmallAngle as SmallAngle
 from qtrain.diagnostics.inits import Uniform as Uniform
+from qtrain.diagnostics.monitor import GradientMonitor as GradientMonitor
+from qtrain.diagnostics.monitor import PlateauWarning as PlateauWarning
+from qtrain.diagnostics.plot import plot_scan as plot_scan
 from qtrain.diagnostics.result import DecayFit as DecayFit
 from qtrain.diagnostics.result import ScanPoint as ScanPoint
 from qtrain.diagnostics.result import ScanResult as ScanResult
@@ -32,12 +35,15 @@ __all__ = [
     "Custom",
     "DecayFit",
     "Family",
+    "GradientMonitor",
     "IdentityBlocks",
+    "PlateauWarning",
     "ScanPoint",
     "ScanResult",
     "SmallAngle",
     "Uniform",
     "global_cost",
     "local_cost",
+    "plot_scan",
     "variance_scan",
 ]
