@@ -34,3 +34,5 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert abs(qt.expval(namespace["c"], namespace["H"], namespace["theta"]) - 0.4998669) < 1e-6
     assert len(namespace["plan"].circuits) > 1
     assert (tmp_path / "runs" / "demo" / "results.sqlite").exists()
+    assert namespace["fit"].plateau and namespace["result"].stopped_by == "plateau"
+    assert (tmp_path / "runs" / "plateau.png").exists()

@@ -7,6 +7,7 @@ The front door::
     qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
 """
 
+from qtrain import diagnostics as diagnostics
 from qtrain import optim as optim
 from qtrain import problems as problems
 from qtrain import train as train
@@ -123,6 +124,7 @@ __all__ = [
     "__version__",
     "ansatz",
     "configure_logging",
+    "diagnostics",
     "dry_run",
     "expval",
     "fit",

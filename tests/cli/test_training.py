@@ -103,6 +103,8 @@ def test_problems_lists_the_built_ins():
 
 def test_every_example_plans(tmp_path):
     for path in sorted(EXAMPLES.glob("*.yaml")):
+        if path.name.startswith("plateau"):
+            continue  # a scan config (qtrain plateau), tested in tests/cli/test_plateau.py
         result = runner.invoke(app, ["plan", str(path), "--json"])
         assert result.exit_code == 0, (path.name, result.output)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -612,3 +613,12 @@ def test_observable_groups_partition_compatible_terms(obs: Observable) -> None:
         for term in members:
             assert term.qubitwise_commutes(basis)
             assert all(term.qubitwise_commutes(other) for other in members)
+
+
+def test_observable_hash_is_cached_and_pickles_by_terms() -> None:
+    obs = Observable.parse("0.5 Z0 Z1 - X1 + 2")
+    assert hash(obs) == hash(obs.terms)
+    assert hash(obs) == hash(Observable.parse(str(obs)))
+    copy = pickle.loads(pickle.dumps(obs))
+    assert copy == obs and hash(copy) == hash(obs) and copy.groups() == obs.groups()
+    assert "_hash" not in repr(obs)

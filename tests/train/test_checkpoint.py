@@ -98,3 +98,14 @@ def test_checkpoint_refuses_another_config(tmp_path):
     with pytest.raises(qt.CheckpointMismatchError, match="abcabcabcabc"):
         checkpoint().check_config("f" * 64, tmp_path / "c.json")
     checkpoint().check_config("abc" * 10, tmp_path / "c.json")  # the same config is accepted
+
+
+def test_checkpoint_keeps_the_monitor_state_and_reads_old_files(tmp_path):
+    from dataclasses import replace  # noqa: PLC0415 - only here
+
+    state = {"snr": [0.5, 1.25], "factor": 2.0, "active_layers": 0, "alarm": True, "fired": 1}
+    save_checkpoint(tmp_path / "c.json", replace(checkpoint(), monitor_state=state))
+    assert load_checkpoint(tmp_path / "c.json").monitor_state == state
+    old = checkpoint().to_dict()
+    del old["monitor_state"]  # a checkpoint written before monitors existed
+    assert Checkpoint.from_dict(old).monitor_state is None

@@ -5,7 +5,11 @@ import pytest
 import qtrain as qt
 from qtrain.train.config import load_config, parse_config
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
+EXAMPLES = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")
+    if not p.name.startswith("plateau")  # scan configs: tests/train/test_plateau.py
+)
 BASE = {"problem": {"name": "h2"}, "optimizer": {"name": "adam"}}
 
 
@@ -80,3 +84,16 @@ def test_load_config_file_errors(tmp_path):
     (tmp_path / "list.yaml").write_text("- h2\n")
     with pytest.raises(qt.ConfigError, match="expected a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_monitor_section_is_validated():
+    config = parse_config({**BASE, "monitor": {"policy": "stop", "window": 3}})
+    assert config.monitor is not None and config.monitor.policy == "stop"
+    assert config.monitor.threshold == 1.0 and parse_config(BASE).monitor is None
+    assert "monitor.policy" in error_of({**BASE, "monitor": {"policy": "pause"}})
+    assert "monitor.window" in error_of({**BASE, "monitor": {"window": 0}})
+    assert "needs layers" in error_of({**BASE, "monitor": {"policy": "layerwise"}})
+    message = error_of({**BASE, "monitor": {"treshold": 2}})
+    assert "monitor.treshold: unknown key (allowed: policy, threshold, window" in message
+    layered = parse_config({**BASE, "monitor": {"policy": "layerwise", "layers": [[0], [1]]}})
+    assert layered.monitor is not None and layered.monitor.layers == [[0], [1]]

@@ -116,3 +116,19 @@ def test_train_on_a_dask_cluster_equals_local(tmp_path):
     }
     distributed, _ = train_from_config(parse_config(dask_config), run_dir=tmp_path / "dask")
     assert distributed.theta.tobytes() == local.theta.tobytes()
+
+
+def test_the_monitor_section_reaches_fit(tmp_path):
+    config = parse_config({**CUSTOM, "monitor": {"policy": "stop", "window": 2, "threshold": 50}})
+    result, directory = train_from_config(config, run_dir=tmp_path / "run")
+    assert result.stopped_by == "plateau" and result.steps == 2  # SNR < 50 at once
+    records = [json.loads(line) for line in directory.metrics.read_text().splitlines()]
+    assert [r["monitor"]["action"] for r in records] == [None, "stop"]
+    resumed = resume_from_dir(directory.path, budget={"max_steps": 4})
+    assert resumed.stopped_by == "plateau" and resumed.steps == 3  # still below: stops again
+
+
+def test_monitor_layers_are_checked_when_the_run_is_prepared():
+    config = parse_config({**CUSTOM, "monitor": {"policy": "layerwise", "layers": 4}})
+    with pytest.raises(qt.ConfigError, match="layers=4 does not divide the 6 parameters"):
+        prepare(config)

@@ -32,6 +32,16 @@ def test_run_state_round_trips_through_a_checkpoint():
     restored = RunState.restore(state.checkpoint("h", 3, None))
     assert restored.rng.integers(0, 1 << 40) == state.rng.integers(0, 1 << 40)
     assert restored.optimizer_state == state.optimizer_state
+    assert restored.monitor_state is None
+
+
+def test_run_state_carries_the_monitor_state_and_settings_hash_it():
+    from qtrain.diagnostics.monitor import GradientMonitor  # noqa: PLC0415 - only here
+
+    monitor = GradientMonitor(policy="layerwise", layers=2)
+    state = RunState.fresh(np.zeros(4), qt.optim.Adam(), seed=3, monitor=monitor)
+    assert state.monitor_state == monitor.init(4)
+    assert RunState.restore(state.checkpoint("h", 3, None)).monitor_state == state.monitor_state
 
 
 def test_existing_checkpoint_rules(tmp_path):

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 import qtrain
-from qtrain.cli import observe, training
+from qtrain.cli import observe, plateau, training
 from qtrain.cli.views import friendly_errors
 from qtrain.exec.store import ResultStore
 from qtrain.train.runner import train_from_config
@@ -28,6 +28,7 @@ app.command()(training.grad)
 app.command()(training.plan)
 app.command()(training.problems)
 app.command()(observe.report)
+app.command()(plateau.plateau)
 
 
 def _version(value: bool) -> None:

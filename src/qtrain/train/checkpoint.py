@@ -59,6 +59,8 @@ class Checkpoint:
         elapsed: wall seconds spent so far (over all sessions).
         history: one record per completed step (gradient vectors dropped).
         stopped_by: why the run ended, ``None`` while it can continue.
+        monitor_state: the gradient monitor's JSON state (``None`` without a monitor; a
+            checkpoint written before monitors existed reads as ``None``).
     """
 
     config_hash: str
@@ -71,6 +73,7 @@ class Checkpoint:
     elapsed: float
     history: tuple[StepRecord, ...]
     stopped_by: str | None = None
+    monitor_state: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -86,6 +89,7 @@ class Checkpoint:
             "elapsed": self.elapsed,
             "history": [r.to_dict(with_gradient=False) for r in self.history],
             "stopped_by": self.stopped_by,
+            "monitor_state": self.monitor_state,
         }
 
     @staticmethod
@@ -109,6 +113,7 @@ class Checkpoint:
                 elapsed=float(data["elapsed"]),
                 history=tuple(StepRecord.from_dict(r) for r in data["history"]),
                 stopped_by=data.get("stopped_by"),
+                monitor_state=data.get("monitor_state"),
             )
         except (KeyError, TypeError, ValueError, ConfigError) as error:
             raise CheckpointError(f"checkpoint is incomplete or damaged: {error}") from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -31,7 +31,7 @@ from qtrain.errors import ConfigError, QtrainError
 from qtrain.grad.api import METHODS
 from qtrain.optim import OPTIMIZERS, from_config
 
-__all__ = ["RunConfig", "load_config", "parse_config"]
+__all__ = ["RunConfig", "load_config", "parse_config", "read_yaml", "validate_model"]
 
 
 class _Strict(BaseModel):
@@ -146,6 +146,25 @@ class StopConfig(_Strict):
     target: float | None = None
 
 
+class MonitorConfig(_Strict):
+    """``monitor: {policy: stop, window: 5}``: the gradient-SNR monitor (``GradientMonitor``)."""
+
+    policy: Literal["warn", "stop", "raise_shots", "layerwise"] = "warn"
+    threshold: Annotated[float, Field(gt=0)] = 1.0
+    window: Annotated[int, Field(ge=1)] = 5
+    factor: Annotated[float, Field(gt=1)] = 2.0
+    max_factor: Annotated[float, Field(ge=1)] = 64.0
+    layers: Annotated[int, Field(ge=1)] | list[list[Annotated[int, Field(ge=0)]]] | None = None
+    start_layers: Annotated[int, Field(ge=1)] = 1
+    grow: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _layers_for_layerwise(self) -> MonitorConfig:
+        if self.policy == "layerwise" and self.layers is None:
+            raise ValueError("policy 'layerwise' needs layers (a count or lists of indices)")
+        return self
+
+
 class LocalBackendConfig(_Strict):
     """``backend: {name: local}``: the batched statevector simulator."""
 
@@ -241,6 +260,7 @@ class RunConfig(_Strict):
     gradient: GradientConfig = Field(default_factory=GradientConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
+    monitor: MonitorConfig | None = None
     backend: Annotated[LocalBackendConfig | FaultyBackendConfig, Field(discriminator="name")] = (
         Field(default_factory=LocalBackendConfig)
     )
@@ -261,20 +281,20 @@ class RunConfig(_Strict):
         return self
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], root: type[BaseModel]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "config"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(error)
+        allowed = _allowed_keys(error, root)
         return f"{where}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
     if "input" in error and error["type"] not in ("missing", "value_error"):
         return f"{where}: {message} (got {error['input']!r})"
     return f"{where}: {message}"
 
 
-def _allowed_keys(error: dict[str, Any]) -> str | None:
+def _allowed_keys(error: dict[str, Any], root: type[BaseModel]) -> str | None:
     """For an unknown key, the keys its section allows."""
-    model: Any = RunConfig
+    model: Any = root
     for part in error["loc"][:-1]:
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         if field is None:
@@ -287,8 +307,11 @@ def _allowed_keys(error: dict[str, Any]) -> str | None:
     return ", ".join(model.model_fields)
 
 
-def parse_config(data: Any, *, source: str = "config") -> RunConfig:
-    """Validate a config dict.
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_model(model: type[Model], data: Any, *, source: str, what: str) -> Model:
+    """Validate ``data`` as ``model``.
 
     Raises:
         ConfigError: every problem found, one per line, each naming its key.
@@ -296,10 +319,35 @@ def parse_config(data: Any, *, source: str = "config") -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
-        lines = ["  " + _describe(dict(item)) for item in error.errors()]
-        raise ConfigError(f"{source} is not a valid run config:\n" + "\n".join(lines)) from None
+        lines = ["  " + _describe(dict(item), model) for item in error.errors()]
+        raise ConfigError(f"{source} is not a valid {what}:\n" + "\n".join(lines)) from None
+
+
+def parse_config(data: Any, *, source: str = "config") -> RunConfig:
+    """Validate a run config dict.
+
+    Raises:
+        ConfigError: every problem found, one per line, each naming its key.
+    """
+    return validate_model(RunConfig, data, source=source, what="run config")
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document at ``path``.
+
+    Raises:
+        ConfigError: the file is missing or not YAML.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
 
 
 def load_config(path: Path) -> RunConfig:
@@ -308,12 +356,4 @@ def load_config(path: Path) -> RunConfig:
     Raises:
         ConfigError: the file is missing, not YAML, or not a valid config.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    return parse_config(data, source=str(path))
+    return parse_config(read_yaml(path), source=str(path))

@@ -19,7 +19,6 @@ content, and rows finished before a crash are read back from the run's result st
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +30,7 @@ from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
+from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import ConfigError
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor, resolve_executor
@@ -39,8 +39,10 @@ from qtrain.exec.store import ResultStore
 from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer
 from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
+from qtrain.train.monitoring import MonitorHook, scaled_policy
 from qtrain.train.objective import Evaluation, Objective
-from qtrain.train.records import StepRecord, gradient_summary
+from qtrain.train.records import StepRecord
+from qtrain.train.reporting import run_summary, step_record
 from qtrain.train.rundir import RunDir, reproduction_info
 from qtrain.train.state import (
     RunSettings,
@@ -131,6 +133,13 @@ class _Session:
         self.settings, self.state, self.executor = settings, state, executor
         self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
         self.config_hash = settings.config_hash()
+        sampled = (
+            settings.policy is not None
+            or settings.optimizer.ask(state.optimizer_state).shots_per_component is not None
+        )
+        self.hook = MonitorHook(
+            settings.monitor, settings.objective.n_params, state.monitor_state, sampled=sampled
+        )
         self._started = time.perf_counter()
         self._elapsed_before = state.elapsed
 
@@ -162,28 +171,39 @@ class _Session:
             policy = ShotPolicy.components(request.shots_per_component)
         saved_rng = state.rng.bit_generator.state
         step_seed = int(state.rng.integers(0, 1 << 62))
-        tasks, assemble = settings.objective.plan(
-            state.theta,
-            method=method,
-            shots=policy,
-            seed=step_seed,
-            backend=self.executor.backend,
-            metric=request.metric_tensor,
-            options=options,
-        )
-        cost = _nominal_shots(tasks, self.executor.backend)
+
+        def plan(factor: float) -> tuple[_Planned, int]:
+            shots = scaled_policy(policy, factor)  # the monitor's raised shots, if any
+            tasks, assemble = settings.objective.plan(
+                state.theta,
+                method=method,
+                shots=shots,
+                seed=step_seed,
+                backend=self.executor.backend,
+                metric=request.metric_tensor,
+                options=options,
+            )
+            cost = _nominal_shots(tasks, self.executor.backend)
+            return _Planned(tasks, assemble, shots, cost), cost
+
         last = state.history[-1].seconds if state.history else None
-        refusal = settings.budget.refuses(
-            step=state.step,
-            shots_total=state.shots_total,
-            cost=cost,
-            elapsed=self.elapsed(),
-            last_seconds=last,
-        )
+
+        def refuses(cost: int) -> str | None:
+            return settings.budget.refuses(
+                step=state.step,
+                shots_total=state.shots_total,
+                cost=cost,
+                elapsed=self.elapsed(),
+                last_seconds=last,
+            )
+
+        limit = settings.budget.max_shots
+        remaining = None if limit is None else limit - state.shots_total
+        planned, refusal = self.hook.affordable(plan, refuses, remaining)
         if refusal is not None:
             state.rng.bit_generator.state = saved_rng  # the step never happened
             return refusal
-        return _Planned(tasks, assemble, policy, cost)
+        return planned
 
     def step(self) -> str | None:
         """One step; the reason to stop, or ``None`` to go on."""
@@ -196,27 +216,41 @@ class _Session:
             if isinstance(planned, str):
                 return planned
             evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
-            observation = evaluation.observation(planned.policy)
+            observation = self.hook.observation(evaluation.observation(planned.policy))
             update = self.settings.optimizer.update(state.optimizer_state, state.theta, observation)
         except BaseException:
             # Interrupted mid-step: the step never happened, so neither did its seed draw
             # (the finished rows are in the store and will be read back on resume).
             state.rng.bit_generator.state = saved_rng
             raise
+        theta = self.hook.frozen(state.theta, update.theta)  # layerwise: frozen stay put
+        finite = bool(np.all(np.isfinite(theta)))
         after = (counters.retried, counters.failed, counters.cached)
-        deltas = tuple(a - b for a, b in zip(after, before, strict=True))
-        finite = bool(np.all(np.isfinite(update.theta)))
-        record = _record(state, evaluation, update.learning_rate, planned.cost, deltas)
-        record = replace(record, seconds=time.perf_counter() - started, elapsed=self.elapsed())
+        record = step_record(
+            state, evaluation, update.learning_rate, planned.cost, time.perf_counter() - started
+        )
+        record = replace(
+            record,
+            retries=after[0] - before[0],
+            failures=after[1] - before[1],
+            cached=after[2] - before[2],
+            elapsed=self.elapsed(),
+            monitor=self.hook.observe(evaluation.gradient, evaluation.gradient_stderr, state.step),
+        )
+        state.monitor_state = self.hook.state
         if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
-            state.theta, state.optimizer_state = update.theta, update.state
+            state.theta, state.optimizer_state = theta, update.state
         state.step, state.shots_total = state.step + 1, state.shots_total + planned.cost
         state.elapsed = record.elapsed
         state.history.append(record)
         for tracker in self.trackers:
             tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
         self._save(None)
-        return self.settings.stop.reason(state.history) if finite else "non_finite"
+        if not finite:
+            return "non_finite"
+        if record.monitor is not None and record.monitor["action"] == "stop":
+            return "plateau"
+        return self.settings.stop.reason(state.history)
 
     def _save(self, stopped_by: str | None) -> None:
         if self.directory is not None:
@@ -231,7 +265,14 @@ class _Session:
         final = None
         if simulator is not None:
             final = self.settings.objective.exact_loss(state.theta, simulator)
-        summary = _summary(self, reason, final)
+        summary = run_summary(
+            state,
+            reason,
+            final,
+            exact_value=self.exact_value,
+            config_hash=self.config_hash,
+            seed=self.settings.seed,
+        )
         if self.directory is not None:
             write_json_atomic(self.directory.summary, summary)
         for tracker in self.trackers:
@@ -246,59 +287,6 @@ class _Session:
             summary,
             None if self.directory is None else Path(self.directory.path),
         )
-
-
-def _record(
-    state: RunState,
-    evaluation: Evaluation,
-    learning_rate: float,
-    cost: int,
-    deltas: tuple[int, ...],
-) -> StepRecord:
-    """The step's record; ``deltas`` are the executor's (retried, failed, cached) this step."""
-    norm, norm_err, snr = gradient_summary(evaluation.gradient, evaluation.gradient_stderr)
-    return StepRecord(
-        step=state.step,
-        loss=evaluation.loss,
-        loss_stderr=evaluation.loss_stderr,
-        grad_norm=norm,
-        grad_norm_stderr=norm_err,
-        grad_snr=None if snr is None or math.isinf(snr) else snr,
-        learning_rate=float(learning_rate),
-        shots=cost,
-        shots_total=state.shots_total + cost,
-        circuits=evaluation.n_circuits,
-        retries=deltas[0],
-        failures=deltas[1],
-        cached=deltas[2],
-        seconds=0.0,
-        elapsed=0.0,
-        method=evaluation.method,
-        calibration_ids=evaluation.calibration_ids,
-        gradient=tuple(float(g) for g in evaluation.gradient),
-    )
-
-
-def _summary(session: _Session, reason: str, final: float | None) -> dict[str, Any]:
-    state, history = session.state, session.state.history
-    last = history[-1] if history else None
-    summary: dict[str, Any] = {
-        "stopped_by": reason,
-        "steps": state.step,
-        "shots": state.shots_total,
-        "seconds": state.elapsed,
-        "final_loss_exact": final,
-        "last_loss": None if last is None else last.loss,
-        "last_loss_stderr": None if last is None else last.loss_stderr,
-        "exact_value": session.exact_value,
-        "error": None
-        if final is None or session.exact_value is None
-        else final - session.exact_value,
-        "theta": [float(x) for x in state.theta],
-        "config_hash": session.config_hash,
-        "seed": session.settings.seed,
-    }
-    return summary
 
 
 def fit(
@@ -319,6 +307,7 @@ def fit(
     resume: bool = False,
     trackers: Sequence[Tracker] = (),
     exact_value: float | None = None,
+    monitor: GradientMonitor | None = None,
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` with ``optimizer``.
 
@@ -343,6 +332,9 @@ def fit(
             ``CheckpointMismatchError`` if the settings differ).
         trackers: extra :class:`~qtrain.train.tracking.Tracker` s (progress bars, MLflow).
         exact_value: the known minimum, reported in the summary with the final error.
+        monitor: a :class:`~qtrain.diagnostics.monitor.GradientMonitor` watching the
+            gradient's SNR (``warn``, ``stop`` → ``stopped_by="plateau"``, ``raise_shots``,
+            ``layerwise``); every decision is in ``StepRecord.monitor``.
 
     Raises:
         ConfigError, CheckpointError, and the input errors of ``qt.grad``, before any step.
@@ -351,6 +343,8 @@ def fit(
         raise ConfigError(f"expected a qt.Objective, got {type(objective).__name__}")
     theta = objective.check_theta(theta0)
     checked = checked_optimizer(optimizer, objective)
+    if monitor is not None and not isinstance(monitor, GradientMonitor):
+        raise ConfigError(f"monitor must be a GradientMonitor, got {type(monitor).__name__}")
     directory = RunDir(Path(run_dir)).create() if run_dir is not None else None
     checkpoint = existing_checkpoint(directory, resume)
     if seed is None and checkpoint is not None:
@@ -365,13 +359,14 @@ def fit(
         stop if stop is not None else StopRules(),
         resolve_seed(seed),
         theta,
+        monitor,
     )
     if checkpoint is not None and directory is not None:
         checkpoint.check_config(settings.config_hash(), directory.checkpoint)
         truncate_metrics(directory.metrics, checkpoint.step)
         state = RunState.restore(checkpoint)
     else:
-        state = RunState.fresh(theta, checked, settings.seed)
+        state = RunState.fresh(theta, checked, settings.seed, monitor)
     if directory is not None and store is None and executor is None:
         store = ResultStore(directory.store)
     runner = resolve_executor(backend, executor, store)

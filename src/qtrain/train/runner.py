@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend
+from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import CheckpointError, ConfigError
 from qtrain.exec.distributed import DaskExecutor
 from qtrain.exec.dry_run import dry_run
@@ -39,8 +40,10 @@ from qtrain.problems import Problem, build
 from qtrain.train.checkpoint import write_json_atomic
 from qtrain.train.config import (
     CircuitConfig,
+    ExecutorConfig,
     FaultyBackendConfig,
     InitConfig,
+    LocalBackendConfig,
     RunConfig,
     load_config,
     parse_config,
@@ -57,7 +60,9 @@ from qtrain.train.tracking import LogTracker, RunContext, Tracker, bound
 __all__ = [
     "Prepared",
     "config_trackers",
+    "executor_for",
     "gradient_from_config",
+    "make_backend",
     "make_executor",
     "plan_from_config",
     "prepare",
@@ -76,6 +81,7 @@ class Prepared:
     optimizer: Optimizer
     shots: ShotPolicy | None
     problem: Problem | None
+    monitor: GradientMonitor | None = None
 
     @property
     def exact_value(self) -> float | None:
@@ -139,11 +145,15 @@ def prepare(config: RunConfig) -> Prepared:
         default = np.zeros(circuit.n_params)
     theta0 = objective.check_theta(_theta0(config, default, objective.n_params))
     optimizer = checked_optimizer(from_config(config.optimizer.as_dict()), objective)
-    return Prepared(config, objective, theta0, optimizer, _shots(config), problem)
+    monitor = None
+    if config.monitor is not None:
+        monitor = GradientMonitor(**config.monitor.model_dump())
+        monitor.init(objective.n_params)  # layers that do not fit θ fail here, before a run
+    return Prepared(config, objective, theta0, optimizer, _shots(config), problem, monitor)
 
 
-def _backend(config: RunConfig) -> Backend:
-    spec = config.backend
+def make_backend(spec: LocalBackendConfig | FaultyBackendConfig) -> Backend:
+    """The configured backend: the local simulator, or a fault-injecting wrapper of it."""
     inner = spec.inner if isinstance(spec, FaultyBackendConfig) else spec
     local = LocalSimulator(inner.memory_budget, kernels=inner.kernels)
     if isinstance(spec, FaultyBackendConfig):
@@ -153,21 +163,25 @@ def _backend(config: RunConfig) -> Backend:
 
 def make_executor(config: RunConfig, store_path: Path | None) -> Executor:
     """The configured executor (local or Dask) around the configured backend."""
-    spec = config.executor
-    retry = RetryPolicy(**spec.retry.model_dump())
     path = store_path if config.store is True else config.store or None
     store = ResultStore(path) if isinstance(path, Path) else None
+    return executor_for(config.executor, make_backend(config.backend), store)
+
+
+def executor_for(spec: ExecutorConfig, backend: Backend, store: ResultStore | None) -> Executor:
+    """An executor section built around ``backend``."""
+    retry = RetryPolicy(**spec.retry.model_dump())
     if spec.dask is not None:
         return DaskExecutor(
             spec.dask.address,
-            backend=_backend(config),
+            backend=backend,
             store=store,
             retry=retry,
             n_workers=spec.dask.n_workers,
             max_rows=spec.max_rows or 64,
         )
     return Executor(
-        _backend(config),
+        backend,
         store=store,
         retry=retry,
         max_rows=spec.max_rows,
@@ -242,6 +256,7 @@ def _train(
         resume=resume,
         trackers=trackers,
         exact_value=prepared.exact_value,
+        monitor=prepared.monitor,
     )
     if prepared.problem is not None:
         terms = prepared.objective.exact_terms(result.theta)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import CheckpointError, ConfigError
 from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer, OptimizerState
@@ -42,12 +43,19 @@ class RunState:
     shots_total: int
     elapsed: float
     history: list[StepRecord]
+    monitor_state: dict[str, Any] | None = None
 
     @staticmethod
-    def fresh(theta: NDArray[np.float64], optimizer: Optimizer, seed: int) -> RunState:
+    def fresh(
+        theta: NDArray[np.float64],
+        optimizer: Optimizer,
+        seed: int,
+        monitor: GradientMonitor | None = None,
+    ) -> RunState:
         """Step 0 at ``theta``, the loop's generator seeded with ``seed``."""
         rng = np.random.Generator(np.random.PCG64(seed))
-        return RunState(0, theta.copy(), optimizer.init(theta), rng, 0, 0.0, [])
+        watch = None if monitor is None else monitor.init(theta.size)
+        return RunState(0, theta.copy(), optimizer.init(theta), rng, 0, 0.0, [], watch)
 
     @staticmethod
     def restore(checkpoint: Checkpoint) -> RunState:
@@ -62,6 +70,7 @@ class RunState:
             checkpoint.shots_total,
             checkpoint.elapsed,
             list(checkpoint.history),
+            checkpoint.monitor_state,
         )
 
     def checkpoint(self, config_hash: str, seed: int, stopped_by: str | None) -> Checkpoint:
@@ -77,6 +86,7 @@ class RunState:
             self.elapsed,
             tuple(self.history),
             stopped_by,
+            self.monitor_state,
         )
 
 
@@ -93,10 +103,15 @@ class RunSettings:
     stop: StopRules
     seed: int
     theta0: NDArray[np.float64]
+    monitor: GradientMonitor | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The JSON-ready settings that determine the numbers (budgets and stop rules do not)."""
-        return {
+        """The JSON-ready settings that determine the numbers (budgets and stop rules do not).
+
+        A monitor is part of them (it may change shots, freeze parameters or stop the run);
+        without one the key is left out, so earlier runs keep their hashes.
+        """
+        described = {
             "objective": self.objective.fingerprint(),
             "n_params": self.objective.n_params,
             "theta0": [float(x) for x in self.theta0],
@@ -106,6 +121,9 @@ class RunSettings:
             "gradient_options": dict(self.gradient_options),
             "seed": self.seed,
         }
+        if self.monitor is not None:
+            described["monitor"] = self.monitor.config()
+        return described
 
     def config_hash(self) -> str:
         """SHA-256 of :meth:`describe`."""

@@ -1,0 +1,66 @@
+"""What a run reports: the :class:`StepRecord` of each step and the run's ``summary.json``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from qtrain.train.evaluation import Evaluation
+from qtrain.train.records import StepRecord, gradient_summary
+from qtrain.train.state import RunState
+
+__all__ = ["run_summary", "step_record"]
+
+
+def step_record(
+    state: RunState, evaluation: Evaluation, learning_rate: float, cost: int, seconds: float
+) -> StepRecord:
+    """The record of the step measured at ``state.theta`` (counters filled in by the loop)."""
+    norm, norm_err, snr = gradient_summary(evaluation.gradient, evaluation.gradient_stderr)
+    return StepRecord(
+        step=state.step,
+        loss=evaluation.loss,
+        loss_stderr=evaluation.loss_stderr,
+        grad_norm=norm,
+        grad_norm_stderr=norm_err,
+        grad_snr=None if snr is None or math.isinf(snr) else snr,
+        learning_rate=float(learning_rate),
+        shots=cost,
+        shots_total=state.shots_total + cost,
+        circuits=evaluation.n_circuits,
+        retries=0,
+        failures=0,
+        cached=0,
+        seconds=seconds,
+        elapsed=0.0,
+        method=evaluation.method,
+        calibration_ids=evaluation.calibration_ids,
+        gradient=tuple(float(g) for g in evaluation.gradient),
+    )
+
+
+def run_summary(
+    state: RunState,
+    reason: str,
+    final: float | None,
+    *,
+    exact_value: float | None,
+    config_hash: str,
+    seed: int,
+) -> dict[str, Any]:
+    """``summary.json``: why and where the run ended, what it spent."""
+    last = state.history[-1] if state.history else None
+    return {
+        "stopped_by": reason,
+        "steps": state.step,
+        "shots": state.shots_total,
+        "seconds": state.elapsed,
+        "final_loss_exact": final,
+        "last_loss": None if last is None else last.loss,
+        "last_loss_stderr": None if last is None else last.loss_stderr,
+        "exact_value": exact_value,
+        "error": None if final is None or exact_value is None else final - exact_value,
+        "theta": [float(x) for x in state.theta],
+        "config_hash": config_hash,
+        "seed": seed,
+    }
