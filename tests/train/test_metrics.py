@@ -388,3 +388,24 @@ def test_operations_doc_alert_rules_use_exported_metrics(chaos_run):
     for rule in rules:
         missing = metric_names(rule["expr"]) - set(chaos_run["final"])
         assert not missing, (rule["alert"], missing)
+
+
+def test_the_real_gradient_monitor_feeds_the_monitor_metrics():
+    circuit = qt.ansatz.hardware_efficient(2, 1)
+    objective = qt.Objective.single(circuit, qt.Z(0) + qt.Z(1))
+    tracker = MetricsTracker(run_id="real-monitor")
+    monitor = qt.diagnostics.GradientMonitor(policy="stop", window=2, threshold=50.0)
+    result = qt.fit(
+        objective,
+        np.full(4, 0.4),
+        qt.optim.Adam(0.05),
+        shots=50,
+        seed=1,
+        monitor=monitor,
+        trackers=[tracker],
+        budget=qt.Budget(max_steps=10),
+    )
+    assert result.stopped_by == "plateau"
+    families = {f.name: f for f in text_string_to_metric_families(tracker.render())}
+    counts = {s.labels["decision"]: s.value for s in families["qtrain_monitor_decisions"].samples}
+    assert counts["stop"] == 1 and counts["ok"] == result.steps - 1 and counts["other"] == 0

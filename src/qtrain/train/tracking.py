@@ -48,18 +48,23 @@ MONITOR_DECISIONS = ("ok", "warn", "stop", "raise_shots", "layerwise")
 def monitor_decision(monitor: Mapping[str, Any] | None) -> str:
     """The plateau monitor's decision in ``StepRecord.monitor``, from a bounded set.
 
-    ``none`` without a monitor; the ``decision`` (or ``action``) entry when it is one of
-    :data:`MONITOR_DECISIONS`; ``ok`` for a monitor entry without a decision; ``other`` for
-    any other value (metrics labels stay bounded whatever a monitor writes).
+    ``none`` without a monitor; the ``decision`` (or ``action``, as ``GradientMonitor``
+    writes it) entry when it is one of :data:`MONITOR_DECISIONS`; ``ok`` for a monitor entry
+    without a decision or whose action is ``None`` (a quiet step); ``other`` for any other
+    value (metrics labels stay bounded whatever a monitor writes).
 
     >>> monitor_decision(None), monitor_decision({"decision": "warn", "snr": 0.7})
     ('none', 'warn')
-    >>> monitor_decision({"snr": 4.0}), monitor_decision({"action": "panic"})
-    ('ok', 'other')
+    >>> monitor_decision({"snr": 4.0}), monitor_decision({"action": None, "snr": 4.0})
+    ('ok', 'ok')
+    >>> monitor_decision({"action": "panic"})
+    'other'
     """
     if not monitor:
         return "none"
-    value = monitor.get("decision", monitor.get("action", "ok"))
+    value = monitor.get("decision", monitor.get("action"))
+    if value is None:
+        return "ok"
     return str(value) if str(value) in MONITOR_DECISIONS else "other"
 
 
