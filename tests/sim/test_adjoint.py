@@ -55,7 +55,8 @@ def finite_difference(circuit, observable, theta, step=1e-6):
 
 def test_adjoint_step_kernels_follow_gate_metadata():
     c = qt.Circuit(3).h(0).rz(0, qt.P(0)).phase(1, qt.P(1)).ry(2, qt.P(2)).rx(0, qt.P(3))
-    c = c.cnot(0, 1).swap(1, 2).cz(0, 2).crx(0, 1, qt.P(4)).rzz(1, 2, qt.P(5)).ry(1, 0.3)
+    c = c.cnot(0, 1).cz(0, 2).swap(1, 2).cnot(2, 0).crx(0, 1, qt.P(4)).rzz(1, 2, qt.P(5))
+    c = c.ry(1, 0.3)
     kinds = [step.kind for step in _tape(c).steps][::-1]  # the tape walks backwards
     assert kinds == [
         "matrix",  # H
@@ -63,9 +64,9 @@ def test_adjoint_step_kernels_follow_gate_metadata():
         "diag_1q",  # PhaseShift: diagonal
         "real_1q",  # RY: real at every angle
         "dense_1q",  # RX: neither
-        "cnot",
-        "gather",  # SWAP
+        "cnot",  # a lone CNOT: swapped in place
         "diagonal",  # CZ
+        "gather",  # SWAP and CNOT: one gather undoes the run
         "wide",  # CRX
         "wide",  # RZZ
         "matrix",  # RY at a fixed angle: an undo only

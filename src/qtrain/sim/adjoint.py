@@ -24,7 +24,12 @@ from qtrain.ir.gates import GateSpec
 from qtrain.ir.observables import Observable
 from qtrain.ir.params import ParamExpr
 from qtrain.sim.measure import parity_signs
-from qtrain.sim.program import compile_program, op_matrices, permutation_gather
+from qtrain.sim.program import (
+    MAX_PERMUTATION_QUBITS,
+    compile_program,
+    op_matrices,
+    permutation_gather,
+)
 from qtrain.sim.statevector import KernelSet, run_program, select_kernels
 
 __all__ = ["adjoint_jacobian", "apply_observable", "observable_action"]
@@ -69,9 +74,11 @@ def apply_observable(
 
 
 @lru_cache(maxsize=256)
-def _inverse_gather(gate: str, wires: tuple[int, ...], n_qubits: int) -> NDArray[np.int64]:
-    """Gather map of a fixed permutation gate's inverse: ``argsort`` of its own map."""
-    inverse: NDArray[np.int64] = np.argsort(permutation_gather(((gate, wires),), n_qubits))
+def _inverse_gather(
+    key: tuple[tuple[str, tuple[int, ...]], ...], n_qubits: int
+) -> NDArray[np.int64]:
+    """Gather map undoing a run of fixed permutation gates (forward order): ``argsort``."""
+    inverse: NDArray[np.int64] = np.argsort(permutation_gather(key, n_qubits))
     inverse.setflags(write=False)
     return inverse
 
@@ -142,11 +149,23 @@ def _fixed_step(op: Op, n_qubits: int) -> _Step:
     if spec.name == "CNOT":  # self-inverse; swapping a quarter of the pairs beats a gather
         return _Step("cnot", op)
     if spec.permutation:
-        return _Step("gather", op, _inverse_gather(op.gate, op.wires, n_qubits))
+        return _Step("gather", op, _inverse_gather(((op.gate, op.wires),), n_qubits))
     inverse = np.ascontiguousarray(op_matrices(op, np.zeros((1, 0))).conj().transpose(0, 2, 1))
     if spec.diagonal:
         return _Step("diagonal", op, np.ascontiguousarray(np.diagonal(inverse, axis1=1, axis2=2)))
     return _Step("matrix", op, inverse)
+
+
+def _permutation_steps(run: list[Op], n_qubits: int) -> list[_Step]:
+    """The undo of consecutive fixed permutation gates (``run`` in backward order).
+
+    Two or more become one gather: a 16-qubit CNOT ladder costs one pass (0.17 ms on
+    ``[ψ; λ]``) instead of 15 in-place CNOTs (about 0.1 ms each).
+    """
+    if len(run) < 2 or n_qubits > MAX_PERMUTATION_QUBITS:  # one gate, or no room for the map
+        return [_fixed_step(op, n_qubits) for op in run]
+    key = tuple((op.gate, op.wires) for op in reversed(run))
+    return [_Step("gather", run[-1], _inverse_gather(key, n_qubits))]
 
 
 @lru_cache(maxsize=32)
@@ -159,8 +178,14 @@ def _tape(circuit: Circuit) -> _Tape:
     steps: list[_Step] = []
     rows: list[ParamExpr] = []
     by_spec: dict[GateSpec, tuple[StepKind, list[int]]] = {}
+    run: list[Op] = []  # consecutive fixed permutation gates, undone together
     for op in reversed(circuit.ops):
         exprs = [a for a in op.args if isinstance(a, ParamExpr)]
+        if not exprs and op.spec.permutation:
+            run.append(op)
+            continue
+        steps += _permutation_steps(run, circuit.n_qubits)
+        run = []
         if not exprs:
             if op.spec.name != "I":
                 steps.append(_fixed_step(op, circuit.n_qubits))
@@ -175,6 +200,7 @@ def _tape(circuit: Circuit) -> _Tape:
         by_spec.setdefault(spec, (kind, []))[1].append(len(rows))
         steps.append(_Step(kind, op, slot=len(rows), generator=generator))
         rows.append(exprs[0])
+    steps += _permutation_steps(run, circuit.n_qubits)
     coeffs = np.zeros((len(rows), circuit.n_params))
     for d, expr in enumerate(rows):
         for k, scale in expr.terms:
