@@ -8,8 +8,8 @@ from qtrain.sim import fast_kernels, kernels
 
 RNG = np.random.default_rng(17)
 # (n, rows): small calls take the serial version, large ones the parallel version (from 2^14
-# amplitudes per call, 2^19 for a single state).
-SIZES = [(3, 1), (5, 4), (15, 1), (11, 16), (19, 1)]
+# amplitudes per call, 2^19 for calls on fewer than 8 rows).
+SIZES = [(3, 1), (5, 4), (15, 1), (11, 16), (19, 1), (17, 4)]
 
 
 def random_states(rows, n):
@@ -115,7 +115,7 @@ def test_fast_kernels_specialised_adjoint_steps_need_an_observable_row():
 
 @pytest.mark.parametrize("name", ["_adjoint_step", "_adjoint_diag", "_adjoint_real"])
 def test_fast_kernels_adjoint_steps_parallel_versions_match_serial(name):
-    # The adjoint steps go parallel only from 2^20 amplitudes: call both versions directly.
+    # The adjoint steps go parallel only from 2^19 amplitudes: call both versions directly.
     n, wire = 10, 4
     spec = GATES["RX" if name == "_adjoint_step" else "RZ" if name == "_adjoint_diag" else "RY"]
     generator, inverse = spec.generator, spec.matrix(0.61).conj().T

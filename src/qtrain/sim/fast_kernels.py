@@ -8,10 +8,10 @@ broadcasting on 2 cores. Each kernel splits the batch into ``rows × parts`` tas
 large state and many small states parallelise alike. Pair indices follow qibojit: pair ``r``
 of a row is ``(i₁, i₁ + 2^s)`` with ``i₁`` = ``r`` with a zero bit inserted at ``s = n-1-wire``.
 
-Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call (2^19 for a
-single state) the serial one runs, because starting OpenMP threads costs more than the work
-and spin-waiting threads collapse when another process holds the cores (fast-kernels.md,
-"thread oversubscription").
+Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call (2^19 for
+calls on fewer than 8 rows) the serial one runs, because starting OpenMP threads costs more
+than the work and spin-waiting threads collapse when another process holds the cores
+(fast-kernels.md, "thread oversubscription").
 Install with ``pip install 'qtrain[fast]'``; ``QTRAIN_KERNELS=numpy`` turns it off.
 """
 
@@ -45,13 +45,15 @@ __all__ = [
 
 Complex = NDArray[np.complex128]
 PARALLEL_MIN_AMPLITUDES = 1 << 14
-# One state alone (a single row, or the adjoint's steps on [ψ; λ]) goes parallel only from
-# 2^19 amplitudes. Below that a second thread per kernel cost more than it gave on the 2-vCPU
-# VM, and much more while another process held the other core: qt.expval at (16,8) took
-# 18.8 ms serial against 26.0 ms, at (18,4) 38.9 against 49.6 ms, and the adjoint at (16,8)
-# 59 against 66-85 ms; at n = 19 both were even, at n = 20 two threads won (expval 69 against
-# 108 ms, adjoint at (20,2) 314 against 385 ms). docs/performance.md has the runs.
-SINGLE_STATE_PARALLEL_MIN_AMPLITUDES = 1 << 19
+# A call on fewer than 8 rows (one state, or the adjoint's [ψ; λ]) goes parallel only from
+# 2^19 amplitudes in all. Below that a second thread per kernel cost more than it gave on the
+# 2-vCPU VM, and much more while another process held the other core (a parallel region then
+# waits for a descheduled thread): qt.expval at (16,8) took 18.8 ms serial against 26.0 ms,
+# at (18,4) 38.9 against 49.6 ms; 2 or 4 rows at n = 16 gained nothing (gather 0.22 against
+# 0.20 ms, 2×2 pass 0.18 against 0.25 ms). At n = 19 both were even, at n = 20 two threads won
+# (expval 69 against 108 ms, adjoint at (20,2) 314 against 385 ms). docs/performance.md.
+FEW_ROWS = 8
+FEW_ROWS_PARALLEL_MIN_AMPLITUDES = 1 << 19
 
 
 def _one_qubit(states, mats, shift, parts):  # type: ignore[no-untyped-def]  # numba-typed
@@ -262,7 +264,7 @@ _KERNELS = {
 def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
     """The kernel version for a call and how many pieces to cut each row into."""
     serial, parallel = _KERNELS[name]
-    threshold = PARALLEL_MIN_AMPLITUDES if rows > 1 else SINGLE_STATE_PARALLEL_MIN_AMPLITUDES
+    threshold = FEW_ROWS_PARALLEL_MIN_AMPLITUDES if rows < FEW_ROWS else PARALLEL_MIN_AMPLITUDES
     if rows * dim < threshold:
         return serial, 1
     threads = nb.get_num_threads()
@@ -344,7 +346,7 @@ def _adjoint_special(
 ) -> tuple[Complex, Complex]:
     if both.shape[0] < 2:
         raise ValueError("an adjoint step needs at least one λ row after ψ")
-    kernel, parts = _pick(name, 1, both.shape[1])  # one state: [ψ; λ] move together
+    kernel, parts = _pick(name, 1, both.shape[1])  # rows move together: one state's size
     partial = np.empty((both.shape[0] - 1, parts), dtype=np.complex128)  # one sum per task
     kernel(both, *operands, n_qubits - 1 - wire, partial)
     inner: Complex = partial.sum(axis=1)
