@@ -49,9 +49,9 @@ PARALLEL_MIN_AMPLITUDES = 1 << 14
 # 2^19 amplitudes in all. Below that a second thread per kernel cost more than it gave on the
 # 2-vCPU VM, and much more while another process held the other core (a parallel region then
 # waits for a descheduled thread): qt.expval at (16,8) took 18.8 ms serial against 26.0 ms,
-# at (18,4) 38.9 against 49.6 ms; 2 or 4 rows at n = 16 gained nothing (gather 0.22 against
-# 0.20 ms, 2×2 pass 0.18 against 0.25 ms). At n = 19 both were even, at n = 20 two threads won
-# (expval 69 against 108 ms, adjoint at (20,2) 314 against 385 ms). docs/performance.md.
+# at (18,4) 38.9 against 49.6 ms; 2 rows at n = 16 gained little or lost (gather 0.22 against
+# 0.20 ms, 2×2 pass 0.18 against 0.25 ms). From n = 19 two threads were even or ahead (expval
+# (19,2) 30 against 36 ms, (20,2) 69 against 108 ms). docs/performance.md has the runs.
 FEW_ROWS = 8
 FEW_ROWS_PARALLEL_MIN_AMPLITUDES = 1 << 19
 
