@@ -126,11 +126,12 @@ def breakdown(tasks: list[Task], ref: list[Result], tmp: Path, budget: float) ->
     """The executor's own cost (replay backend) and its parts, each timed on its own."""
     counter = itertools.count()
     shots = [t.shot_matrix() for t in tasks]
-    chunks = [Chunk(t, row_keys(t, m), m) for t, m in zip(tasks, shots, strict=True)]
+    chunks = [Chunk(t, np.arange(t.params.shape[0]), m) for t, m in zip(tasks, shots, strict=True)]
+    keys = [row_keys(t, m) for t, m in zip(tasks, shots, strict=True)]
     rows = {
         k: StoredRow(r.values[i], None if r.variances is None else r.variances[i], 0, r.metadata)
-        for c, r in zip(chunks, ref, strict=True)
-        for i, k in enumerate(c.keys)
+        for task_keys, r in zip(keys, ref, strict=True)
+        for i, k in enumerate(task_keys)
     }
     full = qt.ResultStore(tmp / "full.sqlite")
     full.put_many(rows)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import qtrain as qt
-from qtrain.backends.protocol import BackendLimits
+from qtrain.backends.protocol import BackendLimits, Task
 from qtrain.errors import InvalidResultError
 
 C = qt.ansatz.hardware_efficient(3, 2).crx(0, 2, qt.P(1))
@@ -128,3 +128,33 @@ def test_executor_bad_backends_and_limits_are_clear_errors():
         qt.expval(qt.Circuit(1).h(0), qt.Z(0), shots=1000, executor=qt.Executor(Capped()))
     with pytest.raises(qt.ConfigError, match="either executor"):
         qt.expval(C, H, THETA, executor=qt.Executor(Capped()), backend=qt.LocalSimulator())
+
+
+def test_executor_resubmits_only_chunks_without_a_valid_result():
+    rows = np.random.default_rng(4).normal(size=(12, C.n_params))
+    executor = qt.Executor(
+        faulty(partial_rate=0.4, corrupt_rate=0.2), retry=FAST, max_rows=2, tasks_per_call=3
+    )
+    values = qt.expval(C, H, rows, executor=executor)
+    np.testing.assert_allclose(values, [qt.expval(C, H, r) for r in rows], atol=1e-12)
+    n = executor.counters
+    assert n.failed > 0 and n.retried > 0
+    assert n.succeeded == len(rows) and n.submitted == n.succeeded + n.failed
+
+
+def test_executor_same_numbers_with_duplicates_across_tasks_and_a_store(tmp_path):
+    rows = np.random.default_rng(5).normal(size=(4, C.n_params))
+    tasks = [Task(C, (H,), rows[[0, 1, 2]], 200, 9), Task(C, (H,), rows[[2, 3, 0]], 200, 9)]
+    reference = qt.LocalSimulator().run(tasks)
+    executor = qt.Executor(Counting(), store=qt.ResultStore(tmp_path / "s.sqlite"), max_rows=2)
+    first = executor.run(tasks)
+    assert executor.backend.rows == 4 and executor.counters.deduplicated == 2
+    per_row = 200 * tasks[0].n_groups
+    assert [r.shots for r in first] == [3 * per_row, per_row]  # a shared row: charged once
+    again = qt.Executor(Counting(), store=qt.ResultStore(tmp_path / "s.sqlite")).run(tasks)
+    for a, b, c in zip(reference, first, again, strict=True):
+        np.testing.assert_array_equal(b.values, a.values)
+        np.testing.assert_array_equal(b.variances, a.variances)
+        np.testing.assert_array_equal(c.values, a.values)
+        np.testing.assert_array_equal(c.variances, a.variances)
+    assert [r.metadata["cached_rows"] for r in again] == [3, 3] and again[0].shots == 0

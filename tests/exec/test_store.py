@@ -3,7 +3,7 @@ import multiprocessing as mp
 import numpy as np
 
 import qtrain as qt
-from qtrain.exec.store import StoredRow
+from qtrain.exec.store import RowBlock, StoredRow
 
 
 def row(value, shots=10):
@@ -86,3 +86,16 @@ def test_an_interrupt_right_after_commit_keeps_the_rows_and_raises_it(tmp_path):
         raise AssertionError("the interrupt was swallowed")
     store._local.conn = real
     assert set(store.get_many(["a"])) == {"a"}
+
+
+def test_store_blocks_write_what_rows_would(tmp_path):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    values, variances = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.1, 0.2], [0.3, 0.4]])
+    block = RowBlock(["a", "b"], values, variances, np.array([7, 9]), {"calibration_id": "c"})
+    store.put_blocks([block, RowBlock(["c"], np.array([[5.0]]), None, np.array([0]), {})])
+    found = store.get_many(["a", "b", "c"])
+    np.testing.assert_array_equal(found["b"].values, [3.0, 4.0])
+    np.testing.assert_array_equal(found["a"].variances, [0.1, 0.2])
+    assert found["a"].shots == 7 and found["b"].shots == 9 and found["c"].variances is None
+    assert found["a"].metadata == {"calibration_id": "c"} == found["b"].metadata
+    assert found["c"].metadata == {}

@@ -37,6 +37,15 @@ def fd_hessian(circuit, observable, theta, eps=1e-5):
 
 
 def fd_metric(circuit, theta, eps=1e-4):
+    """Richardson-extrapolated central differences, ``(4·g(ε/2) - g(ε)) / 3``.
+
+    The ε² error of plain central differences grows as the fourth power of a parameter's
+    total scale: hypothesis found RX(3θ)·RX(1.5θ)·RX(4θ), where it is 4e-6 at ε = 1e-4.
+    """
+    return (4 * central_metric(circuit, theta, eps / 2) - central_metric(circuit, theta, eps)) / 3
+
+
+def central_metric(circuit, theta, eps):
     """g_kl = -½ ∂²F/∂δ_k∂δ_l at 0, F(δ) = |⟨ψ(θ)|ψ(θ+δ)⟩|², by central differences."""
     psi = reference_state(circuit, theta)
 

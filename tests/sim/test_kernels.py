@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from qtrain.ir.gates import GATES
 from qtrain.sim import kernels
 
 RNG = np.random.default_rng(11)
@@ -62,3 +63,38 @@ def test_kernels_permutation_source_of_cnot_ladder_is_gray_code():
 def test_kernels_zero_states():
     s = kernels.zero_states(2, 3)
     assert s.shape == (2, 8) and s[:, 0].tolist() == [1, 1] and np.count_nonzero(s) == 2
+
+
+def gate_step_operands(name, angle):
+    """Generic operands (G, U†) and the specialised kernels' (diag or Y weight, U†) of a gate."""
+    spec = GATES[name]
+    generator, inverse = spec.generator, spec.matrix(angle).conj().T
+    if spec.diagonal:
+        return generator, inverse, np.diagonal(generator).real.copy(), np.diagonal(inverse).copy()
+    return generator, inverse, float(generator[1, 0].imag), inverse.real.copy()
+
+
+@pytest.mark.parametrize(("n", "observables"), [(1, 1), (3, 2), (5, 3)])
+@pytest.mark.parametrize("name", ["RZ", "PhaseShift", "RY"])
+def test_kernels_specialised_adjoint_steps_match_generic_and_dense(n, observables, name):
+    special = kernels.adjoint_real if name == "RY" else kernels.adjoint_diagonal
+    generator, inverse, gen_form, inv_form = gate_step_operands(name, 0.83)
+    both = random_states(1 + observables, n)
+    for wire in range(n):
+        inner, moved = special(both.copy(), gen_form, inv_form, wire, n)
+        generic_inner, generic_moved = kernels.adjoint_one_qubit(
+            both.copy(), generator, inverse, wire, n
+        )
+        np.testing.assert_allclose(inner, generic_inner, atol=1e-12)
+        np.testing.assert_allclose(moved, generic_moved, atol=1e-12)
+        g, u_dagger = dense(generator, (wire,), n), dense(inverse, (wire,), n)
+        np.testing.assert_allclose(inner, both[1:].conj() @ (g @ both[0]), atol=1e-12)
+        np.testing.assert_allclose(moved, both @ u_dagger.T, atol=1e-12)
+
+
+def test_kernels_specialised_adjoint_steps_need_an_observable_row():
+    both = random_states(1, 2)
+    with pytest.raises(ValueError, match="λ row"):
+        kernels.adjoint_diagonal(both, np.array([0.5, -0.5]), np.ones(2, complex), 0, 2)
+    with pytest.raises(ValueError, match="λ row"):
+        kernels.adjoint_real(both, 0.5, np.eye(2), 0, 2)

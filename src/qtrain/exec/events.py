@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtrain.errors import ThrottledError
+from qtrain.exec.keys import Units
 from qtrain.exec.validation import Chunk
 from qtrain.logs import emit
 
@@ -21,22 +22,25 @@ __all__ = ["call_failed", "gave_up", "result_rejected", "retrying", "task_key"]
 _LOG = logging.getLogger("qtrain.exec")
 
 
-def task_key(chunk: Chunk) -> str:
-    """The task's name in the logs: its first row's content key, shortened."""
-    return chunk.keys[0][:16] if chunk.keys else ""
+def task_key(chunk: Chunk, units: Units) -> str:
+    """The task's name in the logs: its first row's content key, shortened.
+
+    Keys are hashed only here, when an event is logged (the executor keys rows lazily).
+    """
+    return units.keys()[int(chunk.units[0])][:16] if chunk.units.size else ""
 
 
-def _tasks(chunks: Sequence[Chunk]) -> dict[str, Any]:
-    keys = [task_key(c) for c in chunks]
+def _tasks(chunks: Sequence[Chunk], units: Units) -> dict[str, Any]:
+    keys = [task_key(c, units) for c in chunks]
     return {
         "task_key": keys[0] if keys else "",
         "task_keys": keys,
         "tasks": len(chunks),
-        "rows": sum(len(c.keys) for c in chunks),
+        "rows": sum(c.units.size for c in chunks),
     }
 
 
-def call_failed(backend: str, group: Sequence[Chunk], error: Exception) -> None:
+def call_failed(backend: str, group: Sequence[Chunk], units: Units, error: Exception) -> None:
     """A whole backend call raised a transient error (it will be retried)."""
     if not _LOG.isEnabledFor(logging.INFO):
         return
@@ -48,12 +52,14 @@ def call_failed(backend: str, group: Sequence[Chunk], error: Exception) -> None:
         str(error),
         backend=backend,
         retry_after_s=getattr(error, "retry_after", None) if throttled else None,
-        **_tasks(group),
+        **_tasks(group, units),
     )
 
 
-def result_rejected(backend: str, chunk: Chunk, reason: str) -> None:
+def result_rejected(backend: str, chunk: Chunk, units: Units, reason: str) -> None:
     """One task's result was missing or invalid (its rows will be resubmitted)."""
+    if not _LOG.isEnabledFor(logging.INFO):
+        return
     event = "exec.result_missing" if reason == "missing" else "exec.result_invalid"
     emit(
         _LOG,
@@ -61,12 +67,12 @@ def result_rejected(backend: str, chunk: Chunk, reason: str) -> None:
         event,
         reason,
         backend=backend,
-        task_key=task_key(chunk),
-        rows=len(chunk.keys),
+        task_key=task_key(chunk, units),
+        rows=chunk.units.size,
     )
 
 
-def retrying(backend: str, attempt: int, outstanding: Sequence[Chunk]) -> None:
+def retrying(backend: str, attempt: int, outstanding: Sequence[Chunk], units: Units) -> None:
     """Attempt ``attempt`` resubmits what is still outstanding."""
     if _LOG.isEnabledFor(logging.INFO):
         emit(
@@ -75,11 +81,13 @@ def retrying(backend: str, attempt: int, outstanding: Sequence[Chunk]) -> None:
             "exec.retry",
             backend=backend,
             attempt=attempt,
-            **_tasks(outstanding),
+            **_tasks(outstanding, units),
         )
 
 
-def gave_up(backend: str, attempts: int, outstanding: Sequence[Chunk], error: Exception) -> None:
+def gave_up(
+    backend: str, attempts: int, outstanding: Sequence[Chunk], units: Units, error: Exception
+) -> None:
     """The retry budget ran out: these tasks have no valid result."""
     emit(
         _LOG,
@@ -88,5 +96,5 @@ def gave_up(backend: str, attempts: int, outstanding: Sequence[Chunk], error: Ex
         f"no valid result after {attempts} attempts: {error}",
         backend=backend,
         attempts=attempts,
-        **_tasks(outstanding),
+        **_tasks(outstanding, units),
     )

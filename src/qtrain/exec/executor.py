@@ -9,6 +9,11 @@ only what failed or went missing, (6) commits each finished row to the store bef
 returning, and (7) reassembles one result per task. When the retry budget runs out it raises
 ``IncompleteResultError`` naming the missing rows: a gradient with missing components never
 reaches the optimizer. Counters record everything for the training loop's metrics.
+
+Rows stay in arrays throughout (``exec.keys.Units``, ``exec.ledger``): no object per row, no
+hashing unless a store or an error needs the keys, and a call of one task with distinct rows
+and no store sends the task itself to the backend. Its cost was 239 µs for a 33-row task and
+is about 30 µs now (docs/performance.md, "Execution layer").
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from qtrain.errors import (
     TransientExecutionError,
 )
 from qtrain.exec import events
-from qtrain.exec.keys import row_keys
+from qtrain.exec.keys import Units, split_units
+from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
-from qtrain.exec.store import ResultStore, StoredRow
+from qtrain.exec.store import ResultStore
 from qtrain.exec.validation import Chunk, invalid_reason
 
 __all__ = ["Executor", "ExecutorCounters", "RetryPolicy", "resolve_executor"]
@@ -126,96 +132,124 @@ class Executor:
                 f"{limits.max_shots}"
             )
 
-    def _units(
-        self, tasks: Sequence[Task]
-    ) -> tuple[list[NDArray[np.int64] | None], list[list[str]], dict[str, tuple[int, int]]]:
-        """Validated shot matrices, row keys per task, and each distinct key's first (task, row)."""
+    def _units(self, tasks: Sequence[Task]) -> Units:
+        """Validated shot matrices and the distinct row units of ``tasks``."""
         shots = [task.shot_matrix() for task in tasks]
         for task, matrix in zip(tasks, shots, strict=True):
             self._check_limits(task, matrix)
-        keys = [row_keys(task, matrix) for task, matrix in zip(tasks, shots, strict=True)]
-        first: dict[str, tuple[int, int]] = {}
-        for t, task_keys in enumerate(keys):
-            for r, key in enumerate(task_keys):
-                first.setdefault(key, (t, r))
-        return shots, keys, first
+        return split_units(tasks, shots)
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
         """One validated result per task, in order (see the module docstring)."""
-        shots, keys, first = self._units(tasks)
-        self.counters.deduplicated += sum(map(len, keys)) - len(first)
-        done = self.store.get_many(first) if self.store is not None else {}
-        self.counters.cached += len(done)
-        fresh = self._execute([k for k in first if k not in done], first, tasks, shots)
+        units = self._units(tasks)
+        self.counters.deduplicated += sum(o.size for o in units.owner) - len(units)
+        ledger = Ledger(len(units))
+        # Unit u is row u of a simple call: its units array doubles as the pending list, which
+        # lets the ledger hand the one block back without a gather.
+        pending = units.owner[0] if units.simple else np.arange(len(units))
+        if self.store is not None and len(units):
+            pending = self._read_store(units, ledger)
+        self._execute(pending, units, tasks, ledger)
+        charged = np.zeros(len(tasks), dtype=np.int64)  # shots spent now, to the first holder
+        if units.simple:
+            charged[0] = ledger.spent.sum()
+        else:
+            np.add.at(charged, units.task_of, ledger.spent)
         return [
-            self._assemble(t, task, task_keys, first=first, done=done, fresh=fresh)
-            for t, (task, task_keys) in enumerate(zip(tasks, keys, strict=True))
+            ledger.result(units.owner[t], task, int(charged[t]), self.name)
+            for t, task in enumerate(tasks)
         ]
+
+    def _read_store(self, units: Units, ledger: Ledger) -> NDArray[np.int64]:
+        """Put the stored units in ``ledger``; returns the units still to run."""
+        assert self.store is not None  # checked by the caller
+        keys = units.keys()
+        found = self.store.get_many(keys)
+        self.counters.cached += len(found)
+        hit = np.array([key in found for key in keys], dtype=bool)
+        for t in np.unique(units.task_of[hit]):  # one block per first holder: same shape
+            mine = np.flatnonzero(hit & (units.task_of == t))
+            ledger.add_stored(mine, [found[keys[u]] for u in mine])
+        return np.flatnonzero(~hit)
 
     def preview(self, tasks: Sequence[Task]) -> tuple[int, int, int, int]:
         """What :meth:`run` would do: ``(rows, unique rows, cached rows, shots to spend)``."""
-        shots, keys, first = self._units(tasks)
-        cached = self.store.get_many(first) if self.store is not None else {}
+        units = self._units(tasks)
+        cached = set(self.store.get_many(units.keys())) if self.store is not None else set()
         spend = 0
-        for key, (t, r) in first.items():
-            matrix = shots[t]
-            if key not in cached and matrix is not None:
-                spend += int(matrix[r].sum())
-        return sum(map(len, keys)), len(first), len(cached), spend
+        for u in range(len(units)):
+            matrix = units.shots[units.task_of[u]]
+            if matrix is not None and not (cached and units.keys()[u] in cached):
+                spend += int(matrix[units.row_of[u]].sum())
+        return sum(o.size for o in units.owner), len(units), len(cached), spend
 
     def _chunks(
-        self,
-        pending: list[str],
-        first: dict[str, tuple[int, int]],
-        tasks: Sequence[Task],
-        shots: list[NDArray[np.int64] | None],
+        self, pending: NDArray[np.int64], units: Units, tasks: Sequence[Task]
     ) -> list[Chunk]:
-        by_task: dict[int, list[tuple[int, str]]] = {}
-        for key in pending:
-            t, r = first[key]
-            by_task.setdefault(t, []).append((r, key))
         size = max(
             1, min(self.backend.limits.max_rows, self.max_rows or self.backend.limits.max_rows)
         )
+        if units.simple and pending.size == len(units):  # one task, all of it to run
+            task, matrix = tasks[0], units.shots[0]
+            if pending.size <= size:
+                return [Chunk(task, pending, matrix)]  # the task as given: no copies
+            return [
+                Chunk(
+                    Task(
+                        task.circuit,
+                        task.observables,
+                        task.params[i : i + size],
+                        None if matrix is None else matrix[i : i + size],
+                        task.seed,
+                    ),
+                    pending[i : i + size],
+                    None if matrix is None else matrix[i : i + size],
+                )
+                for i in range(0, pending.size, size)
+            ]
         chunks = []
-        for t, members in by_task.items():
-            for start in range(0, len(members), size):
-                part = members[start : start + size]
-                rows = [r for r, _ in part]
-                matrix = shots[t]
-                sub = None if matrix is None else matrix[rows]
-                task = tasks[t]
+        owners = units.task_of[pending]
+        for t in dict.fromkeys(owners.tolist()):  # tasks in order of their first pending unit
+            mine = pending[owners == t]
+            task, matrix = tasks[t], units.shots[t]
+            for start in range(0, mine.size, size):
+                part = mine[start : start + size]
+                rows = units.row_of[part]
+                whole = rows.size == task.params.shape[0] and bool(np.all(rows[1:] > rows[:-1]))
+                params = task.params if whole else task.params[rows]  # no copy for a whole task
+                sub = None if matrix is None else (matrix if whole else matrix[rows])
                 chunks.append(
-                    Chunk(
-                        Task(task.circuit, task.observables, task.params[rows], sub, task.seed),
-                        [k for _, k in part],
-                        sub,
-                    )
+                    Chunk(Task(task.circuit, task.observables, params, sub, task.seed), part, sub)
                 )
         return chunks
 
     def _execute(
-        self,
-        pending: list[str],
-        first: dict[str, tuple[int, int]],
-        tasks: Sequence[Task],
-        shots: list[NDArray[np.int64] | None],
-    ) -> dict[str, StoredRow]:
-        if not pending:
-            return {}
-        outstanding = self._chunks(pending, first, tasks, shots)
-        collected: dict[str, StoredRow] = {}
-        retrying = self.retry.retrying()
-        try:
-            for attempt in retrying:
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.counters.retried += 1
-                        events.retrying(self.name, attempt.retry_state.attempt_number, outstanding)
-                    outstanding = self._submit(outstanding, collected)
+        self, pending: NDArray[np.int64], units: Units, tasks: Sequence[Task], ledger: Ledger
+    ) -> None:
+        if not pending.size:
+            return
+        chunks = self._chunks(pending, units, tasks)
+        try:  # the first attempt outside tenacity, whose loop costs ~10 µs when nothing fails
+            self._submit(chunks, units, ledger)
+            return
         except TransientExecutionError as error:
-            missing = tuple(k for chunk in outstanding for k in chunk.keys)
-            events.gave_up(self.name, self.retry.attempts, outstanding, error)
+            first = error
+        try:
+            for attempt in self.retry.retrying():
+                with attempt:
+                    if attempt.retry_state.attempt_number == 1:
+                        raise first  # the attempt above: tenacity waits and counts as before
+                    self.counters.retried += 1
+                    outstanding = ledger.missing(chunks)
+                    events.retrying(
+                        self.name, attempt.retry_state.attempt_number, outstanding, units
+                    )
+                    self._submit(outstanding, units, ledger)
+        except TransientExecutionError as error:
+            outstanding = ledger.missing(chunks)
+            events.gave_up(self.name, self.retry.attempts, outstanding, units, error)
+            keys = units.keys()
+            missing = tuple(keys[u] for chunk in outstanding for u in chunk.units.tolist())
             raise IncompleteResultError(
                 f"{len(missing)} row(s) in {len(outstanding)} task(s) had no valid result after "
                 f"{self.retry.attempts} attempts (last error: {error}); no partial result is "
@@ -223,7 +257,6 @@ class Executor:
                 + (" …" if len(missing) > 10 else ""),
                 missing,
             ) from error
-        return collected
 
     def _run_backend(self, tasks: list[Task]) -> Sequence[Result | None]:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
@@ -249,55 +282,57 @@ class Executor:
             )
         return results
 
-    def _finish(self, chunk: Chunk, result: Result | None) -> dict[str, StoredRow]:
+    def _finish(self, chunk: Chunk, result: Result | None, units: Units) -> Block | None:
         """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
         reason = invalid_reason(chunk, result)
         if result is None or reason:
-            self.counters.failed += len(chunk.keys)
-            events.result_rejected(self.name, chunk, reason)
-            return {}
-        self.counters.succeeded += len(chunk.keys)
-        rows = {}
-        for r, key in enumerate(chunk.keys):
-            spent = 0 if chunk.shots is None else int(chunk.shots[r].sum())
-            variances = None if result.variances is None else result.variances[r]
-            rows[key] = StoredRow(result.values[r], variances, spent, dict(result.metadata))
-        return rows
+            self.counters.failed += chunk.units.size
+            events.result_rejected(self.name, chunk, units, reason)
+            return None
+        self.counters.succeeded += chunk.units.size
+        spent = np.zeros(chunk.units.size, dtype=np.int64)
+        if chunk.shots is not None:
+            spent = chunk.shots.sum(axis=1)
+        variances = None if result.variances is None else np.asarray(result.variances)
+        return Block(chunk.units, np.asarray(result.values), variances, spent, result)
 
-    def _one_call(self, group: list[Chunk]) -> tuple[dict[str, StoredRow], Exception | None]:
+    def _one_call(self, group: list[Chunk], units: Units) -> tuple[list[Block], Exception | None]:
         """Run one backend call; commit its valid rows before returning them."""
         self.counters.calls += 1
-        self.counters.submitted += sum(len(c.keys) for c in group)
+        self.counters.submitted += sum(c.units.size for c in group)
         try:
             results = self._call([c.task for c in group])
         except TransientExecutionError as error:
-            self.counters.failed += sum(len(c.keys) for c in group)
+            self.counters.failed += sum(c.units.size for c in group)
             self.counters.throttled += isinstance(error, ThrottledError)
-            events.call_failed(self.name, group, error)
-            return {}, error
-        finished: dict[str, StoredRow] = {}
-        rejected = 0
-        for chunk, result in zip(group, results, strict=True):
-            rows = self._finish(chunk, result)
-            rejected += not rows
-            finished.update(rows)
-        self.counters.partial += rejected > 0
+            events.call_failed(self.name, group, units, error)
+            return [], error
+        finished = [
+            block
+            for chunk, result in zip(group, results, strict=True)
+            if (block := self._finish(chunk, result, units)) is not None
+        ]
+        self.counters.partial += len(finished) < len(group)
         if finished and self.store is not None:
-            self.store.put_many(finished)  # committed before anyone uses the numbers
+            keys = units.keys()
+            self.store.put_blocks(  # committed before anyone uses the numbers
+                [b.stored([keys[u] for u in b.units.tolist()]) for b in finished]
+            )
         return finished, None
 
-    def _submit(self, chunks: list[Chunk], collected: dict[str, StoredRow]) -> list[Chunk]:
+    def _submit(self, chunks: list[Chunk], units: Units, ledger: Ledger) -> None:
         """Run ``chunks`` once (in calls of ``tasks_per_call``); raise if anything is left."""
         size = self.tasks_per_call or len(chunks)
         groups = [chunks[i : i + size] for i in range(0, len(chunks), size)]
         if self.max_workers > 1 and len(groups) > 1:
-            outcomes = list(self._calls.map(self._one_call, groups))
+            outcomes = list(self._calls.map(lambda g: self._one_call(g, units), groups))
         else:
-            outcomes = [self._one_call(group) for group in groups]
+            outcomes = [self._one_call(group, units) for group in groups]
         errors = [error for _, error in outcomes if error is not None]
         for finished, _ in outcomes:
-            collected.update(finished)
-        left = [c for c in chunks if any(k not in collected for k in c.keys)]
+            for block in finished:
+                ledger.add(block)
+        left = ledger.missing(chunks)
         if left:
             throttled = [e for e in errors if isinstance(e, ThrottledError)]
             if throttled:
@@ -306,37 +341,6 @@ class Executor:
                 f"{len(left)} task(s) failed, missing or invalid"
                 + (f" (last error: {errors[-1]})" if errors else "")
             )
-        return left
-
-    def _assemble(
-        self,
-        index: int,
-        task: Task,
-        keys: list[str],
-        *,
-        first: dict[str, tuple[int, int]],
-        done: dict[str, StoredRow],
-        fresh: dict[str, StoredRow],
-    ) -> Result:
-        rows = [fresh[k] if k in fresh else done[k] for k in keys]
-        values = (
-            np.stack([row.values for row in rows]) if rows else np.zeros((0, len(task.observables)))
-        )
-        variances = None
-        if task.shots is not None:
-            variances = np.stack([row.variances for row in rows]) if rows else values.copy()  # type: ignore[misc]
-        # Shots spent now are charged once, to the first task that holds the row.
-        spent = sum(
-            fresh[k].shots for k in dict.fromkeys(keys) if k in fresh and first[k][0] == index
-        )
-        metadata = {
-            "backend": self.name,
-            "cached_rows": sum(k in done and k not in fresh for k in keys),
-            "calibration_ids": sorted(
-                {str(r.metadata.get("calibration_id", "")) for r in rows} - {""}
-            ),
-        }
-        return Result(values, variances, spent, metadata)
 
 
 def resolve_executor(

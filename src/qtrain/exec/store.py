@@ -14,15 +14,16 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ResultStore", "StoredRow"]
+__all__ = ["ResultStore", "RowBlock", "StoredRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -50,6 +51,32 @@ class StoredRow:
     values: NDArray[np.float64]
     variances: NDArray[np.float64] | None
     shots: int
+    metadata: Mapping[str, Any]
+
+
+def _parsed(cache: dict[str, Mapping[str, Any]], text: str) -> Mapping[str, Any]:
+    """``json.loads(text)``, read-only and parsed once per distinct text."""
+    if text not in cache:
+        cache[text] = MappingProxyType(json.loads(text))
+    return cache[text]
+
+
+@dataclass(frozen=True, eq=False)
+class RowBlock:
+    """Finished rows from one backend result, written together.
+
+    Attributes:
+        keys: ``(b,)`` the rows' content keys.
+        values: ``(b, O)`` expectation values.
+        variances: ``(b, O)`` their estimated variances, ``None`` when exact.
+        shots: ``(b,)`` shots spent on each row.
+        metadata: the backend result's metadata, shared by its rows.
+    """
+
+    keys: Sequence[str]
+    values: NDArray[np.float64]
+    variances: NDArray[np.float64] | None
+    shots: NDArray[np.int64]
     metadata: Mapping[str, Any]
 
 
@@ -82,6 +109,7 @@ class ResultStore:
         """The stored rows among ``keys``."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, StoredRow] = {}
+        parsed: dict[str, Mapping[str, Any]] = {}  # one backend call's rows share one text
         conn = self._connect()
         for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
             chunk = wanted[start : start + 500]
@@ -96,7 +124,7 @@ class ResultStore:
                     if variances is None
                     else np.frombuffer(variances, dtype=np.float64).copy(),
                     int(shots),
-                    json.loads(metadata),
+                    _parsed(parsed, metadata),
                 )
         return found
 
@@ -116,6 +144,29 @@ class ResultStore:
             )
             for key, row in rows.items()
         ]
+        self._commit(records)
+
+    def put_blocks(self, blocks: Sequence[RowBlock]) -> None:
+        """Commit every row of ``blocks`` in one transaction, as :meth:`put_many` would.
+
+        Each block's metadata is serialised once and its arrays converted to bytes once, not
+        once per row.
+        """
+        now, records = time.time(), []
+        for block in blocks:
+            meta = json.dumps(dict(block.metadata), default=str)
+            values = np.ascontiguousarray(block.values, dtype=np.float64)
+            variances = (
+                None
+                if block.variances is None
+                else np.ascontiguousarray(block.variances, dtype=np.float64)
+            )
+            for r, (key, spent) in enumerate(zip(block.keys, block.shots.tolist(), strict=True)):
+                spread = None if variances is None else variances[r].tobytes()
+                records.append((key, values[r].tobytes(), spread, spent, meta, now))
+        self._commit(records)
+
+    def _commit(self, records: Sequence[tuple[object, ...]]) -> None:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:

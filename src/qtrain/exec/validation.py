@@ -12,12 +12,18 @@ from qtrain.backends.protocol import Result, Task
 __all__ = ["Chunk", "invalid_reason"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Chunk:
-    """A task as sent to the backend, with the content keys of its rows and its shots."""
+    """A task as sent to the backend, with the executor's unit of each row and its shots.
+
+    Attributes:
+        task: what the backend runs.
+        units: ``(b,)`` the unit (``exec.keys.Units``) each row evaluates.
+        shots: ``(b, G)`` its shot matrix (``None`` when exact).
+    """
 
     task: Task
-    keys: list[str]
+    units: NDArray[np.int64]
     shots: NDArray[np.int64] | None
 
 

@@ -8,9 +8,10 @@ broadcasting on 2 cores. Each kernel splits the batch into ``rows × parts`` tas
 large state and many small states parallelise alike. Pair indices follow qibojit: pair ``r``
 of a row is ``(i₁, i₁ + 2^s)`` with ``i₁`` = ``r`` with a zero bit inserted at ``s = n-1-wire``.
 
-Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call the serial one
-runs, because starting OpenMP threads costs more than the work and spin-waiting threads
-collapse when another process holds the cores (fast-kernels.md, "thread oversubscription").
+Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call (2^19 for
+calls on fewer than 8 rows) the serial one runs, because starting OpenMP threads costs more
+than the work and spin-waiting threads collapse when another process holds the cores
+(fast-kernels.md, "thread oversubscription").
 Install with ``pip install 'qtrain[fast]'``; ``QTRAIN_KERNELS=numpy`` turns it off.
 """
 
@@ -31,7 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "adjoint_diagonal",
     "adjoint_one_qubit",
+    "adjoint_real",
     "apply_cnot",
     "apply_diagonal",
     "apply_matrix",
@@ -42,6 +45,15 @@ __all__ = [
 
 Complex = NDArray[np.complex128]
 PARALLEL_MIN_AMPLITUDES = 1 << 14
+# A call on fewer than 8 rows (one state, or the adjoint's [ψ; λ]) goes parallel only from
+# 2^19 amplitudes in all. Below that a second thread per kernel cost more than it gave on the
+# 2-vCPU VM, and much more while another process held the other core (a parallel region then
+# waits for a descheduled thread): qt.expval at (16,8) took 18.8 ms serial against 26.0 ms,
+# at (18,4) 38.9 against 49.6 ms; 2 rows at n = 16 gained little or lost (gather 0.22 against
+# 0.20 ms, 2×2 pass 0.18 against 0.25 ms). From n = 19 two threads were even or ahead (expval
+# (19,2) 30 against 36 ms, (20,2) 69 against 108 ms). docs/performance.md has the runs.
+FEW_ROWS = 8
+FEW_ROWS_PARALLEL_MIN_AMPLITUDES = 1 << 19
 
 
 def _one_qubit(states, mats, shift, parts):  # type: ignore[no-untyped-def]  # numba-typed
@@ -136,6 +148,59 @@ def _adjoint_step(both, gen, inv, shift, partial):  # type: ignore[no-untyped-de
             partial[o, p] = acc[o]
 
 
+def _adjoint_diag(both, gen, inv, shift, partial):  # type: ignore[no-untyped-def]  # numba-typed
+    # Diagonal G and U†: two phases per pair instead of 2×2 products. Spelled out in real
+    # arithmetic (numba's complex products are slower), and ψ is read with every λ row but
+    # moved back in the last one's pass: one observable costs one read and write per state.
+    rows, dim = both.shape
+    parts = partial.shape[1]
+    half, stride = dim >> 1, 1 << shift
+    ar, ai, br, bi = inv[0].real, inv[0].imag, inv[1].real, inv[1].imag
+    for p in nb.prange(parts):
+        for o in range(1, rows):
+            last = o == rows - 1
+            s0r, s0i, s1r, s1i = 0.0, 0.0, 0.0, 0.0
+            for r in range(p * half // parts, (p + 1) * half // parts):
+                j = ((r >> shift) << (shift + 1)) | (r & (stride - 1))
+                k = j + stride
+                la, lc, a, c = both[o, j], both[o, k], both[0, j], both[0, k]
+                s0r += la.real * a.real + la.imag * a.imag
+                s0i += la.real * a.imag - la.imag * a.real
+                s1r += lc.real * c.real + lc.imag * c.imag
+                s1i += lc.real * c.imag - lc.imag * c.real
+                both[o, j] = complex(ar * la.real - ai * la.imag, ar * la.imag + ai * la.real)
+                both[o, k] = complex(br * lc.real - bi * lc.imag, br * lc.imag + bi * lc.real)
+                if last:
+                    both[0, j] = complex(ar * a.real - ai * a.imag, ar * a.imag + ai * a.real)
+                    both[0, k] = complex(br * c.real - bi * c.imag, br * c.imag + bi * c.real)
+            partial[o - 1, p] = complex(gen[0] * s0r + gen[1] * s1r, gen[0] * s0i + gen[1] * s1i)
+
+
+def _adjoint_real(both, weight, inv, shift, partial):  # type: ignore[no-untyped-def]  # numba-typed
+    # U† real, G = weight·Y: ⟨λ|G|ψ⟩ = i·weight·Σ (λ̄_c ψ_a - λ̄_a ψ_c) and real×complex
+    # updates, in real arithmetic; ψ moves back in the last λ row's pass (see _adjoint_diag).
+    rows, dim = both.shape
+    parts = partial.shape[1]
+    half, stride = dim >> 1, 1 << shift
+    m00, m01, m10, m11 = inv[0, 0], inv[0, 1], inv[1, 0], inv[1, 1]
+    for p in nb.prange(parts):
+        for o in range(1, rows):
+            last = o == rows - 1
+            sr, si = 0.0, 0.0
+            for r in range(p * half // parts, (p + 1) * half // parts):
+                j = ((r >> shift) << (shift + 1)) | (r & (stride - 1))
+                k = j + stride
+                la, lc, a, c = both[o, j], both[o, k], both[0, j], both[0, k]
+                sr += lc.real * a.real + lc.imag * a.imag - la.real * c.real - la.imag * c.imag
+                si += lc.real * a.imag - lc.imag * a.real - la.real * c.imag + la.imag * c.real
+                both[o, j] = complex(m00 * la.real + m01 * lc.real, m00 * la.imag + m01 * lc.imag)
+                both[o, k] = complex(m10 * la.real + m11 * lc.real, m10 * la.imag + m11 * lc.imag)
+                if last:
+                    both[0, j] = complex(m00 * a.real + m01 * c.real, m00 * a.imag + m01 * c.imag)
+                    both[0, k] = complex(m10 * a.real + m11 * c.real, m10 * a.imag + m11 * c.imag)
+            partial[o - 1, p] = complex(-weight * si, weight * sr)  # i·weight·(sr + i·si)
+
+
 def _cnot(states, cshift, tshift, parts):  # type: ignore[no-untyped-def]  # numba-typed
     rows, dim = states.shape
     quarter = dim >> 2
@@ -182,14 +247,25 @@ def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
 
 _KERNELS = {
     f.__name__: _compile(f)
-    for f in (_one_qubit, _diagonal, _dense, _gather, _adjoint_step, _cnot, _weighted)
+    for f in (
+        _one_qubit,
+        _diagonal,
+        _dense,
+        _gather,
+        _adjoint_step,
+        _adjoint_diag,
+        _adjoint_real,
+        _cnot,
+        _weighted,
+    )
 }
 
 
 def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
     """The kernel version for a call and how many pieces to cut each row into."""
     serial, parallel = _KERNELS[name]
-    if rows * dim < PARALLEL_MIN_AMPLITUDES:
+    threshold = FEW_ROWS_PARALLEL_MIN_AMPLITUDES if rows < FEW_ROWS else PARALLEL_MIN_AMPLITUDES
+    if rows * dim < threshold:
         return serial, 1
     threads = nb.get_num_threads()
     return parallel, max(1, min(dim >> 10, -(-4 * threads // rows)))
@@ -263,6 +339,40 @@ def adjoint_one_qubit(
     )
     inner: Complex = partial.sum(axis=1)
     return inner, both
+
+
+def _adjoint_special(
+    name: str, both: Complex, operands: tuple[Any, NDArray[Any]], wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    if both.shape[0] < 2:
+        raise ValueError("an adjoint step needs at least one λ row after ψ")
+    kernel, parts = _pick(name, 1, both.shape[1])  # rows move together: one state's size
+    partial = np.empty((both.shape[0] - 1, parts), dtype=np.complex128)  # one sum per task
+    kernel(both, *operands, n_qubits - 1 - wire, partial)
+    inner: Complex = partial.sum(axis=1)
+    return inner, both
+
+
+def adjoint_diagonal(
+    both: Complex, generator: NDArray[np.float64], inverse: Complex, wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """:func:`adjoint_one_qubit` for a diagonal gate, in place (``both`` has ``O ≥ 1`` λ rows).
+
+    ``generator`` is ``diag(G)`` ``(2,)``, real since ``G`` is Hermitian, and ``inverse`` is
+    ``diag(U†)`` ``(2,)``. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and ``both``.
+    """
+    return _adjoint_special("_adjoint_diag", both, (generator, inverse), wire, n_qubits)
+
+
+def adjoint_real(
+    both: Complex, weight: float, inverse: NDArray[np.float64], wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """:func:`adjoint_one_qubit` for a gate real at every angle (RY), in place (``O ≥ 1``).
+
+    Such a gate's generator is ``G = weight·Y`` (Hermitian and purely imaginary) and
+    ``inverse`` is the real ``U†`` ``(2, 2)``. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and ``both``.
+    """
+    return _adjoint_special("_adjoint_real", both, (weight, inverse), wire, n_qubits)
 
 
 def apply_cnot(states: Complex, control: int, target: int, n_qubits: int) -> Complex:

@@ -14,7 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "adjoint_diagonal",
     "adjoint_one_qubit",
+    "adjoint_real",
     "apply_cnot",
     "apply_diagonal",
     "apply_matrix",
@@ -143,6 +145,44 @@ def adjoint_one_qubit(
     moved = apply_one_qubit(both[:1], generator[None], wire, n_qubits)
     inner: Complex = both[1:].conj() @ moved[0]
     return inner, apply_one_qubit(both, inverse[None], wire, n_qubits)
+
+
+def adjoint_diagonal(
+    both: Complex, generator: NDArray[np.float64], inverse: Complex, wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """:func:`adjoint_one_qubit` for a diagonal gate (``both`` has ``O ≥ 1`` λ rows).
+
+    ``generator`` is ``diag(G)`` ``(2,)``, real since ``G`` is Hermitian, and ``inverse`` is
+    ``diag(U†)`` ``(2,)``. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and the rows moved back, in place.
+    """
+    if both.shape[0] < 2:
+        raise ValueError("an adjoint step needs at least one λ row after ψ")
+    view = both.reshape(both.shape[0], 1 << wire, 2, 1 << (n_qubits - wire - 1))
+    # ⟨λ|G|ψ⟩ = Σ_b g_b · Σ_{j: bit b} λ̄_j ψ_j: the two half-sums, then two weights.
+    halves = np.einsum("oibj,ibj->ob", view[1:].conj(), view[0])
+    inner: Complex = halves @ generator.astype(np.complex128)
+    view *= inverse[None, None, :, None]
+    return inner, both
+
+
+def adjoint_real(
+    both: Complex, weight: float, inverse: NDArray[np.float64], wire: int, n_qubits: int
+) -> tuple[Complex, Complex]:
+    """:func:`adjoint_one_qubit` for a gate real at every angle (RY; ``O ≥ 1`` λ rows).
+
+    Such a gate's generator is ``G = weight·Y`` (Hermitian and purely imaginary) and
+    ``inverse`` is the real ``U†`` ``(2, 2)``. Returns ``⟨λ_o|G|ψ⟩`` ``(O,)`` and the rows
+    moved back (a new array).
+    """
+    if both.shape[0] < 2:
+        raise ValueError("an adjoint step needs at least one λ row after ψ")
+    view = both.reshape(both.shape[0], 1 << wire, 2, 1 << (n_qubits - wire - 1))
+    # Y|ψ⟩ = (-i·ψ_c, i·ψ_a), so ⟨λ|Y|ψ⟩ = i·Σ (λ̄_c ψ_a - λ̄_a ψ_c).
+    lam = view[1:].conj()
+    cross = np.einsum("oij,ij->o", lam[:, :, 1], view[0, :, 0])
+    cross -= np.einsum("oij,ij->o", lam[:, :, 0], view[0, :, 1])
+    inner: Complex = 1j * weight * cross
+    return inner, apply_one_qubit(both, inverse[None].astype(np.complex128), wire, n_qubits)
 
 
 def apply_cnot(states: Complex, control: int, target: int, n_qubits: int) -> Complex:

@@ -79,6 +79,23 @@ class KernelSet(Protocol):
         """``⟨λ_o|G|ψ⟩`` and ``U†`` applied to ``[ψ; λ…]``, for a 1-qubit gate."""
         ...
 
+    def adjoint_diagonal(
+        self,
+        both: Complex,
+        generator: NDArray[np.float64],
+        inverse: Complex,
+        wire: int,
+        n_qubits: int,
+    ) -> tuple[Complex, Complex]:
+        """``adjoint_one_qubit`` for a diagonal gate: ``diag(G)`` and ``diag(U†)``."""
+        ...
+
+    def adjoint_real(
+        self, both: Complex, weight: float, inverse: NDArray[np.float64], wire: int, n_qubits: int
+    ) -> tuple[Complex, Complex]:
+        """``adjoint_one_qubit`` for a gate real at every angle: ``G = weight·Y``, real ``U†``."""
+        ...
+
     def weighted_probabilities(
         self, states: Complex, weights: NDArray[np.float64]
     ) -> NDArray[np.float64]:

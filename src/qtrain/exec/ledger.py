@@ -1,0 +1,122 @@
+"""Where each row unit's numbers came from, kept as arrays, and the per-task results.
+
+A :class:`Block` is the rows of one valid backend result (or of the store): ``(b, O)`` arrays
+and the unit of each row, never one object per row. The :class:`Ledger` maps every unit to
+its block and row, so a task's result is a gather (or, when one block holds exactly the
+task's rows in order, a copy of that block's arrays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.protocol import Result, Task
+from qtrain.exec.store import RowBlock, StoredRow
+from qtrain.exec.validation import Chunk
+
+__all__ = ["Block", "Ledger"]
+
+
+@dataclass(eq=False)
+class Block:
+    """Finished rows from one source.
+
+    Attributes:
+        units: ``(b,)`` the unit of each row.
+        values: ``(b, O)`` expectation values.
+        variances: ``(b, O)`` their variances, ``None`` when exact.
+        spent: ``(b,)`` shots spent on each row now (0 for rows read from the store).
+        result: the backend result the rows came from (``None``: read from the store).
+        calibrations: each row's calibration id ("" for none), for rows from the store.
+    """
+
+    units: NDArray[np.int64]
+    values: NDArray[np.float64]
+    variances: NDArray[np.float64] | None
+    spent: NDArray[np.int64]
+    result: Result | None = None
+    calibrations: tuple[str, ...] = ()
+
+    def stored(self, keys: Sequence[str]) -> RowBlock:
+        """The block as the store writes it, under the rows' content ``keys``."""
+        metadata = {} if self.result is None else self.result.metadata
+        return RowBlock(keys, self.values, self.variances, self.spent, metadata)
+
+    def calibration_ids(self, rows: NDArray[np.int64]) -> set[str]:
+        """Calibration ids of the given rows of the block."""
+        if self.result is not None:  # one backend result: one id for all its rows
+            return {str(self.result.metadata.get("calibration_id", ""))}
+        return {self.calibrations[r] for r in rows.tolist()}
+
+
+class Ledger:
+    """Every unit's block and row within it, for ``n_units`` units."""
+
+    def __init__(self, n_units: int) -> None:
+        self.blocks: list[Block] = []
+        self.block = np.full(n_units, -1, dtype=np.int64)
+        self.row = np.zeros(n_units, dtype=np.int64)
+        self.spent = np.zeros(n_units, dtype=np.int64)
+
+    def add(self, block: Block) -> None:
+        """Record a finished block."""
+        self.block[block.units] = len(self.blocks)
+        self.row[block.units] = np.arange(block.units.size)
+        self.spent[block.units] = block.spent
+        self.blocks.append(block)
+
+    def add_stored(self, units: NDArray[np.int64], rows: Sequence[StoredRow]) -> None:
+        """Record rows read from the store (one task's shape: same observables and shots)."""
+        values = np.stack([row.values for row in rows])
+        variances = None
+        if rows[0].variances is not None:
+            variances = np.stack([row.variances for row in rows])  # type: ignore[misc]  # same task
+        ids = tuple(str(row.metadata.get("calibration_id", "")) for row in rows)
+        spent = np.zeros(units.size, dtype=np.int64)  # nothing spent now on a stored row
+        self.add(Block(units, values, variances, spent, calibrations=ids))
+
+    def missing(self, chunks: list[Chunk]) -> list[Chunk]:
+        """The chunks without a valid result yet (a chunk's rows finish together)."""
+        return [c for c in chunks if c.units.size and self.block[c.units[0]] < 0]
+
+    def result(self, owner: NDArray[np.int64], task: Task, spent: int, backend: str) -> Result:
+        """One task's result: its rows' units ``owner (B,)`` gathered from their blocks."""
+        if len(self.blocks) == 1 and self.blocks[0].units is owner:  # one block: the task itself
+            block = self.blocks[0]
+            values = block.values.copy()
+            variances = None if block.variances is None else block.variances.copy()
+            ids = block.calibration_ids(block.units)
+            cached = 0 if block.result is not None else owner.size
+        else:
+            values, variances, ids, cached = self._gather(owner, task)
+        metadata: dict[str, Any] = {
+            "backend": backend,
+            "cached_rows": cached,
+            "calibration_ids": sorted(ids - {""}),
+        }
+        return Result(values, variances, spent, metadata)
+
+    def _gather(
+        self, owner: NDArray[np.int64], task: Task
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, set[str], int]:
+        """Values, variances, calibration ids and rows read from the store, for ``owner``."""
+        count = len(task.observables)
+        values = np.zeros((owner.size, count))
+        variances = None if task.shots is None else np.zeros((owner.size, count))
+        blocks, rows = self.block[owner], self.row[owner]
+        ids: set[str] = set()
+        cached = 0
+        for b in dict.fromkeys(blocks.tolist()):
+            block = self.blocks[b]
+            mask = blocks == b
+            values[mask] = block.values[rows[mask]]
+            if variances is not None and block.variances is not None:
+                variances[mask] = block.variances[rows[mask]]
+            ids |= block.calibration_ids(rows[mask])
+            cached += int(np.count_nonzero(mask)) if block.result is None else 0
+        return values, variances, ids, cached
