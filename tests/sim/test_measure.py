@@ -117,3 +117,38 @@ def test_measure_large_diagonal_groups_match_the_term_by_term_sum():
     assert qt.expval(circuit, obs, theta) == pytest.approx(
         reference_expval(circuit, obs, theta), abs=1e-12
     )
+
+
+def test_measure_level_sampling_draws_the_eigenvalue_distribution():
+    # Σ Z_i on 6 qubits: 64 outcomes but 7 levels, so shots are drawn per level.
+    circuit = qt.ansatz.hardware_efficient(6, 2)
+    theta = np.random.default_rng(5).uniform(0, 2 * np.pi, circuit.n_params)
+    observable = sum((qt.Z(i) for i in range(6)), start=qt.Z(0) * 0)
+    plan = measurement_plan(observable, 6)
+    (group,) = plan.groups
+    assert group.levels is not None and group.levels.tolist() == [-6, -4, -2, 0, 2, 4, 6]
+    states = run_program(compile_program(circuit), theta[None])
+    probs = np.abs(states[0]) ** 2
+    level_probs = np.bincount(group.level_of, weights=probs, minlength=7)
+    # One draw of 200 000 shots: its mean and variance are those of the eigenvalue law.
+    shots = 200_000
+    values, variances = sampled_values(states, plan, np.array([[shots]]), 11)
+    exact_mean = level_probs @ group.levels
+    exact_var = level_probs @ group.levels**2 - exact_mean**2
+    assert abs(values[0] - exact_mean) < 5 * np.sqrt(exact_var / shots)
+    assert variances[0] * shots == pytest.approx(exact_var, rel=0.02)
+    # And over many small draws, the estimates are unbiased with honest error bars.
+    keys = np.arange(3000, dtype=np.uint32)[:, None]
+    many = np.repeat(states, 3000, axis=0)
+    est, var = sampled_values(many, plan, np.full((3000, 1), 20), 3, row_keys=keys)
+    z = (est - exact_mean) / np.sqrt(var)
+    assert abs(z.mean()) < 0.1 and 0.85 < z.std() < 1.2
+
+
+def test_measure_groups_with_many_distinct_eigenvalues_sample_outcomes():
+    rng = np.random.default_rng(0)
+    observable = sum(
+        (float(c) * qt.Z(i) for i, c in enumerate(rng.uniform(0.1, 1.0, 5))), start=qt.Z(0) * 0
+    )
+    (group,) = measurement_plan(observable, 5).groups
+    assert group.levels is None and group.level_of is None  # 32 distinct values of 32

@@ -38,6 +38,8 @@ __all__ = [
     "walsh_hadamard",
 ]
 
+_MAX_LEVEL_SHARE = 0.25  # sample by level when there are at most 2ⁿ/4 distinct eigenvalues
+
 _BASIS_CHANGE = {
     "X": HADAMARD[None],
     "Y": (HADAMARD @ np.diag([1.0, -1j]))[None],
@@ -46,10 +48,18 @@ _BASIS_CHANGE = {
 
 @dataclass(frozen=True, eq=False)
 class GroupPlan:
-    """One commuting group: the basis change and the eigenvalue of every outcome ``(2ⁿ,)``."""
+    """One commuting group: the basis change and the eigenvalue of every outcome ``(2ⁿ,)``.
+
+    ``levels`` are the distinct eigenvalues and ``level_of`` ``(2ⁿ,)`` each outcome's level,
+    when there are few (Σ Z_i has n + 1): sampling then draws from the ``L`` level
+    probabilities instead of the ``2ⁿ`` outcomes — the same distribution of the group's
+    eigenvalue, at O(2ⁿ) for a ``bincount`` plus O(L) per draw.
+    """
 
     rotations: tuple[tuple[int, str], ...]
     eigenvalues: NDArray[np.float64]
+    levels: NDArray[np.float64] | None = None
+    level_of: NDArray[np.intp] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +141,11 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
         eigenvalues = _group_eigenvalues(observable, group.term_indices, coeffs, n_qubits)
         eigenvalues.setflags(write=False)
         rotations = tuple((w, p) for w, p in group.basis if p != "Z")
-        groups.append(GroupPlan(rotations, eigenvalues))
+        levels, level_of = np.unique(eigenvalues, return_inverse=True)
+        if levels.size > _MAX_LEVEL_SHARE * eigenvalues.size:  # hardly fewer: sample outcomes
+            groups.append(GroupPlan(rotations, eigenvalues))
+        else:
+            groups.append(GroupPlan(rotations, eigenvalues, levels, level_of))
     return MeasurementPlan(n_qubits, float(observable.identity_coefficient.real), tuple(groups))
 
 
@@ -202,12 +216,15 @@ def sampled_values(
     for g, group in enumerate(plan.groups):
         rotated = _rotated(states, group, plan.n_qubits, chosen)
         probs = rotated.real**2 + rotated.imag**2
-        eig = group.eigenvalues
+        eig = group.eigenvalues if group.levels is None else group.levels
         for r in range(rows):
             n = int(shots[r, g])
             key = (*(int(k) for k in keys[r]), first_group + g)
             seq = np.random.SeedSequence(entropy, spawn_key=key)
-            counts = np.random.default_rng(seq).multinomial(n, probs[r] / probs[r].sum())
+            weights = probs[r]
+            if group.level_of is not None:
+                weights = np.bincount(group.level_of, weights=weights, minlength=eig.size)
+            counts = np.random.default_rng(seq).multinomial(n, weights / weights.sum())
             mean = float(counts @ eig) / n
             second = float(counts @ (eig * eig)) / n
             values[r] += mean
