@@ -1,6 +1,7 @@
 import multiprocessing as mp
 
 import numpy as np
+import pytest
 
 import qtrain as qt
 from qtrain.exec.store import RowBlock, StoredRow
@@ -99,3 +100,16 @@ def test_store_blocks_write_what_rows_would(tmp_path):
     assert found["a"].shots == 7 and found["b"].shots == 9 and found["c"].variances is None
     assert found["a"].metadata == {"calibration_id": "c"} == found["b"].metadata
     assert found["c"].metadata == {}
+
+
+@pytest.mark.parametrize(("durability", "level"), [("full", 2), ("normal", 1)])
+def test_store_durability_sets_sqlites_synchronous_level(tmp_path, durability, level):
+    store = qt.ResultStore(tmp_path / "r.sqlite", durability=durability)
+    store.put_many({"a": row(1.0)})
+    assert store._connect().execute("PRAGMA synchronous").fetchone()[0] == level
+    assert set(qt.ResultStore(tmp_path / "r.sqlite").get_many(["a"])) == {"a"}
+
+
+def test_store_rejects_an_unknown_durability(tmp_path):
+    with pytest.raises(qt.ConfigError, match="durability must be one of full, normal"):
+        qt.ResultStore(tmp_path / "r.sqlite", durability="eventual")

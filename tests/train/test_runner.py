@@ -132,3 +132,13 @@ def test_monitor_layers_are_checked_when_the_run_is_prepared():
     config = parse_config({**CUSTOM, "monitor": {"policy": "layerwise", "layers": 4}})
     with pytest.raises(qt.ConfigError, match="layers=4 does not divide the 6 parameters"):
         prepare(config)
+
+
+def test_store_section_sets_path_and_durability(tmp_path):
+    config = parse_config({**CUSTOM, "store": {"durability": "normal"}})
+    executor = make_executor(config, tmp_path / "run.sqlite")
+    assert executor.store.path == tmp_path / "run.sqlite"
+    assert executor.store.durability == "normal"
+    elsewhere = parse_config({**CUSTOM, "store": {"path": str(tmp_path / "shared.sqlite")}})
+    assert make_executor(elsewhere, tmp_path / "run.sqlite").store.durability == "full"
+    assert make_executor(elsewhere, None).store.path == tmp_path / "shared.sqlite"

@@ -240,6 +240,13 @@ class TrackingConfig(_Strict):
         return {"name": data} if isinstance(data, str) else data
 
 
+class StoreConfig(_Strict):
+    """``store: {path: ..., durability: normal}``; no path: the run folder's ``results.sqlite``."""
+
+    path: Path | None = None
+    durability: Literal["full", "normal"] = "full"
+
+
 class RunDirConfig(_Strict):
     """Where runs go: ``<dir>/<id>/``; the id defaults to ``<name>-<time>-<hash>``."""
 
@@ -265,7 +272,7 @@ class RunConfig(_Strict):
         Field(default_factory=LocalBackendConfig)
     )
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
-    store: bool | Path = True
+    store: bool | Path | StoreConfig = True
     run: RunDirConfig = Field(default_factory=RunDirConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 

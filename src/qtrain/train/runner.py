@@ -45,6 +45,7 @@ from qtrain.train.config import (
     InitConfig,
     LocalBackendConfig,
     RunConfig,
+    StoreConfig,
     load_config,
     parse_config,
 )
@@ -163,8 +164,13 @@ def make_backend(spec: LocalBackendConfig | FaultyBackendConfig) -> Backend:
 
 def make_executor(config: RunConfig, store_path: Path | None) -> Executor:
     """The configured executor (local or Dask) around the configured backend."""
-    path = store_path if config.store is True else config.store or None
-    store = ResultStore(path) if isinstance(path, Path) else None
+    spec = config.store
+    durability = spec.durability if isinstance(spec, StoreConfig) else "full"
+    if isinstance(spec, StoreConfig):
+        path = spec.path if spec.path is not None else store_path
+    else:
+        path = store_path if spec is True else spec or None
+    store = ResultStore(path, durability=durability) if isinstance(path, Path) else None
     return executor_for(config.executor, make_backend(config.backend), store)
 
 
