@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from qtrain.cli.observe import (
     observing,
 )
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
+from qtrain.diagnostics.monitor import PlateauWarning
 from qtrain.problems import PROBLEMS
 from qtrain.train.config import RunConfig, load_config
 from qtrain.train.loop import FitResult
@@ -57,7 +59,10 @@ def run_and_report(
     tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        with observing(console, observe or Observe()) as extra:
+        with observing(console, observe or Observe()) as extra, warnings.catch_warnings():
+            # The monitor's decisions reach the terminal as log lines (and metrics.jsonl);
+            # the Python warning a library user gets would only repeat them here.
+            warnings.simplefilter("ignore", PlateauWarning)
             result: FitResult = start([tracker, *extra])
     finally:
         signal.signal(signal.SIGTERM, previous)
