@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -18,26 +17,8 @@ from qtrain.cli import app
 runner = CliRunner()
 
 
-def write_config(tmp_path, **overrides):
-    config = {
-        "name": "cli-observe",
-        "seed": 3,
-        "circuit": {"ansatz": "hardware_efficient", "n_qubits": 2, "layers": 1},
-        "observable": "Z0 + Z1",
-        "theta0": [0.4, 0.4, 0.4, 0.4],
-        "optimizer": {"name": "adam", "learning_rate": 0.1},
-        "gradient": {"method": "param-shift", "shots": 200},
-        "budget": {"max_steps": 5},
-        "run": {"dir": str(tmp_path / "runs")},
-        **overrides,
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def test_train_with_json_logs_then_report_the_run(tmp_path):
-    config = write_config(tmp_path)
+def test_train_with_json_logs_then_report_the_run(tmp_path, write_config):
+    config = write_config(tmp_path, name="cli-observe", budget={"max_steps": 5})
     run_dir = tmp_path / "run"
     result = runner.invoke(
         app, ["train", str(config), "--run-dir", str(run_dir), "--log-format", "json", "--json"]
@@ -63,8 +44,8 @@ def test_report_of_a_folder_that_is_no_run_is_one_error_line(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_bad_log_options_are_refused(tmp_path):
-    config = write_config(tmp_path)
+def test_bad_log_options_are_refused(tmp_path, write_config):
+    config = write_config(tmp_path, name="cli-observe", budget={"max_steps": 5})
     result = runner.invoke(app, ["train", str(config), "--log-format", "xml"])
     assert result.exit_code == 2 and "xml" in result.output
     result = runner.invoke(app, ["train", str(config), "--metrics-port", "70000"])
@@ -78,7 +59,7 @@ def free_port():
 
 
 @pytest.mark.slow
-def test_train_serves_metrics_on_127_0_0_1_while_the_run_lasts(tmp_path):
+def test_train_serves_metrics_on_127_0_0_1_while_the_run_lasts(tmp_path, write_config):
     # each backend call sleeps 50 ms, so the run lasts seconds: long enough to be scraped
     config = write_config(
         tmp_path,

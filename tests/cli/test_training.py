@@ -6,7 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from typer.testing import CliRunner
 
 import qtrain as qt
@@ -16,25 +15,7 @@ runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def write_config(tmp_path, **overrides):
-    config = {
-        "name": "cli-test",
-        "seed": 3,
-        "circuit": {"ansatz": "hardware_efficient", "n_qubits": 2, "layers": 1},
-        "observable": "Z0 + Z1",
-        "theta0": [0.4, 0.4, 0.4, 0.4],
-        "optimizer": {"name": "adam", "learning_rate": 0.1},
-        "gradient": {"method": "param-shift", "shots": 200},
-        "budget": {"max_steps": 8},
-        "run": {"dir": str(tmp_path / "runs")},
-        **overrides,
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def test_train_shows_progress_and_a_summary_then_resume_extends_it(tmp_path):
+def test_train_shows_progress_and_a_summary_then_resume_extends_it(tmp_path, write_config):
     config = write_config(tmp_path)
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["train", str(config), "--run-dir", str(run_dir)])
@@ -48,7 +29,7 @@ def test_train_shows_progress_and_a_summary_then_resume_extends_it(tmp_path):
     assert json.loads(more.stdout)["steps"] == 12
 
 
-def test_train_json_summary_and_run_folder_naming(tmp_path):
+def test_train_json_summary_and_run_folder_naming(tmp_path, write_config):
     config = write_config(tmp_path)
     result = runner.invoke(app, ["train", str(config), "--json"])
     assert result.exit_code == 0, result.output
@@ -58,7 +39,7 @@ def test_train_json_summary_and_run_folder_naming(tmp_path):
     assert (run_dir / "config.yaml").exists() and data["steps"] == 8
 
 
-def test_bad_config_is_one_clear_error_and_nothing_runs(tmp_path):
+def test_bad_config_is_one_clear_error_and_nothing_runs(tmp_path, write_config):
     config = write_config(tmp_path, budget={"max_step": 3})
     result = runner.invoke(app, ["train", str(config)])
     assert result.exit_code == 2
@@ -69,7 +50,7 @@ def test_bad_config_is_one_clear_error_and_nothing_runs(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_grad_prints_components_with_error_bars(tmp_path):
+def test_grad_prints_components_with_error_bars(tmp_path, write_config):
     config = write_config(tmp_path)
     result = runner.invoke(app, ["grad", str(config), "--json"])
     assert result.exit_code == 0, result.output
@@ -81,7 +62,7 @@ def test_grad_prints_components_with_error_bars(tmp_path):
     assert table.exit_code == 0 and "SNR" in table.output and "±" in table.output
 
 
-def test_plan_prices_a_run_without_running_it(tmp_path):
+def test_plan_prices_a_run_without_running_it(tmp_path, write_config):
     config = write_config(tmp_path, budget={"max_steps": 50, "max_shots": 10_000})
     result = runner.invoke(app, ["plan", str(config), "--json"])
     assert result.exit_code == 0, result.output
@@ -109,7 +90,7 @@ def test_every_example_plans(tmp_path):
         assert result.exit_code == 0, (path.name, result.output)
 
 
-def test_ctrl_c_checkpoints_and_exits_cleanly(tmp_path):
+def test_ctrl_c_checkpoints_and_exits_cleanly(tmp_path, write_config):
     config = write_config(
         tmp_path,
         budget={"max_steps": 10_000},
