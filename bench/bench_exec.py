@@ -7,10 +7,9 @@ and via ``qt.grad``; timed in rounds of rotating order, overhead = median over r
 variant / direct − 1. The executor's own cost is also timed without a simulator (a backend
 replaying the direct results) and split into keys, validation and store I/O. Dask: ``--bp``
 random rows of one circuit through ``DaskExecutor`` with 1 and 2 workers. Every path is
-checked bit for bit against ``sim.run`` first. Details: bench/README.md.
+checked bit for bit against ``sim.run`` first. The store's commit alone: bench_store.py.
 
-    python bench/bench_exec.py --quick                              # about 3 min on 2 cores
-    python bench/bench_exec.py --json exec-full.json                # about 5 min
+    python bench/bench_exec.py --quick        # about 3 min on 2 cores; --json exec-full.json
 """
 
 from __future__ import annotations
@@ -283,24 +282,6 @@ def bench_dask(opts: argparse.Namespace) -> dict[str, Any]:
     return entry
 
 
-def store_commits(tmp: Path, rows: int = 33, calls: int = 200) -> dict[str, Any]:
-    """Steady-state cost of one backend call's commit (``rows`` rows) for each durability."""
-    from qtrain.exec.store import RowBlock  # noqa: PLC0415 - only this measurement needs it
-
-    out: dict[str, Any] = {}
-    for durability in ("full", "normal"):
-        store = qt.ResultStore(tmp / f"commits-{durability}.sqlite", durability=durability)
-        times = []
-        for call in range(calls):
-            keys = [f"{durability}-{call}-{r}" for r in range(rows)]
-            block = RowBlock(keys, np.zeros((rows, 1)), None, np.zeros(rows, dtype=np.int64),
-                             {"backend": "local"})
-            times.append(timed(lambda b=block, s=store: s.put_blocks([b])))
-        store.close()
-        out[durability] = {"median_s": statistics.median(times[10:]), "rows": rows}
-    return out
-
-
 def environment() -> dict[str, Any]:
     statevector = sys.modules.get("qtrain.sim.statevector")  # internal: best effort
     kernels = getattr(statevector, "select_kernels", None)
@@ -382,12 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bp", default="14,14,1000", help="Dask batch: n,layers,rows")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask section")
     parser.add_argument("--store-dir", help="folder for the SQLite stores (default: $TMPDIR)")
-    parser.add_argument(
-        "--durability",
-        default="full",
-        choices=["full", "normal"],
-        help="the stores' durability (ResultStore(durability=...))",
-    )
+    parser.add_argument("--durability", choices=["full", "normal"], default="full")
     opts = parser.parse_args(argv)
     opts.bp = tuple(int(x) for x in opts.bp.split(","))
     opts.rounds = {4: 9, 16: 1} if opts.quick else {4: 25, 16: 3}
@@ -402,15 +378,12 @@ def main(argv: list[str] | None = None) -> int:
             if str(n) in opts.sizes.split(",") and not (opts.quick and n == 16 and shots):
                 cases.append(bench_case(n, layers, shots, opts))
                 print(f"n={n} shots={shots}: {cases[-1].get('wall_s', 0):.1f} s", flush=True)
-        commits = store_commits(opts.tmp)
     dask = None if opts.no_dask else bench_dask(opts)
     total = time.perf_counter() - started
     print(f"\n{tables(cases, dask)}\n\n(+x %): median of variant / direct − 1; replay: % of "
           "direct; !: other processes used > 10 % of the machine meanwhile")  # fmt: skip
     verdicts = targets(cases)
     print("\n".join(verdicts))
-    print("store commit per backend call (steady state): " + ", ".join(
-        f"{d} {fmt_time(c['median_s'])} ({c['rows']} rows)" for d, c in commits.items()))
     failed = [e["n"] for e in cases if "agreement_failed" in e]
     failed += [] if dask is None or all(dask["checks"].values()) else ["dask"]
     print("bit-identical on every path: " + ("FAILED for " + str(failed) if failed else "yes"))
@@ -418,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json:
         payload = {"mode": "quick" if opts.quick else "full", "seed": SEED, "shots": SHOTS}
         payload |= {"rounds": opts.rounds, "environment": env, "cases": cases, "dask": dask}
-        payload |= {"targets": verdicts, "total_s": total, "store_commits": commits}
+        payload |= {"targets": verdicts, "total_s": total}
         opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
     return 1 if failed else 0
 
