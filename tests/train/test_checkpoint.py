@@ -5,35 +5,31 @@ import numpy as np
 import pytest
 
 import qtrain as qt
+from qtrain.testing import make_record
 from qtrain.train.checkpoint import (
     Checkpoint,
     load_checkpoint,
     save_checkpoint,
     write_json_atomic,
 )
-from qtrain.train.records import StepRecord
 
 
 def record(step):
-    return StepRecord(
+    return make_record(
         step,
-        -1.0 + step,
-        0.1,
-        0.5,
-        0.05,
-        10.0,
-        0.1,
-        100,
-        100 * (step + 1),
-        3,
-        0,
-        0,
-        0,
-        0.01,
-        0.01 * (step + 1),
-        "param-shift",
-        ("cal-1",),
-        (0.1, 0.2),
+        loss=-1.0 + step,
+        loss_stderr=0.1,
+        grad_norm=0.5,
+        grad_norm_stderr=0.05,
+        grad_snr=10.0,
+        shots=100,
+        shots_total=100 * (step + 1),
+        circuits=3,
+        seconds=0.01,
+        elapsed=0.01 * (step + 1),
+        method="param-shift",
+        calibration_ids=("cal-1",),
+        gradient=(0.1, 0.2),
     )
 
 

@@ -13,9 +13,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import qtrain as qt
+from qtrain.testing import make_record
 from qtrain.train.config import parse_config
 from qtrain.train.metrics import MetricsTracker, serve_metrics
-from qtrain.train.records import StepRecord
 from qtrain.train.runner import train_from_config
 from qtrain.train.tracking import read_metrics
 
@@ -189,26 +189,22 @@ def test_histogram_buckets_are_cumulative_and_count_every_call(chaos_run):
 
 
 def record(step, *, monitor=None, calibration=("cal-0",)):
-    return StepRecord(
+    return make_record(
         step,
-        -1.0 + 0.1 * step,
-        0.01,
-        0.5,
-        0.05,
-        10.0,
-        0.1,
-        100,
-        100 * (step + 1),
-        4,
-        0,
-        0,
-        0,
-        0.01,
-        0.01 * (step + 1),
-        "param-shift",
-        calibration,
-        (0.5,),
-        monitor,
+        loss=-1.0 + 0.1 * step,
+        loss_stderr=0.01,
+        grad_norm=0.5,
+        grad_norm_stderr=0.05,
+        grad_snr=10.0,
+        shots=100,
+        shots_total=100 * (step + 1),
+        circuits=4,
+        seconds=0.01,
+        elapsed=0.01 * (step + 1),
+        method="param-shift",
+        calibration_ids=calibration,
+        gradient=(0.5,),
+        monitor=monitor,
     )
 
 

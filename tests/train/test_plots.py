@@ -1,7 +1,7 @@
 import dataclasses
 
+from qtrain.testing import make_record
 from qtrain.train.plots import PLOTS, render_plots
-from qtrain.train.records import StepRecord
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -10,26 +10,24 @@ def records(steps=5, *, shots=True, gradient=(0.3, -0.01, 0.0)):
     out = []
     for k in range(steps):
         out.append(
-            StepRecord(
+            make_record(
                 k,
-                -1.0 + 0.5**k,
-                0.01 if shots else None,
-                0.4 / (k + 1),
-                0.02 if shots else None,
-                20.0 / (k + 1) if shots else None,
-                0.1,
-                1000 if shots else 0,
-                1000 * (k + 1) if shots else 0,
-                6,
-                k % 2,
-                3 * (k % 2),
-                0,
-                0.01,
-                0.01 * (k + 1),
-                "param-shift",
-                (f"cal-{k // 2}",),
-                gradient,
-                {"decision": "warn"} if k == 3 else None,
+                loss=-1.0 + 0.5**k,
+                loss_stderr=0.01 if shots else None,
+                grad_norm=0.4 / (k + 1),
+                grad_norm_stderr=0.02 if shots else None,
+                grad_snr=20.0 / (k + 1) if shots else None,
+                shots=1000 if shots else 0,
+                shots_total=1000 * (k + 1) if shots else 0,
+                circuits=6,
+                retries=k % 2,
+                failures=3 * (k % 2),
+                seconds=0.01,
+                elapsed=0.01 * (k + 1),
+                method="param-shift",
+                calibration_ids=(f"cal-{k // 2}",),
+                gradient=gradient,
+                monitor={"decision": "warn"} if k == 3 else None,
             )
         )
     return out

@@ -4,29 +4,13 @@ import numpy as np
 import pytest
 
 import qtrain as qt
+from qtrain.testing import make_record
 from qtrain.train.records import StepRecord, gradient_summary
 
 
 def test_record_round_trip_and_compact_form():
-    record = StepRecord(
-        3,
-        -1.1,
-        None,
-        0.2,
-        None,
-        None,
-        0.1,
-        0,
-        0,
-        3,
-        0,
-        0,
-        0,
-        0.01,
-        0.05,
-        "adjoint",
-        (),
-        (0.1, -0.2),
+    record = make_record(
+        3, loss=-1.1, grad_norm=0.2, circuits=3, seconds=0.01, elapsed=0.05, gradient=(0.1, -0.2)
     )
     assert StepRecord.from_dict(record.to_dict()) == record
     assert record.to_dict(with_gradient=False)["gradient"] == []

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import qtrain as qt
+from qtrain.testing import make_record
 from qtrain.train.config import parse_config
-from qtrain.train.records import StepRecord
 from qtrain.train.report import write_plots, write_report
 from qtrain.train.runner import train_from_config
 from qtrain.train.tracking import JsonlTracker, read_metrics
@@ -280,25 +280,14 @@ def test_report_of_a_run_in_progress_and_bad_folders(tmp_path):
     tracker = JsonlTracker(tmp_path / "metrics.jsonl")
     for step in range(3):
         tracker.log(
-            StepRecord(
+            make_record(
                 step,
-                1.0 - step,
-                None,
-                0.5,
-                None,
-                None,
-                0.1,
-                0,
-                0,
-                2,
-                0,
-                0,
-                0,
-                0.01,
-                0.01,
-                "adjoint",
-                (),
-                (0.5, 0.0),
+                loss=1.0 - step,
+                grad_norm=0.5,
+                circuits=2,
+                seconds=0.01,
+                elapsed=0.01,
+                gradient=(0.5, 0.0),
             )
         )
     tracker.finish({})

@@ -1,14 +1,14 @@
 import pytest
 
 import qtrain as qt
-from qtrain.train.records import StepRecord
+from qtrain.testing import make_record
 
 
 def history(losses, snrs=None, norms=None):
     snrs = snrs or [None] * len(losses)
     norms = norms or [1.0] * len(losses)
     return [
-        StepRecord(k, loss, None, norm, None, snr, 0.1, 0, 0, 1, 0, 0, 0, 0.0, 0.0, "adjoint")
+        make_record(k, loss=loss, grad_norm=norm, grad_snr=snr)
         for k, (loss, snr, norm) in enumerate(zip(losses, snrs, norms, strict=True))
     ]
 

@@ -2,7 +2,7 @@ import dataclasses
 import logging
 
 from qtrain.logs import current_context
-from qtrain.train.records import StepRecord
+from qtrain.testing import make_record
 from qtrain.train.tracking import (
     JsonlTracker,
     LogTracker,
@@ -15,26 +15,7 @@ from qtrain.train.tracking import (
 
 
 def record(step):
-    return StepRecord(
-        step,
-        float(step),
-        None,
-        1.0,
-        None,
-        None,
-        0.1,
-        0,
-        0,
-        1,
-        0,
-        0,
-        0,
-        0.0,
-        0.0,
-        "adjoint",
-        (),
-        (0.5,),
-    )
+    return make_record(step, loss=float(step), gradient=(0.5,))
 
 
 def test_jsonl_tracker_writes_one_record_per_line(tmp_path):
