@@ -427,3 +427,31 @@ def test_fit_rejects_bad_inputs_before_any_step():
         qt.Budget(max_steps=0)
     with pytest.raises(qt.ConfigError, match="shots"):
         qt.fit(objective, theta0, qt.optim.Adam(), shots=2.5)
+
+
+def test_fit_report_entries_reach_the_summary_and_the_trackers(tmp_path):
+    objective, theta0 = vqe()
+    seen = {}
+
+    class Capture:
+        def start(self, info):
+            pass
+
+        def log(self, record):
+            pass
+
+        def finish(self, summary):
+            seen.update(summary)
+
+    result = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        budget=qt.Budget(max_steps=2),
+        run_dir=tmp_path,
+        trackers=[Capture()],
+        report=lambda theta: {"problem": {"norm": float(np.linalg.norm(theta))}},
+    )
+    expected = float(np.linalg.norm(result.theta))
+    assert seen["problem"] == {"norm": expected} == result.summary["problem"]
+    assert json.loads((tmp_path / "summary.json").read_text())["problem"]["norm"] == expected

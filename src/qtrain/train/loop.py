@@ -20,7 +20,7 @@ content, and rows finished before a crash are read back from the run's result st
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,10 @@ from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import JsonlTracker, Tracker, truncate_metrics
 
 __all__ = ["FitResult", "fit"]
+
+
+Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
+"""Extra summary entries from the final parameters."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,9 +133,11 @@ class _Session:
         directory: RunDir | None,
         trackers: Sequence[Tracker],
         exact_value: float | None,
+        report: Report | None = None,
     ) -> None:
         self.settings, self.state, self.executor = settings, state, executor
         self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
+        self.report = report
         self.config_hash = settings.config_hash()
         sampled = (
             settings.policy is not None
@@ -273,6 +279,8 @@ class _Session:
             config_hash=self.config_hash,
             seed=self.settings.seed,
         )
+        if self.report is not None:
+            summary.update(self.report(state.theta.copy()))
         if self.directory is not None:
             write_json_atomic(self.directory.summary, summary)
         for tracker in self.trackers:
@@ -308,6 +316,7 @@ def fit(
     trackers: Sequence[Tracker] = (),
     exact_value: float | None = None,
     monitor: GradientMonitor | None = None,
+    report: Report | None = None,
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` with ``optimizer``.
 
@@ -332,6 +341,8 @@ def fit(
             ``CheckpointMismatchError`` if the settings differ).
         trackers: extra :class:`~qtrain.train.tracking.Tracker` s (progress bars, MLflow).
         exact_value: the known minimum, reported in the summary with the final error.
+        report: ``f(θ_final) -> entries`` added to the summary before trackers see it (the
+            CLI adds a built-in problem's own numbers this way).
         monitor: a :class:`~qtrain.diagnostics.monitor.GradientMonitor` watching the
             gradient's SNR (``warn``, ``stop`` → ``stopped_by="plateau"``, ``raise_shots``,
             ``layerwise``); every decision is in ``StepRecord.monitor``.
@@ -382,5 +393,6 @@ def fit(
         directory=directory,
         trackers=[*all_trackers, *trackers],
         exact_value=exact_value,
+        report=report,
     )
     return session.run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.optim import Optimizer, from_config
 from qtrain.problems import Problem, build
-from qtrain.train.checkpoint import write_json_atomic
 from qtrain.train.config import (
     CircuitConfig,
     ExecutorConfig,
@@ -50,7 +49,7 @@ from qtrain.train.config import (
     parse_config,
 )
 from qtrain.train.evaluation import Evaluation
-from qtrain.train.loop import FitResult, fit
+from qtrain.train.loop import FitResult, Report, fit
 from qtrain.train.mlflow_tracker import MlflowTracker
 from qtrain.train.objective import Objective
 from qtrain.train.rundir import RunDir, new_run_id
@@ -263,19 +262,22 @@ def _train(
         trackers=trackers,
         exact_value=prepared.exact_value,
         monitor=prepared.monitor,
+        report=_problem_report(prepared),
     )
-    if prepared.problem is not None:
-        terms = prepared.objective.exact_terms(result.theta)
-        summary = {
-            **result.summary,
-            "problem": {
-                "name": prepared.problem.name,
-                "report": prepared.problem.report(terms),
-            },
-        }
-        write_json_atomic(directory.summary, summary)
-        result = replace(result, summary=summary)
     return result
+
+
+def _problem_report(prepared: Prepared) -> Report | None:
+    """A built-in problem's own numbers (energy error, approximation ratio, accuracy)."""
+    problem = prepared.problem
+    if problem is None:
+        return None
+
+    def report(theta: NDArray[np.float64]) -> dict[str, Any]:
+        terms = prepared.objective.exact_terms(theta)
+        return {"problem": {"name": problem.name, "report": problem.report(terms)}}
+
+    return report
 
 
 def train_from_config(
