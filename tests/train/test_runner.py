@@ -142,3 +142,19 @@ def test_store_section_sets_path_and_durability(tmp_path):
     elsewhere = parse_config({**CUSTOM, "store": {"path": str(tmp_path / "shared.sqlite")}})
     assert make_executor(elsewhere, tmp_path / "run.sqlite").store.durability == "full"
     assert make_executor(elsewhere, None).store.path == tmp_path / "shared.sqlite"
+
+
+def test_one_gradient_is_measured_as_the_first_training_step():
+    # Rosalin chooses its own shots: the gradient of `qtrain grad` uses them, as step 0 would.
+    config = parse_config(
+        {
+            **CUSTOM,
+            "optimizer": {"name": "rosalin", "initial_shots": 12},
+            "gradient": {"method": "param-shift"},
+        }
+    )
+    prepared, evaluation = gradient_from_config(config)
+    assert evaluation.gradient_stderr is not None
+    rows, groups = 2 * prepared.objective.n_params + 1, 1
+    assert evaluation.shots == rows * groups * 12
+    assert plan_from_config(config)["step"]["shots"] == evaluation.shots

@@ -50,6 +50,7 @@ from qtrain.train.state import (
     as_policy,
     checked_optimizer,
     existing_checkpoint,
+    measurement,
 )
 from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import JsonlTracker, Tracker, truncate_metrics
@@ -170,11 +171,9 @@ class _Session:
         if state.step >= settings.budget.max_steps:
             return "max_steps"
         request = settings.optimizer.ask(state.optimizer_state)
-        method = request.method or settings.method
-        options = dict(request.options) if request.method else dict(settings.gradient_options)
-        policy = settings.policy
-        if request.shots_per_component is not None:
-            policy = ShotPolicy.components(request.shots_per_component)
+        method, options, policy = measurement(
+            request, settings.method, settings.gradient_options, settings.policy
+        )
         saved_rng = state.rng.bit_generator.state
         step_seed = int(state.rng.integers(0, 1 << 62))
 

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator
-from qtrain.backends.protocol import Backend
+from qtrain.backends.protocol import Backend, Task
 from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import CheckpointError, ConfigError
 from qtrain.exec.distributed import DaskExecutor
@@ -48,12 +48,12 @@ from qtrain.train.config import (
     load_config,
     parse_config,
 )
-from qtrain.train.evaluation import Evaluation
+from qtrain.train.evaluation import Evaluation, EvaluationAssembly
 from qtrain.train.loop import FitResult, Report, fit
 from qtrain.train.mlflow_tracker import MlflowTracker
 from qtrain.train.objective import Objective
 from qtrain.train.rundir import RunDir, new_run_id
-from qtrain.train.state import checked_optimizer
+from qtrain.train.state import checked_optimizer, measurement
 from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import LogTracker, RunContext, Tracker, bound
 
@@ -230,41 +230,29 @@ def _fit(
         prepared.exact_value,
         prepared.config.model_dump(mode="json"),
     )
+    config = prepared.config
     try:
         with bound(observers, context):
-            return _train(prepared, directory, executor, resume=resume, trackers=observers)
+            return fit(
+                prepared.objective,
+                prepared.theta0,
+                prepared.optimizer,
+                method=config.gradient.method,
+                shots=prepared.shots,
+                gradient_options=config.gradient.options,
+                budget=_budget(config),
+                stop=StopRules(**config.stop.model_dump()),
+                seed=config.seed,
+                executor=executor,
+                run_dir=directory.path,
+                resume=resume,
+                trackers=observers,
+                exact_value=prepared.exact_value,
+                monitor=prepared.monitor,
+                report=_problem_report(prepared),
+            )
     finally:
         _close(executor)
-
-
-def _train(
-    prepared: Prepared,
-    directory: RunDir,
-    executor: Executor,
-    *,
-    resume: bool,
-    trackers: Sequence[Tracker],
-) -> FitResult:
-    config = prepared.config
-    result = fit(
-        prepared.objective,
-        prepared.theta0,
-        prepared.optimizer,
-        method=config.gradient.method,
-        shots=prepared.shots,
-        gradient_options=config.gradient.options,
-        budget=_budget(config),
-        stop=StopRules(**config.stop.model_dump()),
-        seed=config.seed,
-        executor=executor,
-        run_dir=directory.path,
-        resume=resume,
-        trackers=trackers,
-        exact_value=prepared.exact_value,
-        monitor=prepared.monitor,
-        report=_problem_report(prepared),
-    )
-    return result
 
 
 def _problem_report(prepared: Prepared) -> Report | None:
@@ -317,40 +305,52 @@ def resume_from_dir(
     return _fit(prepare(config), directory, resume=True, trackers=trackers)
 
 
-def gradient_from_config(config: RunConfig) -> tuple[Prepared, Evaluation]:
-    """One loss-and-gradient evaluation at θ₀, with the config's method, shots and backend."""
-    prepared = prepare(config)
-    executor = make_executor(prepared.config.model_copy(update={"store": False}), None)
+@dataclass(frozen=True, eq=False)
+class _FirstStep:
+    """The first training step, planned as ``fit`` would plan it, on a storeless executor.
+
+    ``adaptive``: the optimizer chooses its own shots per component.
+    """
+
+    executor: Executor
+    tasks: list[Task]
+    assemble: EvaluationAssembly
+    method: str
+    adaptive: bool
+
+
+def _first_step(prepared: Prepared) -> _FirstStep:
+    """Plan the first step of ``prepared`` (nothing runs)."""
+    config = prepared.config
+    executor = make_executor(config.model_copy(update={"store": False}), None)
     request = prepared.optimizer.ask(prepared.optimizer.init(prepared.theta0))
+    method, options, shots = measurement(
+        request, config.gradient.method, config.gradient.options, prepared.shots
+    )
     tasks, assemble = prepared.objective.plan(
         prepared.theta0,
-        method=request.method or config.gradient.method,
-        shots=prepared.shots,
-        seed=prepared.config.seed,
+        method=method,
+        shots=shots,
+        seed=config.seed,
         backend=executor.backend,
-        options=dict(request.options) if request.method else config.gradient.options,
+        metric=request.metric_tensor,
+        options=options,
     )
-    return prepared, assemble(executor.run(tasks))
+    return _FirstStep(executor, tasks, assemble, method, request.shots_per_component is not None)
+
+
+def gradient_from_config(config: RunConfig) -> tuple[Prepared, Evaluation]:
+    """One loss-and-gradient evaluation at θ₀, measured as the first training step would be."""
+    prepared = prepare(config)
+    step = _first_step(prepared)
+    return prepared, step.assemble(step.executor.run(step.tasks))
 
 
 def plan_from_config(config: RunConfig) -> dict[str, Any]:
     """The cost of the first step and of the whole run, with nothing executed."""
     prepared = prepare(config)
-    executor = make_executor(prepared.config.model_copy(update={"store": False}), None)
-    optimizer = prepared.optimizer
-    request = optimizer.ask(optimizer.init(prepared.theta0))
-    shots = prepared.shots
-    if request.shots_per_component is not None:
-        shots = ShotPolicy.components(request.shots_per_component)
-    tasks, _ = prepared.objective.plan(
-        prepared.theta0,
-        method=request.method or config.gradient.method,
-        shots=shots,
-        seed=prepared.config.seed,
-        backend=executor.backend,
-        options=dict(request.options) if request.method else config.gradient.options,
-    )
-    step = dry_run(tasks, executor=executor)
+    first = _first_step(prepared)
+    step = dry_run(first.tasks, executor=first.executor)
     budget = _budget(prepared.config)
     affordable = budget.max_steps
     if budget.max_shots is not None and step.shots > 0:
@@ -360,8 +360,8 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         "name": prepared.config.name,
         "n_params": prepared.objective.n_params,
         "terms": len(prepared.objective.circuits),
-        "optimizer": optimizer.config(),
-        "method": request.method or config.gradient.method,
+        "optimizer": prepared.optimizer.config(),
+        "method": first.method,
         "step": {
             "tasks": step.tasks,
             "rows": step.rows,
@@ -374,5 +374,5 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         "total_shots": step.shots * affordable,
         "max_shots": budget.max_shots,
         "estimated_seconds": seconds,
-        "adaptive_shots": request.shots_per_component is not None,
+        "adaptive_shots": first.adaptive,
     }

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import CheckpointError, ConfigError
 from qtrain.grad.shots import ShotPolicy
-from qtrain.optim.base import Optimizer, OptimizerState
+from qtrain.optim.base import Optimizer, OptimizerState, Request
 from qtrain.optim.rosalin import Rosalin
 from qtrain.train.checkpoint import Checkpoint, load_checkpoint
 from qtrain.train.objective import Objective
@@ -29,7 +29,14 @@ from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
 from qtrain.train.stopping import Budget, StopRules
 
-__all__ = ["RunSettings", "RunState", "as_policy", "checked_optimizer", "existing_checkpoint"]
+__all__ = [
+    "RunSettings",
+    "RunState",
+    "as_policy",
+    "checked_optimizer",
+    "existing_checkpoint",
+    "measurement",
+]
 
 
 @dataclass
@@ -129,6 +136,24 @@ class RunSettings:
         """SHA-256 of :meth:`describe`."""
         text = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def measurement(
+    request: Request,
+    method: str,
+    options: Mapping[str, Any],
+    policy: ShotPolicy | None,
+) -> tuple[str, dict[str, Any], ShotPolicy | None]:
+    """``(method, options, shots)`` of a step: the optimizer's request over the run's settings.
+
+    An optimizer that names a method (SPSA) brings its own options; one that chooses shots
+    per component (Rosalin) replaces the run's shot policy.
+    """
+    if request.shots_per_component is not None:
+        policy = ShotPolicy.components(request.shots_per_component)
+    if request.method is not None:
+        return request.method, dict(request.options), policy
+    return method, dict(options), policy
 
 
 def as_policy(shots: object) -> ShotPolicy | None:
