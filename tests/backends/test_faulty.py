@@ -1,8 +1,11 @@
+import threading
+
 import numpy as np
 import pytest
 
 import qtrain as qt
 from qtrain.errors import ThrottledError, TransientExecutionError
+from qtrain.exec.validation import Chunk, invalid_reason
 
 TASK = qt.Task(qt.Circuit(1).ry(0, qt.P(0)), (qt.Z(0),), np.array([[0.3], [0.5]]))
 
@@ -59,8 +62,65 @@ def test_faulty_corruption_kinds_are_detectable():
 
 
 @pytest.mark.parametrize(
-    "rates", [{"failure_rate": 1.5}, {"latency_s": -1}, {"recalibrate_every": 0}]
+    "rates",
+    [{"failure_rate": 1.5}, {"impossible_rate": -0.1}, {"latency_s": -1}, {"recalibrate_every": 0}],
 )
 def test_faulty_profile_is_validated(rates):
     with pytest.raises(qt.ConfigError):
         qt.FaultyBackend(qt.LocalSimulator(), seed=0, **rates)
+
+
+def test_faulty_impossible_values_are_finite_and_rejected_by_validation():
+    sampled = qt.Task(TASK.circuit, (qt.Z(0) - 0.5 * qt.X(0) + 2.0,), TASK.params, 30, 1)
+    backend = qt.FaultyBackend(qt.LocalSimulator(), seed=2, impossible_rate=1.0)
+    reasons = set()
+    for task in (TASK, sampled) * 4:
+        bad = backend.run([task])[0]
+        assert np.all(np.isfinite(bad.values))
+        reason = invalid_reason(Chunk(task, np.arange(2), task.shot_matrix()), bad)
+        assert reason
+        reasons.add(reason.split()[0])
+    assert reasons == {"value", "variance"}
+
+
+def test_faulty_without_impossible_rate_replays_its_old_fault_sequence():
+    rates = {"failure_rate": 0.3, "partial_rate": 0.3, "corrupt_rate": 0.3}
+    plain = outcomes(qt.FaultyBackend(qt.LocalSimulator(), seed=4, **rates))
+    zero = outcomes(qt.FaultyBackend(qt.LocalSimulator(), seed=4, impossible_rate=0.0, **rates))
+    assert plain == zero
+
+
+def test_faulty_cancel_ends_a_cancellable_hang():
+    backend = qt.FaultyBackend(
+        qt.LocalSimulator(), seed=0, timeout_rate=1.0, hang_s=60.0, cancellable=True
+    )
+    tasks, raised = [TASK], []
+
+    def call():
+        try:
+            backend.run(tasks)
+        except TransientExecutionError as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    while not backend._hangs:  # wait for the hang to begin
+        thread.join(0.01)
+    backend.cancel(tasks)
+    thread.join(30)
+    assert not thread.is_alive() and "cancelled while hanging" in str(raised[0])
+
+
+def test_faulty_identity_is_the_inner_one_unless_it_drifts():
+    sim = qt.LocalSimulator()
+    assert qt.FaultyBackend(sim, seed=1, failure_rate=0.5).identity() == sim.identity()
+    drifting = qt.FaultyBackend(sim, seed=1, drift_per_call=0.1).identity()
+    assert drifting["inner"] == sim.identity() and drifting["seed"] == 1
+    assert drifting["faults"]["drift_per_call"] == 0.1
+
+
+def test_faulty_drift_stays_within_the_observable_range():
+    backend = qt.FaultyBackend(qt.LocalSimulator(), seed=0, drift_per_call=0.5)
+    task = qt.Task(qt.Circuit(1).x(0), (qt.Z(0), 2.0 - qt.Z(0)), np.zeros((1, 0)))  # −1 and 3
+    values = [backend.run([task])[0].values[0].tolist() for _ in range(3)]
+    assert values == [[-0.5, 3.0], [0.0, 3.0], [0.5, 3.0]]

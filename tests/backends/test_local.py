@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import qtrain as qt
+from qtrain.backends.local import shared_memory_budget
 from qtrain.errors import ConfigError, StateTooLargeError
 
 
@@ -73,3 +74,31 @@ def test_local_simulator_row_numbers_depend_only_on_row_content():
     reordered = sim.run([qt.Task(c, obs, rows[[3, 0, 4]], 50, 9)])[0]
     np.testing.assert_array_equal(reordered.values, whole.values[[3, 0, 4]])
     np.testing.assert_array_equal(reordered.variances, whole.variances[[3, 0, 4]])
+
+
+def test_local_simulator_unseeded_sampling_uses_fresh_entropy_and_records_it():
+    task = qt.Task(qt.Circuit(1).ry(0, qt.P(0)), (qt.Z(0),), np.array([[1.1]]), shots=5000)
+    sim = qt.LocalSimulator()
+    results = [sim.run([task])[0] for _ in range(3)]
+    assert len({float(r.values[0, 0]) for r in results}) == 3
+    for result in results:
+        seeded = qt.Task(task.circuit, task.observables, task.params, 5000, result.metadata["seed"])
+        np.testing.assert_array_equal(sim.run([seeded])[0].values, result.values)
+    assert "seed" not in sim.run([qt.Task(task.circuit, task.observables, task.params)])[0].metadata
+
+
+def test_local_simulator_identity_ignores_budget_and_kernels():
+    default = qt.LocalSimulator().identity()
+    assert default == qt.LocalSimulator(memory_budget=1 << 20, kernels="numpy").identity()
+    assert default["backend"] == "local-statevector" and default["method"] == "statevector"
+
+
+def test_local_simulator_default_budget_yields_to_a_shared_one():
+    huge = qt.Task(qt.Circuit(20).h(0), (qt.Z(0),), np.zeros((1, 0)))
+    with shared_memory_budget(1 << 20):
+        with pytest.raises(StateTooLargeError, match="20-qubit"):
+            qt.LocalSimulator().run([huge])
+        explicit = qt.LocalSimulator(memory_budget=1 << 30)
+        assert explicit.effective_budget() == 1 << 30  # an explicit budget is kept
+    sim = qt.LocalSimulator()
+    assert sim.effective_budget() == sim.memory_budget  # outside the block: its own

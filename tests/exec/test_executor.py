@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,101 @@ def test_executor_same_numbers_with_duplicates_across_tasks_and_a_store(tmp_path
         np.testing.assert_array_equal(c.values, a.values)
         np.testing.assert_array_equal(c.variances, a.variances)
     assert [r.metadata["cached_rows"] for r in again] == [3, 3] and again[0].shots == 0
+
+
+def test_executor_store_shared_by_drifting_and_clean_backends_keeps_their_rows_apart(tmp_path):
+    store = qt.ResultStore(tmp_path / "shared.sqlite")
+    clean = qt.expval(C, H, THETA, executor=qt.Executor(qt.LocalSimulator(), store=store))
+    drifting = faulty(drift_per_call=0.5)
+    biased = qt.expval(C, H, THETA, executor=qt.Executor(drifting, store=store))
+    assert drifting.calls == 1 and biased == pytest.approx(clean + 0.5, abs=1e-12)
+    again = faulty(drift_per_call=0.5)  # the same configuration: its stored row is a hit
+    executor = qt.Executor(again, store=store)
+    assert qt.expval(C, H, THETA, executor=executor) == biased
+    assert again.calls == 0 and executor.counters.cached == 1
+    sim = Counting()  # and the simulator still gets its own row back
+    assert qt.expval(C, H, THETA, executor=qt.Executor(sim, store=store)) == clean
+    assert sim.rows == 0 and len(store) == 2
+
+
+def hanging(**profile):
+    return qt.FaultyBackend(qt.LocalSimulator(), seed=0, timeout_rate=1.0, **profile)
+
+
+def test_executor_timed_out_calls_do_not_starve_later_attempts():
+    backend = hanging(hang_s=0.5)
+    policy = qt.RetryPolicy(attempts=3, initial_s=1e-4, max_s=1e-4, jitter_s=0, timeout_s=0.02)
+    executor = qt.Executor(backend, retry=policy)
+    task = Task(C, (H,), np.array([THETA, THETA + 1]), 100, 1)
+    threads = threading.active_count()
+    with pytest.raises(qt.IncompleteResultError):
+        executor.run([task])
+    assert backend.calls == 3  # every attempt reached the backend
+    assert threading.active_count() <= threads + 3  # one thread per call still hanging
+    n = executor.counters
+    assert n.abandoned == 3 and n.calls == 3
+    assert executor.wait_abandoned(timeout_s=60) == 0
+    assert threading.active_count() <= threads
+    assert n.abandoned_shots == 3 * 2 * 100 * task.n_groups and n.recovered == 3 * 2
+
+
+def test_executor_stores_valid_rows_of_abandoned_calls_and_charges_them(tmp_path):
+    store = qt.ResultStore(tmp_path / "late.sqlite")
+    policy = qt.RetryPolicy(attempts=2, initial_s=1e-4, max_s=1e-4, jitter_s=0, timeout_s=0.02)
+    executor = qt.Executor(hanging(hang_s=0.3), retry=policy, store=store)
+    with pytest.raises(qt.IncompleteResultError):
+        qt.expval(C, H, THETA, shots=50, seed=4, executor=executor)
+    assert executor.wait_abandoned(timeout_s=60) == 0
+    assert len(store) == 1 and executor.counters.abandoned_shots == 2 * 50 * len(H.groups())
+    sim = Counting()  # the row was paid for: a later run reads it for free
+    later = qt.Executor(sim, store=store)
+    late = qt.expval(C, H, THETA, shots=50, seed=4, executor=later)
+    assert sim.rows == 0 and late.shots == 0
+    assert late.value == qt.expval(C, H, THETA, shots=50, seed=4).value
+
+
+def test_executor_cancels_timed_out_calls_when_the_backend_can():
+    backend = hanging(hang_s=60.0, cancellable=True)
+    policy = qt.RetryPolicy(attempts=2, initial_s=1e-4, max_s=1e-4, jitter_s=0, timeout_s=0.02)
+    executor = qt.Executor(backend, retry=policy)
+    with pytest.raises(qt.IncompleteResultError):
+        qt.expval(C, H, THETA, shots=10, seed=1, executor=executor)
+    assert executor.wait_abandoned(timeout_s=30) == 0  # cancelled: no 60 s hang
+    assert executor.counters.abandoned == 2 and executor.counters.abandoned_shots == 0
+
+
+def test_executor_refuses_to_pile_up_hung_calls():
+    policy = qt.RetryPolicy(attempts=5, initial_s=1e-4, max_s=1e-4, jitter_s=0, timeout_s=0.01)
+    executor = qt.Executor(hanging(hang_s=0.5), retry=policy, max_abandoned=2)
+    with pytest.raises(qt.ExecutionError, match=r"2 timed-out calls to .* are still running"):
+        qt.expval(C, H, THETA, executor=executor)
+    assert executor.counters.calls == 3 and executor.backend.calls == 2
+    assert executor.wait_abandoned(timeout_s=60) == 0
+    with pytest.raises(qt.ConfigError, match="max_abandoned"):
+        qt.Executor(qt.LocalSimulator(), max_abandoned=0)
+
+
+def test_executor_rejects_impossible_values_and_reruns_them():
+    rows = np.random.default_rng(6).normal(size=(8, C.n_params))
+    tasks = [Task(C, (H, qt.Z(2)), rows, 40, 3), Task(C, (H,), rows[:3])]
+    clean = qt.Executor(qt.LocalSimulator()).run(tasks)
+    executor = qt.Executor(faulty(impossible_rate=0.6), retry=FAST, max_rows=2)
+    results = executor.run(tasks)
+    for got, want in zip(results, clean, strict=True):
+        np.testing.assert_array_equal(got.values, want.values)
+        np.testing.assert_array_equal(got.variances, want.variances)
+    assert executor.counters.failed > 0 and executor.counters.rejected_shots > 0
+
+
+def test_executor_unseeded_sampling_draws_fresh_entropy_and_records_it(tmp_path):
+    task = Task(C, (H,), THETA[None], 2000)  # seed=None
+    executor = qt.Executor(qt.LocalSimulator(), store=qt.ResultStore(tmp_path / "s.sqlite"))
+    results = [executor.run([task])[0] for _ in range(3)]
+    assert len({float(r.values[0, 0]) for r in results}) == 3
+    seeds = [r.metadata["seed"] for r in results]
+    assert len(set(seeds)) == 3
+    for result, seed in zip(results, seeds, strict=True):  # the recorded seed reproduces it
+        again = qt.LocalSimulator().run([Task(C, (H,), THETA[None], 2000, seed)])[0]
+        np.testing.assert_array_equal(again.values, result.values)
+    stored = executor.run([Task(C, (H,), THETA[None], 2000, seeds[0])])[0]  # under its seed
+    assert stored.metadata["cached_rows"] == 1 and stored.values[0, 0] == results[0].values[0, 0]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
-from qtrain.backends.protocol import BackendLimits, Result, Task
+from qtrain.backends.protocol import BackendLimits, Result, Task, fresh_seed
 from qtrain.errors import ConfigError
 from qtrain.sim.measure import exact_values, measurement_plan, row_seed_keys, sampled_values
 from qtrain.sim.program import compile_program
@@ -19,7 +21,27 @@ from qtrain.sim.statevector import (
     state_chunks,
 )
 
-__all__ = ["LocalSimulator"]
+__all__ = ["LocalSimulator", "shared_memory_budget"]
+
+# Bump when the sampled numbers of a given (row, seed, shots) change: old store rows must
+# then stop matching (the store key hashes the backend's identity).
+_SAMPLING_SCHEME = 1
+
+_SHARE: ContextVar[int | None] = ContextVar("qtrain_memory_budget_share", default=None)
+
+
+@contextmanager
+def shared_memory_budget(nbytes: int) -> Iterator[None]:
+    """Inside this block, simulators without an explicit budget use ``nbytes`` instead.
+
+    A Dask worker runs its calls inside one, with its share of the host's memory: the
+    simulator was built (and its default budget, half the RAM, taken) in the parent process.
+    """
+    token = _SHARE.set(nbytes)
+    try:
+        yield
+    finally:
+        _SHARE.reset(token)
 
 
 class LocalSimulator:
@@ -27,7 +49,8 @@ class LocalSimulator:
 
     Args:
         memory_budget: bytes the simulator may use for states; default half the available
-            RAM (or ``$QTRAIN_MEMORY_BUDGET``). Batches are chunked to fit; a single state
+            RAM (or ``$QTRAIN_MEMORY_BUDGET``), or the share of a Dask worker it runs on
+            (:func:`shared_memory_budget`). Batches are chunked to fit; a single state
             that does not fit raises ``StateTooLargeError`` before anything is allocated.
         kernels: ``"numba"`` (compiled, ``pip install 'qtrain[fast]'``), ``"numpy"``
             (reference) or ``"auto"``; default ``$QTRAIN_KERNELS`` or ``"auto"``.
@@ -49,6 +72,7 @@ class LocalSimulator:
                 f"memory_budget must be a positive int (bytes), got {memory_budget!r}"
             )
         self.memory_budget = memory_budget if memory_budget is not None else default_memory_budget()
+        self.budget_is_default = memory_budget is None
         select_kernels(kernels)  # fail now on a bad name, not on a worker later
         self.kernel_name = kernels
 
@@ -67,6 +91,19 @@ class LocalSimulator:
         """No row or shot limit (the batch is chunked to the memory budget internally)."""
         return BackendLimits()
 
+    def identity(self) -> dict[str, object]:
+        """What changes this simulator's numbers: the method and the sampling scheme.
+
+        The memory budget (chunking) and the kernels (numba and numpy agree to rounding)
+        change no result, so they stay out: rows computed under either are shared.
+        """
+        return {"backend": self.name, "method": "statevector", "sampling": _SAMPLING_SCHEME}
+
+    def effective_budget(self) -> int:
+        """The budget in force: a worker's share (if any) unless one was given explicitly."""
+        share = _SHARE.get() if self.budget_is_default else None
+        return self.memory_budget if share is None else share
+
     def estimate_seconds(self, task: Task) -> float:
         """A rough time for ``task``: amplitude updates at the kernels' measured rate.
 
@@ -83,11 +120,13 @@ class LocalSimulator:
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
         """Run every task (all rows of a task in batched chunks); one result per task."""
+        budget = self.effective_budget()
         for task in tasks:  # fail on an oversized state before simulating anything
-            chunk_rows(task.circuit.n_qubits, task.params.shape[0], self.memory_budget)
-        return [self._run_one(task) for task in tasks]
+            chunk_rows(task.circuit.n_qubits, task.params.shape[0], budget)
+        return [self._run_one(task, budget) for task in tasks]
 
-    def _run_one(self, task: Task) -> Result:
+    def _run_one(self, task: Task, budget: int) -> Result:
+        """One task; a sampled task without a seed draws fresh entropy (in ``metadata``)."""
         started = time.time()
         n_qubits = task.circuit.n_qubits
         program = compile_program(task.circuit)
@@ -97,7 +136,8 @@ class LocalSimulator:
         values = np.empty((rows, count))
         row_keys = None if shots is None else row_seed_keys(task.params)
         variances = None if shots is None else np.empty((rows, count))
-        for ids, states in state_chunks(program, task.params, self.memory_budget, self.kernels):
+        seed = 0 if shots is None else fresh_seed() if task.seed is None else task.seed
+        for ids, states in state_chunks(program, task.params, budget, self.kernels):
             first_group = 0  # sampling seeds are keyed by (row, group over all observables)
             for o, plan in enumerate(plans):
                 if shots is None or variances is None:
@@ -108,7 +148,7 @@ class LocalSimulator:
                     states,
                     plan,
                     cells,
-                    task.seed or 0,
+                    seed,
                     row_keys=None if row_keys is None else row_keys[ids],
                     first_group=first_group,
                     kernels=self.kernels,
@@ -116,5 +156,11 @@ class LocalSimulator:
                 first_group += len(plan.groups)
             del states  # free this chunk before the generator builds the next one
         spent = 0 if shots is None else int(shots.sum())
-        metadata = {"backend": self.name, "started": started, "duration_s": time.time() - started}
+        metadata: dict[str, object] = {
+            "backend": self.name,
+            "started": started,
+            "duration_s": time.time() - started,
+        }
+        if shots is not None:
+            metadata["seed"] = seed
         return Result(values, variances, spent, metadata)

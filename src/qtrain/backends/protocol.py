@@ -5,22 +5,40 @@ A :class:`Task` is one circuit, one or more observables and a block of parameter
 row and observable ``(B, O)``, the estimated variance of each when sampled, the shots
 actually spent and metadata. The execution layer (dedup, retries, durable store) is built on
 this protocol alone.
+
+A backend's *identity* (:func:`backend_identity`) names where a result came from: its name
+and every option that changes results. The durable store keys every row by it, so backends
+that would give different numbers never share rows. A backend declares it with an
+``identity()`` method returning a JSON-able mapping; a wrapper nests its inner backend's
+identity under ``"inner"``, so noise models, mitigation and calibrations extend it by
+adding keys. A backend without ``identity()`` is named by its class and ``name`` alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.errors import ShotsError
+from qtrain.errors import ConfigError, ShotsError
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 
-__all__ = ["Backend", "BackendLimits", "Result", "Task"]
+__all__ = [
+    "Backend",
+    "BackendLimits",
+    "Identified",
+    "Result",
+    "Task",
+    "backend_identity",
+    "fresh_seed",
+    "identity_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,8 @@ class Task:
             all, ``(B,)`` per row, or ``(B, G)`` per row and group, where the ``G`` groups are
             those of every observable in order (``observable.groups()``).
         seed: sampling entropy (a non-negative int); ignored when ``shots`` is ``None``.
+            ``None`` with shots means fresh entropy: the executor (or the backend) draws one
+            with :func:`fresh_seed` and records it as ``metadata["seed"]`` of the result.
     """
 
     circuit: Circuit
@@ -105,7 +125,17 @@ class Result:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Anything that runs tasks: the local simulator, a remote device, a fault injector."""
+    """Anything that runs tasks: the local simulator, a remote device, a fault injector.
+
+    Optional members the execution layer uses when present:
+
+    * ``identity() -> Mapping[str, object]``: see :class:`Identified` (recommended).
+    * ``cancel(tasks) -> None``: best-effort cancellation of the call running exactly the
+      sequence object ``tasks``; the executor calls it when that call times out.
+    * ``unbounded_values: bool``: ``True`` when values may legitimately leave the
+      observable's spectrum (mitigation: extrapolated or inverted estimates); the executor
+      then skips its range checks on values and variances.
+    """
 
     @property
     def name(self) -> str:
@@ -124,3 +154,55 @@ class Backend(Protocol):
         the executor resubmits it.
         """
         ...
+
+
+@runtime_checkable
+class Identified(Protocol):
+    """A backend that names where its results come from (its store identity)."""
+
+    def identity(self) -> Mapping[str, object]:
+        """A stable JSON-able mapping of everything that changes results.
+
+        It holds ``"backend"`` (the name) and every result-changing option; a wrapper nests
+        its inner backend's identity under ``"inner"``. Options that change only speed or
+        memory (a memory budget, a kernel choice that agrees to rounding) stay out, so
+        results computed under them share store rows. It must not change over the backend's
+        life: a different configuration is a different backend object. A subclass
+        inherits its parent's identity, so one that changes results must override it; a
+        wrapper that changes no valid number (``FaultyBackend`` without drift) may return
+        its inner backend's identity unchanged.
+        """
+        ...
+
+
+def backend_identity(backend: object) -> dict[str, Any]:
+    """``backend.identity()``, or ``{"backend": name, "class": module.qualname}`` without one.
+
+    The fallback keeps a user's backend working, but its instances share store rows whatever
+    their options: a backend with result-changing options should define ``identity()``.
+    """
+    if isinstance(backend, Identified):
+        return dict(backend.identity())
+    kind = type(backend)
+    return {
+        "backend": str(getattr(backend, "name", "")),
+        "class": f"{kind.__module__}.{kind.__qualname__}",
+    }
+
+
+def identity_digest(backend: object) -> str:
+    """SHA-256 hex digest of the canonical JSON of :func:`backend_identity`."""
+    identity = backend_identity(backend)
+    try:
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"the identity of backend {identity.get('backend')!r} is not plain JSON ({exc}): "
+            f"{identity!r}"
+        ) from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fresh_seed() -> int:
+    """A non-negative int seed drawn from fresh OS entropy (what ``seed=None`` means)."""
+    return int(np.random.SeedSequence().entropy) % (1 << 63)  # type: ignore[arg-type]

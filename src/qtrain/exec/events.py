@@ -17,7 +17,15 @@ from qtrain.exec.keys import Units
 from qtrain.exec.validation import Chunk
 from qtrain.logs import emit
 
-__all__ = ["call_failed", "gave_up", "result_rejected", "retrying", "task_key"]
+__all__ = [
+    "abandoned_returned",
+    "call_abandoned",
+    "call_failed",
+    "gave_up",
+    "result_rejected",
+    "retrying",
+    "task_key",
+]
 
 _LOG = logging.getLogger("qtrain.exec")
 
@@ -98,3 +106,45 @@ def gave_up(
         attempts=attempts,
         **_tasks(outstanding, units),
     )
+
+
+def call_abandoned(backend: str, group: Sequence[Chunk], units: Units, timeout_s: float) -> None:
+    """A call did not answer in time: the executor stops waiting and retries its rows."""
+    if _LOG.isEnabledFor(logging.INFO):
+        emit(
+            _LOG,
+            logging.INFO,
+            "exec.abandoned",
+            f"no answer within {timeout_s} s",
+            backend=backend,
+            timeout_s=timeout_s,
+            **_tasks(group, units),
+        )
+
+
+def abandoned_returned(
+    backend: str,
+    group: Sequence[Chunk],
+    units: Units,
+    shots: int,
+    *,
+    error: BaseException | None,
+    lost: Exception | None,
+) -> None:
+    """An abandoned call came back: the shots its results spent are now counted.
+
+    ``error`` is what the call raised (nothing spent); ``lost``, why its valid rows could
+    not be stored (a warning: they were paid for).
+    """
+    level = logging.WARNING if lost is not None else logging.INFO
+    if _LOG.isEnabledFor(level):
+        emit(
+            _LOG,
+            level,
+            "exec.abandoned_returned",
+            f"its rows were not stored: {lost!r}" if lost is not None else repr(error or ""),
+            backend=backend,
+            shots=shots,
+            error=None if error is None else repr(error),
+            **_tasks(group, units),
+        )

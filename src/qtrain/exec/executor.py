@@ -4,11 +4,19 @@ For a list of tasks it (1) splits them into row units with content keys and dedu
 them, (2) reads finished rows from the durable store, (3) chunks the rest to the backend's
 limits, (4) submits them with retries — exponential backoff with jitter (tenacity), honouring
 a throttling hint, with a per-call timeout — (5) validates every result (shape, finiteness,
-variances, shots) so a corrupted result counts as a failure and is never used, resubmitting
-only what failed or went missing, (6) commits each finished row to the store before
-returning, and (7) reassembles one result per task. When the retry budget runs out it raises
-``IncompleteResultError`` naming the missing rows: a gradient with missing components never
-reaches the optimizer. Counters record everything for the training loop's metrics.
+values and variances a quantum state can give, shots) so a corrupted result counts as a
+failure and is never used, resubmitting only what failed or went missing, (6) commits each
+finished row to the store before returning, and (7) reassembles one result per task. When the
+retry budget runs out it raises ``IncompleteResultError`` naming the missing rows: a gradient
+with missing components never reaches the optimizer. Counters record everything for the
+training loop's metrics, shots spent on results never used included.
+
+Row keys name the backend (its identity digest, computed once per backend object), so one
+store can serve several backends. A sampled task with ``seed=None`` gets fresh entropy here,
+one seed per :meth:`Executor.run` call, before keys are formed: its rows are stored under the
+seed they really used, and each result records it as ``metadata["seed"]``. With a timeout,
+each call runs on its own thread (``exec.timeouts``), so an abandoned call never starves the
+next attempt; what it spends when it returns is counted, and its valid rows are stored.
 
 Rows stay in arrays throughout (``exec.keys.Units``, ``exec.ledger``): no object per row, no
 hashing unless a store or an error needs the keys, and a call of one task with distinct rows
@@ -21,13 +29,19 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.protocol import Backend, BackendLimits, Result, Task
+from qtrain.backends.protocol import (
+    Backend,
+    BackendLimits,
+    Result,
+    Task,
+    fresh_seed,
+    identity_digest,
+)
 from qtrain.errors import (
     ConfigError,
     IncompleteResultError,
@@ -38,33 +52,16 @@ from qtrain.errors import (
     TransientExecutionError,
 )
 from qtrain.exec import events
+from qtrain.exec.chunks import split_chunks
+from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.keys import Units, split_units
 from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore
+from qtrain.exec.timeouts import Abandoned, TimedCall
 from qtrain.exec.validation import Chunk, invalid_reason
 
 __all__ = ["Executor", "ExecutorCounters", "RetryPolicy", "resolve_executor"]
-
-
-@dataclass
-class ExecutorCounters:
-    """Running totals, in rows unless named otherwise."""
-
-    submitted: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    deduplicated: int = 0
-    cached: int = 0
-    throttled: int = 0
-    calls: int = 0
-    partial: int = 0  # calls that returned with some task results missing or invalid
-    latencies_s: list[float] = field(default_factory=list)
-
-    def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return asdict(self)
 
 
 class Executor:
@@ -78,6 +75,8 @@ class Executor:
             chunks are committed to the store sooner.
         tasks_per_call: tasks per backend call (``None``: all pending tasks in one call).
         max_workers: backend calls in flight at once (threads; for remote backends).
+        max_abandoned: timed-out calls that may still be running at once; past it a call is
+            refused with ``ExecutionError`` (the backend hangs).
     """
 
     def __init__(
@@ -89,6 +88,7 @@ class Executor:
         max_rows: int | None = None,
         tasks_per_call: int | None = None,
         max_workers: int = 1,
+        max_abandoned: int = 16,
     ) -> None:
         for name, value in (("max_rows", max_rows), ("tasks_per_call", tasks_per_call)):
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -102,10 +102,9 @@ class Executor:
         self.tasks_per_call = tasks_per_call
         self.max_workers = max_workers
         self.counters = ExecutorCounters()
-        # Timed calls run in `_pool`; concurrent calls in `_calls` (separate, so no deadlock).
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_workers + 1, thread_name_prefix="qtrain-call"
-        )
+        self._abandoned = Abandoned(max_abandoned)
+        self._digest: tuple[object, str] | None = None  # (backend, its identity digest)
+        # Timed calls run on threads of their own (exec.timeouts); concurrent calls here.
         self._calls = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="qtrain-submit"
         )
@@ -132,15 +131,27 @@ class Executor:
                 f"{limits.max_shots}"
             )
 
+    def backend_digest(self) -> str:
+        """The backend's identity digest (hashed into every row key), once per backend."""
+        if self._digest is None or self._digest[0] is not self.backend:
+            self._digest = (self.backend, identity_digest(self.backend))
+        return self._digest[1]
+
     def _units(self, tasks: Sequence[Task]) -> Units:
         """Validated shot matrices and the distinct row units of ``tasks``."""
         shots = [task.shot_matrix() for task in tasks]
         for task, matrix in zip(tasks, shots, strict=True):
             self._check_limits(task, matrix)
-        return split_units(tasks, shots)
+        return split_units(tasks, shots, self.backend_digest())
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
         """One validated result per task, in order (see the module docstring)."""
+        if any(task.seed is None and task.shots is not None for task in tasks):
+            seed = fresh_seed()  # one per call: rows shared by its tasks stay one unit
+            tasks = [
+                replace(task, seed=seed) if task.seed is None and task.shots is not None else task
+                for task in tasks
+            ]
         units = self._units(tasks)
         self.counters.deduplicated += sum(o.size for o in units.owner) - len(units)
         ledger = Ledger(len(units))
@@ -183,52 +194,13 @@ class Executor:
                 spend += int(matrix[units.row_of[u]].sum())
         return sum(o.size for o in units.owner), len(units), len(cached), spend
 
-    def _chunks(
-        self, pending: NDArray[np.int64], units: Units, tasks: Sequence[Task]
-    ) -> list[Chunk]:
-        size = max(
-            1, min(self.backend.limits.max_rows, self.max_rows or self.backend.limits.max_rows)
-        )
-        if units.simple and pending.size == len(units):  # one task, all of it to run
-            task, matrix = tasks[0], units.shots[0]
-            if pending.size <= size:
-                return [Chunk(task, pending, matrix)]  # the task as given: no copies
-            return [
-                Chunk(
-                    Task(
-                        task.circuit,
-                        task.observables,
-                        task.params[i : i + size],
-                        None if matrix is None else matrix[i : i + size],
-                        task.seed,
-                    ),
-                    pending[i : i + size],
-                    None if matrix is None else matrix[i : i + size],
-                )
-                for i in range(0, pending.size, size)
-            ]
-        chunks = []
-        owners = units.task_of[pending]
-        for t in dict.fromkeys(owners.tolist()):  # tasks in order of their first pending unit
-            mine = pending[owners == t]
-            task, matrix = tasks[t], units.shots[t]
-            for start in range(0, mine.size, size):
-                part = mine[start : start + size]
-                rows = units.row_of[part]
-                whole = rows.size == task.params.shape[0] and bool(np.all(rows[1:] > rows[:-1]))
-                params = task.params if whole else task.params[rows]  # no copy for a whole task
-                sub = None if matrix is None else (matrix if whole else matrix[rows])
-                chunks.append(
-                    Chunk(Task(task.circuit, task.observables, params, sub, task.seed), part, sub)
-                )
-        return chunks
-
     def _execute(
         self, pending: NDArray[np.int64], units: Units, tasks: Sequence[Task], ledger: Ledger
     ) -> None:
         if not pending.size:
             return
-        chunks = self._chunks(pending, units, tasks)
+        limit = self.backend.limits.max_rows
+        chunks = split_chunks(pending, units, tasks, max(1, min(limit, self.max_rows or limit)))
         try:  # the first attempt outside tenacity, whose loop costs ~10 µs when nothing fails
             self._submit(chunks, units, ledger)
             return
@@ -262,18 +234,20 @@ class Executor:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
         return self.backend.run(tasks)
 
-    def _call(self, tasks: list[Task]) -> list[Result | None]:
+    def _cancel(self, tasks: list[Task]) -> None:
+        """Ask the backend to stop the call running ``tasks`` (it timed out), if it can."""
+        cancel = getattr(self.backend, "cancel", None)
+        if callable(cancel):
+            cancel(tasks)
+
+    def _call(self, group: list[Chunk], units: Units) -> list[Result | None]:
+        tasks = [c.task for c in group]
         started = time.perf_counter()
         try:
             if self.retry.timeout_s is None:  # no thread hop when there is nothing to time out
                 results: list[Result | None] = list(self._run_backend(tasks))
             else:
-                future = self._pool.submit(self._run_backend, tasks)
-                results = list(future.result(timeout=self.retry.timeout_s))
-        except concurrent.futures.TimeoutError:
-            raise TransientExecutionError(
-                f"{self.name} did not answer within {self.retry.timeout_s} s"
-            ) from None
+                results = self._timed(tasks, group, units, self.retry.timeout_s)
         finally:
             self.counters.latencies_s.append(time.perf_counter() - started)
         if len(results) != len(tasks):
@@ -282,26 +256,85 @@ class Executor:
             )
         return results
 
-    def _finish(self, chunk: Chunk, result: Result | None, units: Units) -> Block | None:
-        """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
-        reason = invalid_reason(chunk, result)
-        if result is None or reason:
-            self.counters.failed += chunk.units.size
-            events.result_rejected(self.name, chunk, units, reason)
-            return None
-        self.counters.succeeded += chunk.units.size
+    def _timed(
+        self, tasks: list[Task], group: list[Chunk], units: Units, timeout_s: float
+    ) -> list[Result | None]:
+        """Run one call on its own thread; abandon it (and cancel) after ``timeout_s``."""
+        self._abandoned.check_room(self.name)
+        call = TimedCall(
+            lambda: self._run_backend(tasks), lambda late: self._settle(late, group, units)
+        )
+        if not call.wait(timeout_s, self._abandoned.add):
+            self.counters.abandoned += 1
+            events.call_abandoned(self.name, group, units, timeout_s)
+            self._cancel(tasks)
+            raise TransientExecutionError(f"{self.name} did not answer within {timeout_s} s")
+        if call.error is not None:
+            raise call.error
+        assert call.results is not None  # no error: the call returned
+        return call.results
+
+    def _settle(self, call: TimedCall, group: list[Chunk], units: Units) -> None:
+        """An abandoned call came back (on its thread): count its shots, store its rows."""
+        spent, finished, lost = 0, [], None
+        try:
+            results = call.results if call.results is not None else []
+            returned = zip(group, results if len(results) == len(group) else [], strict=False)
+            for chunk, result in returned:
+                if result is not None:  # it ran: the shots are spent
+                    spent += 0 if chunk.shots is None else int(chunk.shots.sum())
+                    if not invalid_reason(chunk, result, bounded=self._bounded()):
+                        finished.append(self._block(chunk, result))
+            self._commit(finished, units)  # paid for: a later run reads them for free
+        except Exception as error:  # on a thread of its own: reported, never raised
+            lost = error
+        with self._abandoned.lock:
+            self.counters.abandoned_shots += spent
+            self.counters.recovered += sum(b.units.size for b in finished) if lost is None else 0
+        self._abandoned.discard(call)
+        events.abandoned_returned(self.name, group, units, spent, error=call.error, lost=lost)
+
+    def _commit(self, finished: list[Block], units: Units) -> None:
+        """Write ``finished`` blocks to the store (if any) in one transaction."""
+        if finished and self.store is not None:
+            keys = units.keys()
+            self.store.put_blocks([b.stored([keys[u] for u in b.units.tolist()]) for b in finished])
+
+    def wait_abandoned(self, timeout_s: float | None = None) -> int:
+        """Wait for timed-out calls still running; returns how many still run after it.
+
+        Their shots and valid rows are accounted when they return (``counters``).
+        """
+        return self._abandoned.wait(timeout_s)
+
+    def _bounded(self) -> bool:
+        return not getattr(self.backend, "unbounded_values", False)
+
+    def _block(self, chunk: Chunk, result: Result) -> Block:
         spent = np.zeros(chunk.units.size, dtype=np.int64)
         if chunk.shots is not None:
             spent = chunk.shots.sum(axis=1)
         variances = None if result.variances is None else np.asarray(result.variances)
         return Block(chunk.units, np.asarray(result.values), variances, spent, result)
 
+    def _finish(self, chunk: Chunk, result: Result | None, units: Units) -> Block | None:
+        """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
+        reason = invalid_reason(chunk, result, bounded=self._bounded())
+        if result is None or reason:
+            self.counters.failed += chunk.units.size
+            if result is not None and chunk.shots is not None:  # it ran: its shots are spent
+                self.counters.rejected_shots += int(chunk.shots.sum())
+            events.result_rejected(self.name, chunk, units, reason)
+            return None
+        self.counters.succeeded += chunk.units.size
+        return self._block(chunk, result)
+
     def _one_call(self, group: list[Chunk], units: Units) -> tuple[list[Block], Exception | None]:
         """Run one backend call; commit its valid rows before returning them."""
         self.counters.calls += 1
         self.counters.submitted += sum(c.units.size for c in group)
         try:
-            results = self._call([c.task for c in group])
+            results = self._call(group, units)
         except TransientExecutionError as error:
             self.counters.failed += sum(c.units.size for c in group)
             self.counters.throttled += isinstance(error, ThrottledError)
@@ -313,11 +346,7 @@ class Executor:
             if (block := self._finish(chunk, result, units)) is not None
         ]
         self.counters.partial += len(finished) < len(group)
-        if finished and self.store is not None:
-            keys = units.keys()
-            self.store.put_blocks(  # committed before anyone uses the numbers
-                [b.stored([keys[u] for u in b.units.tolist()]) for b in finished]
-            )
+        self._commit(finished, units)  # committed before anyone uses the numbers
         return finished, None
 
     def _submit(self, chunks: list[Chunk], units: Units, ledger: Ledger) -> None:

@@ -37,11 +37,14 @@ class Estimate:
         stderr: its standard error (the square root of the estimated sampling variance,
             summed over independently measured commuting groups); same shape as ``value``.
         shots: total shots spent for the whole call (rows × groups × shots per group).
+        seed: the sampling seed used (drawn fresh when none was given; passing it back
+            reproduces the numbers).
     """
 
     value: Any
     stderr: Any
     shots: int
+    seed: int | None = None
 
 
 def resolve_seed(seed: int | np.random.Generator | None) -> int:
@@ -73,7 +76,8 @@ def expval(
         observable: a Hermitian Pauli sum on the circuit's wires.
         theta: ``(P,)`` parameters, or ``(B, P)`` rows evaluated in one batched call.
         shots: ``None`` for the exact value; else samples per commuting group and row.
-        seed: makes sampling reproducible (same seed, same numbers).
+        seed: makes sampling reproducible (same seed, same numbers); ``None`` draws fresh
+            entropy, recorded in the :class:`Estimate`.
         backend: where to run; default a new ``LocalSimulator()``.
         executor: an :class:`~qtrain.exec.executor.Executor` (dedup, retries, store)
             instead of ``backend``; by default one is made around ``backend``.
@@ -100,4 +104,4 @@ def expval(
     if result.variances is None:
         return values
     stderr = np.sqrt(result.variances[:, 0])
-    return Estimate(values, stderr if batched else float(stderr[0]), result.shots)
+    return Estimate(values, stderr if batched else float(stderr[0]), result.shots, entropy)

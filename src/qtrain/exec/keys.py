@@ -1,9 +1,11 @@
 """Content keys: what makes two row evaluations the same evaluation.
 
-A row unit is (circuit, observables, one parameter row, that row's shots per group, seed).
-Its key hashes the circuit's and observables' fingerprints, the row's float64 bytes, the
-shots and the seed, so the same key always means the same numbers (the backend seeds each
-row by its content, ``sim.measure.row_seed_keys``).
+A row unit is (backend, circuit, observables, one parameter row, that row's shots per group,
+seed). Its key hashes the key format version, the backend's identity digest
+(``backends.protocol.identity_digest``: its name and every option that changes results), the
+circuit's and observables' fingerprints, the row's float64 bytes, the shots and the seed, so
+the same key always means the same numbers (the backend seeds each row by its content,
+``sim.measure.row_seed_keys``) and backends that differ never share a store's rows.
 
 Two rows are the same unit exactly when their tasks share the prefix (fingerprints and seed)
 and their row bytes (parameters, then shots) are equal, which is what their keys hash. So
@@ -23,7 +25,10 @@ from numpy.typing import NDArray
 from qtrain.backends.protocol import Task
 from qtrain.ir.observables import Observable
 
-__all__ = ["Units", "row_keys", "split_units", "task_prefix"]
+__all__ = ["KEY_VERSION", "Units", "row_keys", "split_units", "task_prefix"]
+
+KEY_VERSION = 2  # 1: no backend identity in the key (stores of 1 never match 2)
+_VERSION_TAG = f"qtrain-row-key/{KEY_VERSION}"
 
 
 _FINGERPRINTS: dict[int, tuple[Observable, str]] = {}
@@ -42,9 +47,16 @@ def _observable_fingerprint(observable: Observable) -> str:
     return entry[1]
 
 
-def task_prefix(task: Task) -> bytes:
-    """The part of every row key shared by a task's rows."""
-    parts = [task.circuit.fingerprint(), *map(_observable_fingerprint, task.observables)]
+def task_prefix(task: Task, backend: str = "") -> bytes:
+    """The part of every row key shared by a task's rows.
+
+    Args:
+        task: the task.
+        backend: the backend's identity digest (``identity_digest``); the executor always
+            passes it, ``""`` names no backend.
+    """
+    parts = [_VERSION_TAG, f"backend={backend}", task.circuit.fingerprint()]
+    parts += map(_observable_fingerprint, task.observables)
     parts.append("exact" if task.shots is None else f"seed={task.seed}")
     return "|".join(parts).encode()
 
@@ -72,9 +84,12 @@ def _digests(prefix: bytes, identities: Sequence[bytes]) -> list[str]:
     return keys
 
 
-def row_keys(task: Task, shots: NDArray[np.int64] | None) -> list[str]:
-    """One key per row of ``task`` (``shots`` is its ``(B, G)`` shot matrix or ``None``)."""
-    return _digests(task_prefix(task), row_identities(task, shots))
+def row_keys(task: Task, shots: NDArray[np.int64] | None, backend: str = "") -> list[str]:
+    """One key per row of ``task`` (``shots`` is its ``(B, G)`` shot matrix or ``None``).
+
+    ``backend`` is the backend's identity digest, as in :func:`task_prefix`.
+    """
+    return _digests(task_prefix(task, backend), row_identities(task, shots))
 
 
 # Odd 64-bit multipliers for the row-distinctness test (any fixed odd constants work).
@@ -112,6 +127,7 @@ class Units:
         task_of: ``(U,)`` the first task holding each unit.
         row_of: ``(U,)`` the unit's row in that task.
         simple: one task whose rows are all distinct: unit ``u`` is row ``u``.
+        backend: the backend's identity digest, hashed into every key.
     """
 
     tasks: Sequence[Task]
@@ -120,6 +136,7 @@ class Units:
     task_of: NDArray[np.int64]
     row_of: NDArray[np.int64]
     simple: bool = False
+    backend: str = ""
     _keys: list[str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -130,22 +147,28 @@ class Units:
         if self._keys is None:
             keys: list[str] = [""] * len(self)
             for t in dict.fromkeys(self.task_of.tolist()):
-                found = row_keys(self.tasks[t], self.shots[t])
+                found = row_keys(self.tasks[t], self.shots[t], self.backend)
                 for u in np.flatnonzero(self.task_of == t).tolist():
                     keys[u] = found[self.row_of[u]]
             self._keys = keys
         return self._keys
 
 
-def split_units(tasks: Sequence[Task], shots: list[NDArray[np.int64] | None]) -> Units:
-    """Deduplicate the rows of ``tasks`` (with their shot matrices) into units."""
+def split_units(
+    tasks: Sequence[Task], shots: list[NDArray[np.int64] | None], backend: str = ""
+) -> Units:
+    """Deduplicate the rows of ``tasks`` (with their shot matrices) into units.
+
+    ``backend`` is the identity digest of the backend that will run them (see
+    :func:`task_prefix`); it joins every key, so it does not change which rows are equal.
+    """
     seen: dict[bytes, dict[bytes, int]] = {}  # prefix -> row identity -> unit
     unregistered: dict[bytes, int] = {}  # prefix -> the task whose rows skipped `seen`
     owner: list[NDArray[np.int64]] = []
     task_of: list[int] = []
     row_of: list[int] = []
     for t, (task, matrix) in enumerate(zip(tasks, shots, strict=True)):
-        prefix, start, count = task_prefix(task), len(task_of), task.params.shape[0]
+        prefix, start, count = task_prefix(task, backend), len(task_of), task.params.shape[0]
         if prefix not in seen and _rows_distinct(task, matrix):
             # The common call: all rows new and distinct, so no bytes are compared (or even
             # formed) unless a later task shares the prefix.
@@ -171,7 +194,13 @@ def split_units(tasks: Sequence[Task], shots: list[NDArray[np.int64] | None]) ->
             units.append(u)
         owner.append(np.array(units, dtype=np.int64))
     if len(tasks) == 1 and len(task_of) == tasks[0].params.shape[0]:  # unit u is row u
-        return Units(tasks, shots, owner, np.zeros(len(task_of), np.int64), owner[0], True)
+        zeros = np.zeros(len(task_of), np.int64)
+        return Units(tasks, shots, owner, zeros, owner[0], True, backend)
     return Units(
-        tasks, shots, owner, np.array(task_of, dtype=np.int64), np.array(row_of, dtype=np.int64)
+        tasks,
+        shots,
+        owner,
+        np.array(task_of, dtype=np.int64),
+        np.array(row_of, dtype=np.int64),
+        backend=backend,
     )

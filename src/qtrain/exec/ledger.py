@@ -85,7 +85,11 @@ class Ledger:
         return [c for c in chunks if c.units.size and self.block[c.units[0]] < 0]
 
     def result(self, owner: NDArray[np.int64], task: Task, spent: int, backend: str) -> Result:
-        """One task's result: its rows' units ``owner (B,)`` gathered from their blocks."""
+        """One task's result: its rows' units ``owner (B,)`` gathered from their blocks.
+
+        Its metadata: ``backend``, ``cached_rows``, ``calibration_ids`` and, when sampled,
+        ``seed``.
+        """
         if len(self.blocks) == 1 and self.blocks[0].units is owner:  # one block: the task itself
             block = self.blocks[0]
             values = block.values.copy()
@@ -99,6 +103,8 @@ class Ledger:
             "cached_rows": cached,
             "calibration_ids": sorted(ids - {""}),
         }
+        if task.shots is not None:
+            metadata["seed"] = task.seed  # the entropy the rows used (drawn if it was None)
         return Result(values, variances, spent, metadata)
 
     def _gather(

@@ -30,6 +30,10 @@ EXECUTOR_COUNTERS = (
     ("qtrain_exec_retries", "retried", "Retry rounds (each resubmits what is outstanding)."),
     ("qtrain_exec_throttled", "throttled", "Backend calls refused by throttling."),
     ("qtrain_exec_partial_calls", "partial", "Calls returning some missing/invalid results."),
+    ("qtrain_exec_abandoned_calls", "abandoned", "Calls given up after their timeout."),
+    ("qtrain_exec_abandoned_shots", "abandoned_shots", "Shots of results that came too late."),
+    ("qtrain_exec_rows_recovered", "recovered", "Late rows of abandoned calls stored."),
+    ("qtrain_exec_rejected_shots", "rejected_shots", "Shots of results rejected as invalid."),
 )
 # (metric name, _StepTotals field, help)
 STEP_COUNTERS = (

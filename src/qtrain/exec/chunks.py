@@ -1,0 +1,57 @@
+"""Chunking: the units still to run, as tasks of at most ``size`` rows for the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.protocol import Task
+from qtrain.exec.keys import Units
+from qtrain.exec.validation import Chunk
+
+__all__ = ["split_chunks"]
+
+
+def split_chunks(
+    pending: NDArray[np.int64], units: Units, tasks: Sequence[Task], size: int
+) -> list[Chunk]:
+    """The ``pending`` units of ``tasks`` as chunks of at most ``size`` rows.
+
+    Each chunk is one task's rows (in the order of their units); a whole task whose rows are
+    all pending is sent as given, without copying its arrays.
+    """
+    if units.simple and pending.size == len(units):  # one task, all of it to run
+        task, matrix = tasks[0], units.shots[0]
+        if pending.size <= size:
+            return [Chunk(task, pending, matrix)]  # the task as given: no copies
+        return [
+            Chunk(
+                Task(
+                    task.circuit,
+                    task.observables,
+                    task.params[i : i + size],
+                    None if matrix is None else matrix[i : i + size],
+                    task.seed,
+                ),
+                pending[i : i + size],
+                None if matrix is None else matrix[i : i + size],
+            )
+            for i in range(0, pending.size, size)
+        ]
+    chunks = []
+    owners = units.task_of[pending]
+    for t in dict.fromkeys(owners.tolist()):  # tasks in order of their first pending unit
+        mine = pending[owners == t]
+        task, matrix = tasks[t], units.shots[t]
+        for start in range(0, mine.size, size):
+            part = mine[start : start + size]
+            rows = units.row_of[part]
+            whole = rows.size == task.params.shape[0] and bool(np.all(rows[1:] > rows[:-1]))
+            params = task.params if whole else task.params[rows]  # no copy for a whole task
+            sub = None if matrix is None else (matrix if whole else matrix[rows])
+            chunks.append(
+                Chunk(Task(task.circuit, task.observables, params, sub, task.seed), part, sub)
+            )
+    return chunks
