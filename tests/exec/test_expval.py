@@ -83,3 +83,12 @@ def test_expval_observable_must_fit_circuit():
         qt.expval(C, "Z0", THETA)
     with pytest.raises(qt.CircuitError, match="Circuit"):
         qt.expval("not a circuit", H, THETA)
+
+
+def test_expval_unseeded_sampling_is_fresh_and_records_its_seed():
+    circuit = qt.Circuit(1).ry(0, qt.P(0))
+    estimates = [qt.expval(circuit, qt.Z(0), [0.7], shots=100) for _ in range(3)]
+    assert len({e.seed for e in estimates}) == 3
+    assert len({e.value for e in estimates}) > 1
+    again = qt.expval(circuit, qt.Z(0), [0.7], shots=100, seed=estimates[0].seed)
+    assert (again.value, again.stderr) == (estimates[0].value, estimates[0].stderr)

@@ -5,6 +5,8 @@ from scipy import stats
 import qtrain as qt
 from qtrain.ir.pauli import PauliTerm
 from qtrain.sim.measure import (
+    GroupPlan,
+    MeasurementPlan,
     exact_values,
     measurement_plan,
     parity_signs,
@@ -83,11 +85,98 @@ def test_measure_one_shot_has_undefined_error():
     assert np.all(np.isfinite(values)) and np.all(np.isnan(variances))
 
 
-def test_measure_eigenstate_has_zero_spread():
+def test_measure_eigenstate_reports_the_one_shot_off_floor():
+    """An eigenstate's value is exact, its stderr small but not 0 (issue 13).
+
+    50 agreeing shots cannot tell an eigenstate from a state with a rare other outcome, so
+    the variance is the floor ``δ²/N²``: the variance of the mean had one of the ``N`` shots
+    landed on the nearest other level. Z0 + 2 Z0Z1 has levels {−3, −1, 1, 3}; on |10⟩ all
+    shots give −3, whose nearest other level is −1 (δ = 2).
+    """
     c = qt.Circuit(2).x(0)
     plan = measurement_plan(qt.Z(0) + 2 * qt.Z(0) @ qt.Z(1), 2)
     values, variances = sample(run_program(compile_program(c), np.zeros((1, 0))), plan, 50, 1)
-    assert values[0] == pytest.approx(-3.0) and variances[0] == 0.0
+    assert values[0] == pytest.approx(-3.0)
+    assert 0.0 < variances[0] == pytest.approx((2 / 50) ** 2, rel=1e-12)
+
+
+def one_group_plan(eigenvalues, levels=None, level_of=None):
+    group = GroupPlan((), np.asarray(eigenvalues, dtype=float), levels, level_of)
+    return MeasurementPlan(int(np.log2(len(eigenvalues))), 0.0, (group,))
+
+
+def basis_state(n_qubits, index, rows=1):
+    states = np.zeros((rows, 1 << n_qubits), dtype=complex)
+    states[:, index] = 1.0
+    return states
+
+
+def test_measure_two_level_groups_use_the_laplace_variance():
+    """Δ²·p̃(1 − p̃)/N with p̃ = (k + 1)/(N + 2), k the shots at the upper level."""
+    plan = measurement_plan(0.7 * qt.Z(0), 1)
+    theta = np.full((400, 1), np.arccos(0.8))
+    states = run_program(compile_program(qt.Circuit(1).ry(0, qt.P(0))), theta)
+    for shots in (2, 7, 100):
+        values, variances = sample(states, plan, shots, entropy=shots)
+        k = np.rint((values / 0.7 + 1) / 2 * shots)  # the shots at +0.7
+        tilde = (k + 1) / (shots + 2)
+        np.testing.assert_allclose(variances, 1.4**2 * tilde * (1 - tilde) / shots, rtol=1e-12)
+        assert np.all(variances <= 1.4**2 / (4 * shots) * (1 + 1e-12))
+    # All shots agreeing: k = N, never a zero variance.
+    values, variances = sample(basis_state(1, 0), plan, 50, entropy=0)
+    assert values[0] == 0.7 and variances[0] == pytest.approx(1.4**2 * 51 / 52**2 / 50)
+
+
+def test_measure_rounding_twins_and_degenerate_outcomes_are_one_level():
+    """Outcomes 1e-15 apart are one level: a group of ±1 twins is a two-level group."""
+    twins = [1.0, 1.0 + 1e-15, -1.0, -1.0 - 1e-15]
+    states = np.full((1, 4), 0.5, dtype=complex)
+    states[0, 2:] = 0.0  # half the shots on each twin of +1
+    _, variances = sample(states, one_group_plan(twins), 40, entropy=5)
+    assert variances[0] == pytest.approx(4 * (41 / 42) * (1 / 42) / 40, rel=1e-12)
+    # Three levels with a degenerate one: all shots on the two outcomes of level 0.
+    spread = [0.0, 0.0, 1.0, -2.0]
+    states = np.zeros((1, 4), dtype=complex)
+    states[0, :2] = np.sqrt(0.5)
+    _, variances = sample(states, one_group_plan(spread), 30, entropy=5)
+    assert variances[0] == pytest.approx((1 / 30) ** 2, rel=1e-12)  # nearest other level: 1
+    # Level sampling of the same spectrum gives the same floor.
+    levels, level_of = np.unique(spread, return_inverse=True)
+    plan = one_group_plan(spread, levels, level_of)
+    _, variances = sample(states, plan, 30, entropy=5)
+    assert variances[0] == pytest.approx((1 / 30) ** 2, rel=1e-12)
+
+
+def test_measure_constant_group_has_zero_variance_and_one_shot_is_nan():
+    plan = one_group_plan([0.5, 0.5, 0.5, 0.5])
+    values, variances = sample(basis_state(2, 1), plan, 20, entropy=1)
+    assert values[0] == 0.5 and variances[0] == 0.0
+    _, variances = sample(basis_state(2, 1), plan, 1, entropy=1)
+    assert np.isnan(variances[0])
+    _, variances = sample(basis_state(1, 0), measurement_plan(qt.Z(0), 1), 1, entropy=1)
+    assert np.isnan(variances[0])
+
+
+def test_measure_variances_never_exceed_the_validation_bound():
+    """Every group's variance ≤ S²/(N − 1), S = Σ|c| over the group (exec/validation.py)."""
+    observables = [
+        qt.Z(0),
+        qt.Observable.parse("0.3 Z0 + 0.5 Z0 Z1 - 0.2 Z1"),
+        qt.Observable.parse("1.0 Z0 + 1.0 Z1 + 1.0 Z2"),
+        qt.Observable.parse("2.0 Z0 + 0.01 Z1"),  # a near-eigenstate level with a tiny gap
+    ]
+    circuit = qt.ansatz.hardware_efficient(3, 1)
+    theta = np.random.default_rng(8).uniform(0, 2 * np.pi, (200, circuit.n_params))
+    theta[:50] = 0.0  # basis states: every shot agrees
+    states = run_program(compile_program(circuit), theta)
+    for observable in observables:
+        plan = measurement_plan(observable, 3)
+        (group,) = plan.groups
+        reach = float(np.max(np.abs(group.eigenvalues)))  # = S for these Z-only groups
+        for shots in (2, 3, 5, 50):
+            _, variances = sample(states, plan, shots, entropy=shots)
+            assert np.all(variances > 0)
+            assert np.all(variances <= reach**2 / (shots - 1) * (1 + 1e-12))
 
 
 def test_walsh_hadamard_matches_parity_tables():
