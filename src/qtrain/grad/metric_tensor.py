@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
+from qtrain.backends.protocol import Backend
 from qtrain.errors import GradientError, StateTooLargeError
 from qtrain.ir.circuit import Circuit
 from qtrain.passes.slots import SlotProgram, lower
@@ -29,7 +30,14 @@ from qtrain.sim import kernels as reference_kernels
 from qtrain.sim.program import op_matrices
 from qtrain.sim.statevector import KernelSet, chunk_rows
 
-__all__ = ["APPROXIMATIONS", "compute", "slot_layers"]
+__all__ = [
+    "APPROXIMATIONS",
+    "check_approx",
+    "check_memory",
+    "compute",
+    "local_simulator",
+    "slot_layers",
+]
 
 APPROXIMATIONS = ("full", "block-diag")
 
@@ -81,27 +89,63 @@ def _derivative_states(
     return states
 
 
+def local_simulator(backend: Backend) -> LocalSimulator | None:
+    """The statevector simulator ``backend`` is or wraps (through ``.inner``), else None.
+
+    The metric tensor is an exact statevector computation: under a wrapper that injects
+    faults or latency into *tasks* (``FaultyBackend``), it runs on the wrapped simulator, whose
+    memory budget and kernels it honours.
+    """
+    for _ in range(8):  # wrappers nest a few deep at most; a cycle must not hang
+        if isinstance(backend, LocalSimulator):
+            return backend
+        inner = getattr(backend, "inner", None)
+        if inner is None:
+            return None
+        backend = inner
+    return None
+
+
+def check_memory(circuit: Circuit, simulator: LocalSimulator) -> None:
+    """Refuse, before any allocation, when the ``S + 1`` states do not fit the budget.
+
+    Raises:
+        StateTooLargeError: naming the states, qubits and the budget.
+    """
+    needed = lower(circuit).n_slots + 1
+    if chunk_rows(circuit.n_qubits, needed, simulator.memory_budget) < needed:
+        raise StateTooLargeError(
+            f"the metric tensor keeps {needed} {circuit.n_qubits}-qubit states at once, more "
+            f"than the memory budget of {simulator.memory_budget} bytes"
+        )
+
+
+def check_approx(approx: object) -> str:
+    """``approx`` if it names an approximation.
+
+    Raises:
+        GradientError: an unknown ``approx``.
+    """
+    if approx not in APPROXIMATIONS:
+        raise GradientError(f"approx must be one of {APPROXIMATIONS}, got {approx!r}")
+    return str(approx)
+
+
 def compute(
     circuit: Circuit,
     theta: NDArray[np.float64],
     simulator: LocalSimulator,
     approx: str = "full",
 ) -> NDArray[np.float64]:
-    """The ``(P, P)`` metric tensor at ``theta (P,)``.
+    """The ``(P, P)`` metric tensor at ``theta (P,)``, with ``simulator``'s budget and kernels.
 
     Raises:
         GradientError: an unknown ``approx``.
         StateTooLargeError: the ``S + 1`` states do not fit the simulator's memory budget.
     """
-    if approx not in APPROXIMATIONS:
-        raise GradientError(f"approx must be one of {APPROXIMATIONS}, got {approx!r}")
+    check_approx(approx)
+    check_memory(circuit, simulator)
     program = lower(circuit)
-    needed = program.n_slots + 1
-    if chunk_rows(circuit.n_qubits, needed, simulator.memory_budget) < needed:
-        raise StateTooLargeError(
-            f"the metric tensor keeps {needed} {circuit.n_qubits}-qubit states at once, more "
-            f"than the memory budget of {simulator.memory_budget} bytes"
-        )
     states = _derivative_states(program, program.angles(theta[None, :])[0], simulator.kernels)
     psi, derivatives = states[0], states[1:]
     overlaps = derivatives.conj() @ psi  # ⟨∂_s ψ|ψ⟩
