@@ -69,6 +69,70 @@ def test_api_sampled_gradient_reproducible_with_seed():
     assert a.shots == 200 * (1 + 2 + 4)
 
 
+WIDE = qt.ansatz.hardware_efficient(4, 2)  # 16 parameters: 2¹⁶ SPSA directions
+WIDE_THETA = np.linspace(-1.0, 1.0, WIDE.n_params)
+WIDE_H = qt.Z(0) @ qt.Z(1) + 0.5 * qt.X(3)
+
+
+@pytest.mark.parametrize(
+    ("method", "shots"), [("spsa", None), ("spsa", 200), ("param-shift", 200), ("best", 50)]
+)
+def test_api_unseeded_random_gradients_differ_and_record_their_seed(method, shots):
+    # Issue 13 defect 7: seed=None is fresh entropy, and the result says which, so it can be
+    # reproduced. At 762dfa5 nothing recorded the seed.
+    runs = [qt.grad(WIDE, WIDE_H, WIDE_THETA, method=method, shots=shots) for _ in range(3)]
+    seeds = [g.metadata["seed"] for g in runs]
+    assert all(isinstance(s, int) and s >= 0 for s in seeds) and len(set(seeds)) == 3
+    values = [g.value.tobytes() for g in runs]
+    assert len(set(values)) == 3
+    for g in runs:
+        again = qt.grad(
+            WIDE, WIDE_H, WIDE_THETA, method=method, shots=shots, seed=g.metadata["seed"]
+        )
+        np.testing.assert_array_equal(again.value, g.value)
+        assert again.metadata["seed"] == g.metadata["seed"]
+
+
+def test_api_exact_deterministic_gradients_record_no_seed():
+    for method in ("param-shift", "adjoint", "best"):
+        assert "seed" not in qt.grad(C, qt.Z(0), THETA, method=method).metadata
+
+
+def test_api_seed_from_a_generator_is_recorded_as_the_int_it_drew():
+    g = qt.grad(C, qt.Z(1), THETA, method="spsa", seed=np.random.default_rng(5))
+    drawn = int(np.random.default_rng(5).integers(0, 1 << 63))
+    assert g.metadata["seed"] == drawn
+    np.testing.assert_array_equal(
+        qt.grad(C, qt.Z(1), THETA, method="spsa", seed=drawn).value, g.value
+    )
+
+
+def test_api_unseeded_sampled_hessian_records_its_seed():
+    runs = [qt.hessian(C, qt.Z(1), THETA, shots=100) for _ in range(3)]
+    assert len({h.value.tobytes() for h in runs}) == 3
+    for h in runs:
+        again = qt.hessian(C, qt.Z(1), THETA, shots=100, seed=h.metadata["seed"])
+        np.testing.assert_array_equal(again.value, h.value)
+    assert "seed" not in qt.hessian(C, qt.Z(1), THETA).metadata
+
+
+def test_api_metric_tensor_runs_on_the_simulator_inside_a_wrapper():
+    budget = 16 * 4 * 4 * 2  # two 2-qubit states (with working copies), not S + 1 = 3
+    inner = qt.LocalSimulator(memory_budget=budget)
+    with pytest.raises(qt.StateTooLargeError, match="metric tensor"):
+        qt.metric_tensor(C, THETA, backend=qt.FaultyBackend(inner, seed=0))
+    wrapped = qt.FaultyBackend(qt.LocalSimulator(), seed=0)
+    np.testing.assert_array_equal(
+        qt.metric_tensor(C, THETA, backend=wrapped), qt.metric_tensor(C, THETA)
+    )
+
+    class Remote:  # no simulator inside
+        name = "remote"
+
+    with pytest.raises(UnknownMethodError, match="Remote"):
+        qt.metric_tensor(C, THETA, backend=Remote())
+
+
 def test_api_one_shot_per_row_cannot_give_error_bars():
     with pytest.raises(qt.ShotsError, match="at least 2 shots"):
         qt.grad(C, qt.Z(0), THETA, method="param-shift", shots=1)

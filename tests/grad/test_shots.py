@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import qtrain as qt
-from qtrain.grad.shots import MIN_SHOTS_PER_CELL, ShotPolicy, allocate, group_spreads
+from qtrain.grad import spsa
+from qtrain.grad.result import row_importance
+from qtrain.grad.shots import (
+    MIN_SHOTS_PER_CELL,
+    ShotPolicy,
+    allocate,
+    group_spreads,
+    split_budget,
+)
 
 # Tied (P0 twice, once negated), scaled and offset parameters, and a four-term CRX rule.
 CIRCUIT = (
@@ -345,3 +353,103 @@ def test_allocate_treats_signed_row_weights_by_magnitude():
         signed.tolist()
         == allocate(ShotPolicy.total(100), np.array([1.0, 2.0]), np.array([1.0])).tolist()
     )
+
+
+# --- A target standard error is a bound on every component, for every method -------------
+# A chain of P RY gates on one qubit: ⟨Z⟩ = cos Σθ. At Σθ = π/2 every row's per-shot value
+# is ±1 with equal odds, so the worst-case variance the target assumes is (almost) attained
+# and a shortfall in any row's shots shows up as a spread above the target.
+TARGET = 0.05
+
+
+def _chain(n_params):
+    circuit = qt.Circuit(1)
+    for k in range(n_params):
+        circuit = circuit.ry(0, qt.P(k))
+    return circuit, np.full(n_params, np.pi / 2 / n_params)
+
+
+def _spread_over_seeds(estimate, seeds=range(400)):
+    values = np.array([np.asarray(estimate(seed)) for seed in seeds])
+    return values.std(axis=0, ddof=1)
+
+
+def _assert_within_target(spread, seeds=400):
+    # The sample std of 400 draws is within 3.5 % of the truth (one standard error).
+    assert np.all(spread <= TARGET * 1.1), spread / TARGET
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"method": "param-shift"},
+        {"method": "finite-diff", "scheme": "central", "step": 0.05},
+        # Row 0 carries -1/h for every component (|W_0| = √P/h): at 762dfa5 it got the mean
+        # row's shots and the spread was 1.15 × the target at P = 4, 1.22 × at P = 8.
+        {"method": "finite-diff", "scheme": "forward", "step": 0.05},
+    ],
+)
+def test_grad_target_stderr_bounds_every_component_for_every_method(options):
+    circuit, theta = _chain(4)
+    policy = ShotPolicy.target(TARGET)
+
+    def estimate(seed):
+        return qt.grad(circuit, qt.Z(0), theta, shots=policy, seed=seed, **options).value
+
+    _assert_within_target(_spread_over_seeds(estimate))
+
+
+def test_spsa_target_stderr_bounds_the_sampling_spread_for_fixed_directions():
+    circuit, theta = _chain(4)
+    executor = qt.Executor(qt.LocalSimulator())
+
+    def estimate(seed):
+        tasks, assemble = spsa.plan(
+            circuit,
+            (qt.Z(0),),
+            theta,
+            rng=np.random.default_rng(5),  # the same directions every time
+            policy=ShotPolicy.target(TARGET),
+            seed=seed,
+            directions=2,
+            step=0.1,
+        )
+        return assemble(executor.run(tasks)).value[0]
+
+    _assert_within_target(_spread_over_seeds(estimate))
+
+
+def test_hessian_target_stderr_bounds_every_entry():
+    # The diagonal's second-order rule puts weight on the unshifted row, which at 762dfa5 got
+    # only the mean row's shots.
+    circuit, theta = _chain(3)
+    policy = ShotPolicy.target(TARGET)
+
+    def estimate(seed):
+        return qt.hessian(circuit, qt.Z(0), theta, shots=policy, seed=seed).value
+
+    _assert_within_target(_spread_over_seeds(estimate, range(300)))
+
+
+def test_row_importance_never_starves_a_value_row_that_carries_gradient_weight():
+    forward = np.vstack([-np.ones((1, 4)), np.eye(4)])
+    np.testing.assert_allclose(row_importance(forward, 0), [2.0, 1, 1, 1, 1])
+    shift = np.vstack([np.zeros((1, 2)), 0.5 * np.eye(2), -0.5 * np.eye(2)])
+    np.testing.assert_allclose(row_importance(shift, 0), [0.5, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_split_budget_spends_exactly_and_in_proportion():
+    shots = split_budget(1000, np.array([3.0, 1.0, 0.0, 6.0]))
+    assert shots.sum() == 1000 and shots[2] == MIN_SHOTS_PER_CELL
+    assert shots[3] > shots[0] > shots[1]
+    with pytest.raises(qt.BudgetExceededError, match="4 measured"):
+        split_budget(7, np.ones(4))
+
+
+def test_shot_policy_cells_is_used_as_given_and_checked():
+    cells = np.array([[3, 4], [5, 6]])
+    np.testing.assert_array_equal(allocate(ShotPolicy.cells(cells), np.ones(2), np.ones(2)), cells)
+    with pytest.raises(qt.ShotsError, match=r"\(3, 2\)"):
+        allocate(ShotPolicy.cells(cells), np.ones(3), np.ones(2))
+    with pytest.raises(qt.ShotsError, match="per_cell"):
+        ShotPolicy.cells(np.array([[0, 2]]))

@@ -163,10 +163,13 @@ def test_fit_rosalin_spends_within_the_budget():
 
 def test_fit_stops_on_the_wall_time_budget():
     objective, theta0 = vqe()
-    result = qt.fit(
-        objective, theta0, qt.optim.Adam(0.01), budget=qt.Budget(max_steps=10**6, max_seconds=0.3)
-    )
-    assert result.stopped_by == "max_seconds" and result.seconds < 1.0
+    budget = qt.Budget(max_steps=10**6, max_seconds=0.3)
+    result = qt.fit(objective, theta0, qt.optim.Adam(0.01), budget=budget)
+    assert result.stopped_by == "max_seconds" and result.steps >= 1
+    # No step was started that its predecessor's duration said would end past the budget:
+    # step k+1 starts only if (elapsed after step k) + (duration of step k) ≤ max_seconds.
+    for before in result.history[:-1]:
+        assert before.elapsed + before.seconds <= budget.max_seconds
 
 
 @pytest.mark.parametrize(
@@ -278,6 +281,42 @@ def test_fit_refuses_a_checkpoint_from_another_config(tmp_path):
         qt.fit(objective, theta0, qt.optim.Adam(0.05), seed=1, run_dir=tmp_path)
     with pytest.raises(qt.ConfigError, match="run_dir"):
         qt.fit(objective, theta0, qt.optim.Adam(0.05), resume=True)
+
+
+def test_fit_resume_refuses_a_missing_or_empty_run_folder(tmp_path):
+    # At 762dfa5 a mistyped run_dir with resume=True silently started a fresh run there.
+    objective, theta0 = vqe()
+    missing = tmp_path / "runs" / "h2-typo"
+    with pytest.raises(qt.CheckpointError, match=r"does not exist.*if-exists"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.05), seed=1, run_dir=missing, resume=True)
+    assert not missing.exists()  # refused before anything was created
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(qt.CheckpointError, match="holds no run"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.05), seed=1, run_dir=empty, resume=True)
+    with pytest.raises(qt.ConfigError, match="'yes'"):
+        qt.fit(objective, theta0, qt.optim.Adam(0.05), run_dir=empty, resume="yes")
+    budget = qt.Budget(max_steps=2)
+    first = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        seed=1,
+        budget=budget,
+        run_dir=missing,
+        resume="if-exists",
+    )  # no run there: starts one
+    assert first.steps == 2
+    more = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        seed=1,
+        budget=qt.Budget(max_steps=3),
+        run_dir=missing,
+        resume="if-exists",
+    )  # a run there: continues it
+    assert more.steps == 3 and len(more.history) == 3
 
 
 def test_fit_interrupted_run_checkpoints_and_resumes_exactly(tmp_path):
@@ -455,3 +494,23 @@ def test_fit_report_entries_reach_the_summary_and_the_trackers(tmp_path):
     expected = float(np.linalg.norm(result.theta))
     assert seen["problem"] == {"norm": expected} == result.summary["problem"]
     assert json.loads((tmp_path / "summary.json").read_text())["problem"]["norm"] == expected
+
+
+def test_fit_charges_the_shots_of_results_it_had_to_throw_away():
+    # A result with impossible numbers is rejected and re-run; its shots were spent all the
+    # same. At 762dfa5 the ledger charged only the step's planned cost.
+    objective, theta0 = vqe()
+    counting = CountingBackend()
+    faulty = qt.FaultyBackend(counting, seed=5, impossible_rate=0.3)
+    executor = qt.Executor(faulty, retry=qt.RetryPolicy(attempts=20, initial_s=0.0001))
+    result = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=50,
+        seed=3,
+        budget=qt.Budget(max_steps=5),
+        executor=executor,
+    )
+    assert executor.counters.rejected_shots > 0
+    assert result.shots == counting.reported == sum(r.shots for r in result.history)

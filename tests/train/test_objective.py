@@ -142,9 +142,65 @@ def test_objective_metric_tensor_on_request_and_its_limits():
     assert assemble([]).metric == pytest.approx(np.array([[0.25]]))
     with pytest.raises(qt.ConfigError, match="single-circuit"):
         mse_objective().plan(np.zeros(2), metric="full")
+    # Under a wrapper the metric runs on the wrapped simulator; with none inside it refuses.
     faulty = qt.FaultyBackend(qt.LocalSimulator(), seed=0)
-    with pytest.raises(qt.ConfigError, match="local simulator"):
-        objective.plan(np.array([0.1]), method="param-shift", metric="full", backend=faulty)
+    _, assemble = objective.plan(
+        np.array([0.1]), method="param-shift", metric="full", backend=faulty
+    )
+    assert assemble.metric_fn is not None
+    assert assemble.metric_fn() == pytest.approx(np.array([[0.25]]))
+
+    class Remote:
+        name = "remote"
+
+    with pytest.raises(qt.ConfigError, match="Remote, with no LocalSimulator"):
+        objective.plan(np.array([0.1]), method="param-shift", metric="full", backend=Remote())
+    with pytest.raises(qt.QtrainError, match="approx"):
+        objective.plan(np.array([0.1]), method="param-shift", metric="diagonal")
+
+
+def test_objective_metric_tensor_honours_the_runs_memory_budget():
+    # Issue 13 defect 8: at 762dfa5 the metric ran on a default LocalSimulator, so a budget
+    # that makes qt.metric_tensor refuse let the objective compute anyway.
+    circuit = qt.ansatz.hardware_efficient(4, 2)  # 16 slots: the metric keeps 17 states
+    objective = qt.Objective.single(circuit, qt.Z(0) @ qt.Z(1))
+    theta = np.full(circuit.n_params, 0.2)
+    small = qt.LocalSimulator(memory_budget=4 * (16 * 4 << 4))  # four 4-qubit states
+    evaluation = objective.evaluate(theta, method="param-shift", backend=small)  # rows fit
+    assert evaluation.gradient.shape == (16,)
+    with pytest.raises(qt.StateTooLargeError, match="metric tensor keeps 17"):
+        qt.metric_tensor(circuit, theta, backend=small)
+    for backend in (small, qt.FaultyBackend(small, seed=0)):
+        with pytest.raises(qt.StateTooLargeError, match="metric tensor keeps 17"):
+            objective.plan(theta, method="param-shift", metric="block-diag", backend=backend)
+
+
+# --- Unseeded means fresh entropy, recorded (issue 13, defect 7) ---------------------------
+WIDE = qt.ansatz.hardware_efficient(4, 2)  # 16 parameters: 2¹⁶ SPSA directions
+WIDE_THETA = np.linspace(-1.0, 1.0, WIDE.n_params)
+WIDE_H = qt.Z(0) @ qt.Z(1) + 0.5 * qt.X(3)
+
+
+@pytest.mark.parametrize(("method", "shots"), [("spsa", None), ("spsa", 200), ("best", 100)])
+def test_objective_unseeded_evaluations_differ_and_reproduce_from_their_seed(method, shots):
+    objective = qt.Objective.single(WIDE, WIDE_H)
+    plans = [objective.plan(WIDE_THETA, method=method, shots=shots) for _ in range(3)]
+    for tasks, _ in plans:  # every task, SPSA's value row included, carries a real seed
+        assert all(isinstance(task.seed, int) for task in tasks)
+    assert len({tuple(task.seed for task in tasks) for tasks, _ in plans}) == 3
+    runs = [assemble(qt.LocalSimulator().run(tasks)) for tasks, assemble in plans]
+    assert len({run.gradient.tobytes() for run in runs}) == 3
+    seeds = [run.seed for run in runs]  # recorded: one fresh draw per plan
+    assert all(isinstance(seed, int) for seed in seeds) and len(set(seeds)) == 3
+    for run, seed in zip(runs, seeds, strict=True):
+        again = objective.evaluate(WIDE_THETA, method=method, shots=shots, seed=seed)
+        assert again.gradient.tobytes() == run.gradient.tobytes()
+        assert again.loss == run.loss
+
+
+def test_objective_exact_deterministic_evaluations_draw_no_seed():
+    tasks, _ = qt.Objective.single(WIDE, WIDE_H).plan(WIDE_THETA, method="param-shift")
+    assert all(task.seed is None for task in tasks)
 
 
 def test_objective_exact_loss_and_fingerprint():
@@ -181,3 +237,164 @@ def test_objective_rejects_theta_of_the_wrong_shape():
 def test_objective_lipschitz_bound():
     objective = qt.Objective.single(qt.Circuit(1).ry(0, qt.P(0)), 0.5 * qt.Z(0) - 2 * qt.X(0))
     assert objective.lipschitz_bound() == pytest.approx(2.5)
+
+
+# --- The Lipschitz bound is a bound (issue 13, defect 4) ------------------------------------
+def loss_hessian(objective, theta):
+    """``(P, P)`` exact ``∇²L = Σ_i ∂²L/∂v_i² ∇v_i∇v_iᵀ + ∂L/∂v_i ∇²v_i``."""
+    width = objective.n_params
+    values, gradients, hessians = [], [], []
+    for circuit, observable in zip(objective.circuits, objective.observables, strict=True):
+        n = circuit.n_params
+        gradient, hessian = np.zeros(width), np.zeros((width, width))
+        gradient[:n] = qt.grad(circuit, observable, theta[:n], method="adjoint").value
+        hessian[:n, :n] = qt.hessian(circuit, observable, theta[:n]).value
+        values.append(qt.expval(circuit, observable, theta[:n]))
+        gradients.append(gradient)
+        hessians.append(hessian)
+    weights = objective.loss_fn.weights(np.array(values), objective.targets)
+    curvature = 2.0 / len(values) if objective.loss_fn.name == "mse" else 0.0
+    return sum(
+        w * h + curvature * np.outer(g, g)
+        for w, g, h in zip(weights, gradients, hessians, strict=True)
+    )
+
+
+def shared_rx():
+    """Three RX gates sharing θ: ``⟨Z⟩ = cos 3θ``, ``|E''| = 9`` (762dfa5 said 1.0)."""
+    circuit = qt.Circuit(1).rx(0, qt.P(0)).rx(0, qt.P(0)).rx(0, qt.P(0))
+    return qt.Objective.single(circuit, qt.Z(0))
+
+
+def triangle():
+    """MaxCut QAOA on a triangle (762dfa5 said 3.0; ‖∇²L‖ passes 14 at random θ)."""
+    return qt.problems.build("maxcut", edges=[(0, 1), (1, 2), (0, 2)], layers=1)
+
+
+# (objective, how many times the largest Hessian norm seen at 20 random θ the bound may be)
+LIPSCHITZ_CASES = {
+    "shared-rx": (shared_rx, 1.01),
+    "maxcut-triangle": (lambda: qt.Objective.from_problem(triangle()), 4.0),
+    "h2-ucc": (lambda: qt.Objective.from_problem(qt.problems.h2()), 1.5),
+    "h2-hea": (lambda: qt.Objective.from_problem(qt.problems.h2(ansatz="hea")), 30.0),
+    "maxcut": (lambda: qt.Objective.from_problem(qt.problems.maxcut()), 20.0),
+    "classifier": (
+        lambda: qt.Objective.from_problem(qt.problems.classifier(n_points=10)),
+        20.0,
+    ),
+    "mse-two-circuits": (mse_objective, 10.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIPSCHITZ_CASES))
+def test_objective_lipschitz_bound_holds_at_random_theta(name):
+    build, looseness = LIPSCHITZ_CASES[name]
+    objective = build()
+    bound = objective.lipschitz_bound()
+    rng = np.random.default_rng(13)
+    norms = [
+        np.linalg.norm(loss_hessian(objective, rng.uniform(-np.pi, np.pi, objective.n_params)), 2)
+        for _ in range(20)
+    ]
+    assert max(norms) <= bound * (1 + 1e-9)
+    assert bound <= looseness * max(norms)  # a bound, and not an absurd one
+
+
+def test_objective_lipschitz_bound_of_mse_counts_gradients_and_curvature():
+    # One term v = ⟨Z⟩ = cos θ against t: L = (v − t)², |L''| ≤ 2(g² + (r + |c − t|)·A)
+    # with g = A = r = 1, c = 0.
+    circuit = qt.Circuit(1).ry(0, qt.P(0))
+    for target in (0.0, 1.0, -0.5):
+        objective = qt.Objective((circuit,), (qt.Z(0),), "mse", [target])
+        assert objective.lipschitz_bound() == pytest.approx(2 * (1 + 1 + abs(target)))
+    # With t = 1, L'' = 2(sin²θ − (cos θ − 1)cos θ) peaks at θ = π: |L''| = 4 ≤ 6.
+    objective = qt.Objective((circuit,), (qt.Z(0),), "mse", [1.0])
+    thetas = np.linspace(-np.pi, np.pi, 101)
+    peak = max(abs(loss_hessian(objective, np.array([t]))[0, 0]) for t in thetas)
+    assert peak == pytest.approx(4.0)
+    assert peak <= objective.lipschitz_bound()
+
+
+def test_objective_lipschitz_bound_is_infinite_for_bce_and_custom_losses():
+    circuit = qt.Circuit(1).ry(0, qt.P(0))
+    bce = qt.Objective((circuit,), (qt.Z(0),), "bce", [1.0])
+    assert bce.lipschitz_bound() == float("inf")
+    custom = qt.train.losses.Loss("mse", lambda v, t: 0.0, lambda v, t: np.zeros_like(v))
+    assert qt.Objective((circuit,), (qt.Z(0),), custom, [1.0]).lipschitz_bound() == float("inf")
+
+
+# --- A total is a total (issue 13, defect 3) -----------------------------------------------
+def three_circuit_objective():
+    c1, c2 = data_circuits()
+    c3 = qt.Circuit(2).ry(0, qt.P(0)).cnot(0, 1).rx(1, qt.P(1))
+    observables = (qt.Z(0), qt.Z(0) + 0.5 * qt.X(0), 0.3 * qt.Z(0) @ qt.Z(1) - qt.Y(1))
+    return qt.Objective((c1, c2, c3), observables, "mse", np.array([1.0, -1.0, 0.2]))
+
+
+@pytest.mark.parametrize("method", ["param-shift", "best", "finite-diff", "spsa"])
+@pytest.mark.parametrize("budget", [1000, 1237, 5000])
+def test_objective_total_budget_is_spent_exactly_across_circuits(method, budget):
+    # At 762dfa5 total(1000) gave each of the three circuits 1000 shots (3000 spent), and
+    # SPSA's value rows came on top of that.
+    objective = three_circuit_objective()
+    theta = np.array([0.3, -0.4])
+    for seed in range(3):
+        evaluation = objective.evaluate(
+            theta, method=method, shots=qt.ShotPolicy.total(budget), seed=seed
+        )
+        assert evaluation.shots == budget
+        assert evaluation.gradient_stderr is not None or method == "spsa"
+
+
+def test_objective_total_budget_follows_each_circuits_weight():
+    # The split is one allocation ∝ |W_r|·spread_g over every circuit: the circuit whose
+    # observable spreads 1.3 gets more than the one whose observable spreads 1.
+    objective = three_circuit_objective()
+    tasks, _ = objective.plan(
+        np.array([0.3, -0.4]), method="param-shift", shots=qt.ShotPolicy.total(10_000), seed=1
+    )
+    per_circuit = [int(task.shot_matrix().sum()) for task in tasks]
+    assert sum(per_circuit) == 10_000
+    assert per_circuit[2] > per_circuit[0]
+    # "best" with shots is parameter shift, and splits the budget the same way.
+    best, _ = objective.plan(
+        np.array([0.3, -0.4]), method="best", shots=qt.ShotPolicy.total(10_000), seed=1
+    )
+    for ours, theirs in zip(best, tasks, strict=True):
+        np.testing.assert_array_equal(ours.shot_matrix(), theirs.shot_matrix())
+
+
+def test_objective_total_budget_below_the_floor_is_refused_before_running():
+    objective = three_circuit_objective()
+    with pytest.raises(qt.BudgetExceededError, match="needs at least"):
+        objective.plan(np.array([0.3, -0.4]), method="param-shift", shots=qt.ShotPolicy.total(20))
+
+
+def test_objective_target_budget_cap_covers_every_circuit():
+    objective = three_circuit_objective()
+    tasks, _ = objective.plan(
+        np.array([0.3, -0.4]), method="param-shift", shots=qt.ShotPolicy.target(0.05), seed=1
+    )
+    needed = sum(int(task.shot_matrix().sum()) for task in tasks)
+    largest = max(int(task.shot_matrix().sum()) for task in tasks)
+    cap = (needed + largest) // 2  # enough for any one circuit, not for all three
+    with pytest.raises(qt.BudgetExceededError, match="every circuit"):
+        objective.plan(
+            np.array([0.3, -0.4]),
+            method="param-shift",
+            shots=qt.ShotPolicy.target(0.05, budget=cap),
+            seed=1,
+        )
+
+
+@pytest.mark.parametrize("problem", ["h2", "classifier", "maxcut"])
+def test_fit_never_passes_its_shot_budget(problem):
+    built = qt.problems.build(problem)
+    objective = qt.Objective.from_problem(built)
+    for seed, shots in [(0, 50), (1, qt.ShotPolicy.total(3000)), (2, 200)]:
+        budget = qt.Budget(max_steps=50, max_shots=20_000 + 7919 * seed)
+        result = qt.fit(
+            objective, built.theta0, qt.optim.Adam(0.05), shots=shots, seed=seed, budget=budget
+        )
+        assert result.shots <= budget.max_shots
+        assert result.shots == sum(record.shots for record in result.history)

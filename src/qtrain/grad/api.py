@@ -26,7 +26,7 @@ from qtrain.exec.store import ResultStore
 from qtrain.grad import adjoint, finite_diff, param_shift, spsa
 from qtrain.grad import hessian as hessian_method
 from qtrain.grad import metric_tensor as metric
-from qtrain.grad.result import Assemble, Gradient
+from qtrain.grad.result import Assemble, Gradient, LinearAssembly
 from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
@@ -88,7 +88,16 @@ def _plan(
             circuit, checked, point, policy=policy, seed=entropy, covariance=covariance, **options
         )
     rng = np.random.default_rng(entropy)
-    return spsa.plan(circuit, checked, point, rng=rng, policy=policy, seed=entropy, **options)
+    return spsa.plan(
+        circuit,
+        checked,
+        point,
+        rng=rng,
+        policy=policy,
+        seed=entropy,
+        covariance=covariance,
+        **options,
+    )
 
 
 def gradient_tasks(
@@ -167,6 +176,8 @@ def plan_jacobian(
         )
     if not chosen_by_best:
         return tasks, assemble
+    if isinstance(assemble, LinearAssembly):  # stays inspectable (its rows' weights)
+        return tasks, replace(assemble, metadata={"chosen_by": "best"})
     inner = assemble
 
     def assemble_best(results: list[Result]) -> Gradient:
@@ -202,7 +213,9 @@ def jacobian(
             the local simulator, param-shift otherwise. The result records the choice.
         shots: ``None`` (exact), shots per row and group, or a :class:`ShotPolicy` (e.g. a
             total budget split to minimise the gradient's variance).
-        seed: makes sampling (and SPSA directions) reproducible.
+        seed: makes sampling (and SPSA directions) reproducible; ``None`` draws fresh
+            entropy. Whenever the result is random, ``metadata["seed"]`` holds the int seed it
+            used: passing it back reproduces the result exactly.
         backend: where to run (default ``LocalSimulator()``).
         executor: an ``Executor`` (dedup, durable store, retries) instead of ``backend``.
         store: a ``ResultStore`` for the default executor: finished rows are read back
@@ -217,18 +230,27 @@ def jacobian(
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
     runner = resolve_executor(backend, executor, store)
+    # Resolved here, not in the planner, so the result can say which seed it used.
+    entropy = resolve_seed(seed) if shots is not None or method == "spsa" else None
     tasks, assemble = plan_jacobian(
         circuit,
         observables,
         theta,
         method=method,
         shots=shots,
-        seed=seed,
+        seed=entropy,
         backend=runner.backend,
         covariance=covariance,
         **options,
     )
-    return assemble(runner.run(tasks))
+    return _with_seed(assemble(runner.run(tasks)), entropy)
+
+
+def _with_seed(result: Gradient, entropy: int | None) -> Gradient:
+    """``result`` with the seed that made it recorded (``metadata["seed"]``), when random."""
+    if entropy is None:
+        return result
+    return replace(result, metadata={**result.metadata, "seed": entropy})
 
 
 def grad(
@@ -275,6 +297,7 @@ def grad(
         fun=None if fun is None else float(fun),
         fun_stderr=first(result.fun_stderr),
         covariance=first(result.covariance),
+        fun_covariance=first(result.fun_covariance),
     )
 
 
@@ -292,14 +315,15 @@ def hessian(
     """Hessian ``(P, P)`` of ``⟨H⟩`` at ``theta`` by second-order parameter-shift rules.
 
     Returns a :class:`Gradient` whose ``value`` and ``stderr`` are ``(P, P)``; exact or
-    sampled like :func:`grad` (``shots`` per row and group, or a :class:`ShotPolicy`).
+    sampled like :func:`grad` (``shots`` per row and group, or a :class:`ShotPolicy`; the
+    seed a sampled Hessian used is ``metadata["seed"]``).
     """
     circuit, checked, point = _check_inputs(circuit, [observable], theta, "param-shift")
     policy = _policy(shots)
     entropy = resolve_seed(seed) if policy is not None else None
     runner = resolve_executor(backend, executor, store)
     tasks, assemble = hessian_method.plan(circuit, checked, point, policy=policy, seed=entropy)
-    result = assemble(runner.run(tasks))
+    result = _with_seed(assemble(runner.run(tasks)), entropy)
     stderr = None if result.stderr is None else result.stderr[0]
     fun = None if result.fun is None else float(result.fun[0])
     return replace(result, value=result.value[0], stderr=stderr, fun=fun, fun_stderr=None)
@@ -310,7 +334,7 @@ def metric_tensor(
     theta: object,
     *,
     approx: str = "full",
-    backend: LocalSimulator | None = None,
+    backend: Backend | None = None,
 ) -> NDArray[np.float64]:
     """The metric tensor ``(P, P)`` at ``theta`` (exact, on the local simulator).
 
@@ -318,14 +342,23 @@ def metric_tensor(
         circuit: the circuit.
         theta: ``(P,)`` parameters.
         approx: ``"full"`` or ``"block-diag"`` (entries within causal layers only).
-        backend: a ``LocalSimulator`` (its memory budget and kernels are used).
+        backend: a ``LocalSimulator``, or a wrapper around one (``FaultyBackend``): the
+            simulator's memory budget and kernels are used.
+
+    Raises:
+        StateTooLargeError: the ``S + 1`` states it keeps exceed the memory budget (before
+            any allocation).
+        UnknownMethodError: a backend with no local simulator inside.
     """
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
     rows, batched = check_theta(circuit, theta)
     if batched:
         raise ParameterShapeError(f"the metric tensor needs theta of shape (P,), got {rows.shape}")
-    simulator = backend if backend is not None else LocalSimulator()
-    if not isinstance(simulator, LocalSimulator):
-        raise UnknownMethodError("metric_tensor needs the local statevector simulator")
+    simulator = LocalSimulator() if backend is None else metric.local_simulator(backend)
+    if simulator is None:
+        raise UnknownMethodError(
+            f"metric_tensor needs the local statevector simulator; the backend is "
+            f"{type(backend).__name__} with none inside"
+        )
     return metric.compute(circuit, rows[0], simulator, approx)

@@ -20,7 +20,14 @@ from qtrain.grad.shots import ShotPolicy, allocate, group_spreads
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 
-__all__ = ["Assemble", "Gradient", "linear_plan"]
+__all__ = [
+    "Assemble",
+    "Gradient",
+    "LinearAssembly",
+    "component_shots",
+    "linear_plan",
+    "row_importance",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +45,9 @@ class Gradient:
         fun_stderr: standard error of ``fun`` (``None`` when exact or not measured).
         covariance: ``(P, P)`` (or ``(O, P, P)``) covariance of the components, when asked.
         metadata: anything else worth recording (step sizes, directions, seeds, shot matrix).
+        fun_covariance: ``(P,)`` (or ``(O, P)``) covariance between ``fun`` and each
+            component, when the value row is also a gradient row (forward differences);
+            ``None`` when they are independent or exact.
     """
 
     value: Any
@@ -49,9 +59,89 @@ class Gradient:
     fun_stderr: Any = None
     covariance: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    fun_covariance: Any = None
 
 
 Assemble = Callable[[list[Result]], Gradient]
+
+
+def row_importance(weights: NDArray[np.float64], value_row: int | None) -> NDArray[np.float64]:
+    """``(R,)`` how much each row matters to the shot allocation: ``|W_r|``.
+
+    The value row is what a training loop reports and stops on, so it matters at least as
+    much as a typical gradient row — and never less than its own gradient weight (forward
+    differences and the Hessian's diagonal put weight on it too).
+    """
+    importance: NDArray[np.float64] = np.linalg.norm(weights, axis=1)
+    if value_row is not None:
+        others = np.delete(importance, value_row)
+        typical = float(others.mean()) if others.size else 1.0
+        importance[value_row] = max(float(importance[value_row]), typical)
+    return importance
+
+
+def component_shots(
+    weights: NDArray[np.float64], shots: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(Σ_r W_rk², Σ_r W_rk²/N_r)`` per component, ``N_r`` a row's fewest shots per group.
+
+    Their ratio is the number of shots per row that would give component ``k`` the variance
+    it has (a row shared by several components gets the largest of their requests, so a
+    component can be measured with more shots than it asked for).
+    """
+    per_row = np.maximum(shots.min(axis=1, initial=np.iinfo(np.int64).max), 1).astype(float)
+    squared = weights**2
+    return squared.sum(axis=0), (squared / per_row[:, None]).sum(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearAssembly:
+    """``J = Wᵀ v`` from one task's rows, with variances propagated exactly.
+
+    Attributes:
+        weights: ``(R, P)`` gradient weights ``W``.
+        method: recorded in the result.
+        value_row: the row holding the unshifted point (reported as ``fun``), if any.
+        shots: ``(R, G)`` shots per row and group (``None`` when exact).
+        covariance: also return the ``(O, P, P)`` covariance.
+        metadata: extra entries for the result's metadata (``"chosen_by"``).
+    """
+
+    weights: NDArray[np.float64]
+    method: str
+    value_row: int | None
+    shots: NDArray[np.int64] | None
+    covariance: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def importance(self) -> NDArray[np.float64]:
+        """``(R,)`` the rows' allocation weights (:func:`row_importance`)."""
+        return row_importance(self.weights, self.value_row)
+
+    def __call__(self, results: list[Result]) -> Gradient:
+        """The Jacobian ``(O, P)`` from the task's one result."""
+        (result,) = results
+        weights, value_row, rows = self.weights, self.value_row, self.weights.shape[0]
+        jac = (weights.T @ result.values).T  # (O, P)
+        stderr = cov = fun_err = fun_cov = None
+        meta: dict[str, Any] = {"rows": rows, "shot_matrix": self.shots, **self.metadata}
+        if result.variances is not None:
+            var = result.variances
+            stderr = np.sqrt(((weights**2).T @ var).T)
+            if self.covariance:
+                cov = np.einsum("rp,ro,rq->opq", weights, var, weights)
+            if value_row is not None:
+                fun_err = np.sqrt(var[value_row])
+                # Cov(v̂, Ĵ[o, k]) = W[value_row, k]·Var v̂: the value row is also a gradient row.
+                fun_cov = var[value_row][:, None] * weights[value_row][None, :]
+            if self.shots is not None:
+                meta["weight_squares"], meta["weight_squares_per_shot"] = component_shots(
+                    weights, self.shots
+                )
+        fun = None if value_row is None else result.values[value_row]
+        return Gradient(
+            jac, stderr, rows, result.shots, self.method, fun, fun_err, cov, meta, fun_cov
+        )
 
 
 def linear_plan(
@@ -65,7 +155,7 @@ def linear_plan(
     seed: int | None,
     value_row: int | None = 0,
     covariance: bool = False,
-) -> tuple[list[Task], Assemble]:
+) -> tuple[list[Task], LinearAssembly]:
     """One task of ``rows`` and the assembly ``J = Wᵀ v`` with propagated variances.
 
     Args:
@@ -81,27 +171,7 @@ def linear_plan(
     """
     shots = None
     if policy is not None:
-        row_weight = np.linalg.norm(weights, axis=1)
-        if value_row is not None:
-            # The loss itself matters as much as a typical gradient row (it is what a
-            # training loop reports and stops on), so it gets the mean row weight.
-            others = np.delete(row_weight, value_row)
-            row_weight[value_row] = others.mean() if others.size else 1.0
-        shots = allocate(policy, row_weight, group_spreads(observables), gradient_weights=weights)
+        importance = row_importance(weights, value_row)
+        shots = allocate(policy, importance, group_spreads(observables), gradient_weights=weights)
     task = Task(circuit, observables, rows, shots, seed)
-
-    def assemble(results: list[Result]) -> Gradient:
-        (result,) = results
-        jac = (weights.T @ result.values).T  # (O, P)
-        stderr = cov = fun_err = None
-        if result.variances is not None:
-            var = result.variances
-            stderr = np.sqrt(((weights**2).T @ var).T)
-            if covariance:
-                cov = np.einsum("rp,ro,rq->opq", weights, var, weights)
-            fun_err = None if value_row is None else np.sqrt(var[value_row])
-        fun = None if value_row is None else result.values[value_row]
-        meta = {"rows": rows.shape[0], "shot_matrix": shots}
-        return Gradient(jac, stderr, rows.shape[0], result.shots, method, fun, fun_err, cov, meta)
-
-    return [task], assemble
+    return [task], LinearAssembly(weights, method, value_row, shots, covariance)

@@ -7,6 +7,9 @@ total ``Σ N_rg`` the minimum is at ``N_rg ∝ |W_r|·σ_g`` (Lagrange multiplie
 shot is taken, ``σ_g`` is bounded by the group's spread ``Σ_{t∈g} |c_t|`` (each per-shot
 value lies in ``[-spread, spread]``), so the budget is split ∝ |coefficient| × group spread.
 Rows with zero weight still get the minimum, so every cell has a variance estimate.
+
+A total is a total: :func:`split_budget` splits one budget over any set of cells (the rows
+and groups of one gradient, or of every circuit of an objective) and spends it exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from numpy.typing import NDArray
 from qtrain.errors import BudgetExceededError, ShotsError
 from qtrain.ir.observables import Observable
 
-__all__ = ["ShotPolicy", "allocate", "group_spreads"]
+__all__ = ["ShotPolicy", "allocate", "group_spreads", "split_budget"]
 
 MIN_SHOTS_PER_CELL = 2  # one shot says nothing about its own variance
 
@@ -43,6 +46,8 @@ class ShotPolicy:
             ``target_stderr`` it is a cap instead.
         per_component: shots per row and group for the rows of each gradient component
             (chosen by shot-adaptive optimizers).
+        per_cell: the ``(R, G)`` shots of every row and group, given explicitly (how an
+            objective hands each circuit its share of one total budget).
         target_stderr: the fewest shots (in the optimal proportions) that bound every
             component's standard error by this value, using the group spreads as the
             worst-case per-shot deviation — conservative: the realised error is usually
@@ -60,15 +65,20 @@ class ShotPolicy:
     budget: int | None = None
     target_stderr: float | None = None
     per_component: tuple[int, ...] | None = None
+    per_cell: tuple[tuple[int, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         sized = self.budget is not None or self.target_stderr is not None
         kinds = (self.per_row is not None) + sized + (self.per_component is not None)
+        kinds += self.per_cell is not None
         if kinds != 1:
             raise ShotsError(
-                "ShotPolicy needs exactly one kind: per_row=, per_component=, or budget= "
-                "and/or target_stderr="
+                "ShotPolicy needs exactly one kind: per_row=, per_component=, per_cell=, or "
+                "budget= and/or target_stderr="
             )
+        for line in self.per_cell or ():
+            for count in line:
+                _positive_int(count, "per_cell shots")
         for count in self.per_component or ():
             if _positive_int(count, "per_component shots") < MIN_SHOTS_PER_CELL:
                 raise ShotsError(
@@ -103,8 +113,21 @@ class ShotPolicy:
         return ShotPolicy(per_component=tuple(int(s) for s in np.asarray(shots).ravel()))
 
     @staticmethod
+    def cells(shots: NDArray[np.int64]) -> ShotPolicy:
+        """Exactly ``shots[r, g]`` for row ``r`` and group ``g`` (an ``(R, G)`` matrix)."""
+        matrix = np.asarray(shots)
+        if matrix.ndim != 2:
+            raise ShotsError(f"per-cell shots must be an (R, G) matrix, got shape {matrix.shape}")
+        return ShotPolicy(per_cell=tuple(tuple(int(c) for c in line) for line in matrix))
+
+    @staticmethod
     def total(budget: int) -> ShotPolicy:
-        """A total of ``budget`` shots for the gradient, allocated to minimise its variance."""
+        """A total of ``budget`` shots, allocated to minimise the gradient's variance.
+
+        The total covers everything the evaluation measures: every row and group of the
+        gradient, the value row, and — inside an objective — every circuit. It is spent
+        exactly and never exceeded.
+        """
         return ShotPolicy(budget=budget)
 
     @staticmethod
@@ -128,17 +151,22 @@ def _for_target(
     spreads: NDArray[np.float64],
     gradient_weights: NDArray[np.float64],
 ) -> NDArray[np.int64]:
-    """The optimal shape ``N_rg = c·|W_r|·spread_g``, scaled so the worst bound meets the target.
+    """The shape ``N_rg = c·a_r·spread_g``, scaled so every component's bound meets the target.
 
-    With that shape, ``Var g_k ≤ Σ_r W_rk² Σ_g spread_g² / N_rg = (1/c)·Σ_r (W_rk²/|W_r|)·Σ_g
-    spread_g``, so ``c = max_k Σ_r (W_rk²/|W_r|) · Σ_g spread_g / target²``.
+    ``a_r = max(weights_r, |W_r|)`` is the row's allocation weight (never below the norm of
+    its own gradient weights, so a value row that also carries gradient weight — forward
+    differences, the Hessian's diagonal — is never starved). With that shape,
+    ``Var g_k ≤ Σ_r W_rk² Σ_g spread_g² / N_rg ≤ (1/c)·Σ_r (W_rk²/a_r)·Σ_g spread_g``, so
+    ``c = max_k Σ_r (W_rk²/a_r) · Σ_g spread_g / target²`` bounds every component, whatever
+    the method; rounding up and the per-cell minimum only add shots.
     """
     assert policy.target_stderr is not None
     norms = np.linalg.norm(gradient_weights, axis=1)
-    safe = np.where(norms > 0, norms, 1.0)
+    shape = np.maximum(weights, norms)
+    safe = np.where(shape > 0, shape, 1.0)
     worst = float(np.max(((gradient_weights**2) / safe[:, None]).sum(axis=0), initial=0.0))
     scale = worst * float(spreads.sum()) / policy.target_stderr**2
-    shots = np.ceil(scale * np.outer(weights, spreads)).astype(np.int64)
+    shots = np.ceil(scale * np.outer(shape, spreads)).astype(np.int64)
     shots = np.maximum(shots, MIN_SHOTS_PER_CELL)
     if policy.budget is not None and shots.sum() > policy.budget:
         raise BudgetExceededError(
@@ -148,29 +176,52 @@ def _for_target(
     return shots
 
 
+def split_budget(budget: int, importance: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Integer shots ``(C,)`` for ``C`` cells, ``∝ importance``, summing exactly to ``budget``.
+
+    Every cell first gets ``MIN_SHOTS_PER_CELL``; the rest is split in proportion to
+    ``importance`` (evenly when it is all zero), largest remainders first.
+
+    >>> split_budget(20, np.array([3.0, 1.0, 0.0])).tolist()
+    [13, 5, 2]
+
+    Raises:
+        BudgetExceededError: the budget cannot give every cell its minimum.
+    """
+    cells = importance.size
+    floor = MIN_SHOTS_PER_CELL * cells
+    if budget < floor:
+        raise BudgetExceededError(
+            f"a budget of {budget} shots cannot give each of the {cells} measured "
+            f"(row, group) cells {MIN_SHOTS_PER_CELL} shots (needs at least {floor})"
+        )
+    total = float(importance.sum())
+    share = importance / total if total > 0 else np.full(cells, 1.0 / max(cells, 1))
+    ideal = share * (budget - floor)
+    shots = np.floor(ideal).astype(np.int64)
+    leftover = budget - floor - int(shots.sum())
+    order = np.argsort(-(ideal - shots), kind="stable")[:leftover]
+    shots[order] += 1
+    allocated: NDArray[np.int64] = shots + MIN_SHOTS_PER_CELL
+    return allocated
+
+
 def _within_budget(
     budget: int, weights: NDArray[np.float64], spreads: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """``N_rg ∝ |W_r|·spread_g`` in integers summing exactly to ``budget``."""
-    rows, groups = weights.size, spreads.size
-    cells = rows * groups
-    floor = MIN_SHOTS_PER_CELL * cells
-    if budget < floor:
-        raise BudgetExceededError(
-            f"a budget of {budget} shots cannot give each of the {rows} rows × "
-            f"{groups} groups {MIN_SHOTS_PER_CELL} shots (needs at least {floor})"
-        )
     share = np.outer(weights, spreads)
-    total = share.sum()
-    share = share / total if total > 0 else np.full((rows, groups), 1.0 / cells)
-    ideal = share * (budget - floor)
-    shots = np.floor(ideal).astype(np.int64)
-    leftover = budget - floor - int(shots.sum())
-    # Largest remainders first, so the total lands exactly on the budget.
-    order = np.argsort(-(ideal - shots), axis=None, kind="stable")[:leftover]
-    shots.flat[order] += 1
-    allocated: NDArray[np.int64] = shots + MIN_SHOTS_PER_CELL
-    return allocated
+    return split_budget(budget, share.ravel()).reshape(share.shape)
+
+
+def _per_cell(cells: tuple[tuple[int, ...], ...], rows: int, groups: int) -> NDArray[np.int64]:
+    matrix = np.array(cells, dtype=np.int64).reshape(len(cells), -1)
+    if matrix.shape != (rows, groups):
+        raise ShotsError(
+            f"per-cell shots must be a ({rows}, {groups}) matrix (rows × groups), got "
+            f"{matrix.shape}"
+        )
+    return matrix
 
 
 def _per_component(
@@ -222,6 +273,8 @@ def allocate(
         return np.full((rows, groups), policy.per_row, dtype=np.int64)
     if policy.per_component is not None:
         return _per_component(policy.per_component, gradient_weights, groups)
+    if policy.per_cell is not None:
+        return _per_cell(policy.per_cell, rows, groups)
     if policy.target_stderr is not None:
         if gradient_weights is None:
             raise ShotsError("a target standard error needs the gradient weights")

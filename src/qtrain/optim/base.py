@@ -68,7 +68,9 @@ class Observation:
         loss_stderr: standard error of ``loss`` (``None`` when exact).
         gradient_stderr: ``(P,)`` standard error per component (``None`` when exact).
         shots_per_component: ``(P,)`` shots per row and group each component was measured
-            with (``None`` when exact or not uniform per component).
+            with — effectively: a component whose rows were shared with a component that
+            asked for more got more, and reports that (the count that, in every row, would
+            give it the variance it has); ``None`` when exact or unknown.
         metric: ``(P, P)`` metric tensor, when requested.
     """
 
@@ -76,7 +78,7 @@ class Observation:
     gradient: NDArray[np.float64]
     loss_stderr: float | None = None
     gradient_stderr: NDArray[np.float64] | None = None
-    shots_per_component: NDArray[np.int64] | None = None
+    shots_per_component: NDArray[np.float64] | NDArray[np.int64] | None = None
     metric: NDArray[np.float64] | None = None
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
 from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import ConfigError
+from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
@@ -41,7 +42,7 @@ from qtrain.optim.base import Optimizer
 from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
 from qtrain.train.monitoring import MonitorHook, scaled_policy
 from qtrain.train.objective import Evaluation, Objective
-from qtrain.train.records import StepRecord
+from qtrain.train.records import FitResult
 from qtrain.train.reporting import run_summary, step_record
 from qtrain.train.rundir import RunDir, reproduction_info
 from qtrain.train.state import (
@@ -51,6 +52,7 @@ from qtrain.train.state import (
     checked_optimizer,
     existing_checkpoint,
     measurement,
+    refuse_missing_run,
 )
 from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import JsonlTracker, Tracker, truncate_metrics
@@ -62,36 +64,9 @@ Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
 """Extra summary entries from the final parameters."""
 
 
-@dataclass(frozen=True, eq=False)
-class FitResult:
-    """The outcome of :func:`fit`.
-
-    Attributes:
-        theta: ``(P,)`` final parameters.
-        history: one record per step (of every session of the run).
-        stopped_by: ``max_steps``, ``max_shots``, ``max_seconds``, a stop rule's name,
-            ``non_finite`` (an update produced NaN/inf: the step is recorded and charged, θ
-            and the optimizer state are kept) or ``interrupted``.
-        shots: total shots spent by the run.
-        seconds: wall time of the run (all sessions).
-        final_loss: the exact loss at ``theta`` when the backend is a simulator, else ``None``.
-        summary: what ``summary.json`` says.
-        run_dir: the run directory, if any.
-    """
-
-    theta: NDArray[np.float64]
-    history: tuple[StepRecord, ...]
-    stopped_by: str
-    shots: int
-    seconds: float
-    final_loss: float | None
-    summary: Mapping[str, Any] = field(default_factory=dict)
-    run_dir: Path | None = None
-
-    @property
-    def steps(self) -> int:
-        """Completed steps."""
-        return len(self.history)
+def _wasted(counters: ExecutorCounters) -> int:
+    """Shots spent on results that were never used (rejected, or returned after a timeout)."""
+    return counters.rejected_shots + counters.abandoned_shots
 
 
 def _simulator_of(backend: Backend) -> LocalSimulator | None:
@@ -214,7 +189,7 @@ class _Session:
         """One step; the reason to stop, or ``None`` to go on."""
         state, counters = self.state, self.executor.counters
         saved_rng = state.rng.bit_generator.state
-        before = (counters.retried, counters.failed, counters.cached)
+        before = (counters.retried, counters.failed, counters.cached, _wasted(counters))
         started = time.perf_counter()
         try:
             planned = self._measure()
@@ -230,9 +205,12 @@ class _Session:
             raise
         theta = self.hook.frozen(state.theta, update.theta)  # layerwise: frozen stay put
         finite = bool(np.all(np.isfinite(theta)))
-        after = (counters.retried, counters.failed, counters.cached)
+        after = (counters.retried, counters.failed, counters.cached, _wasted(counters))
+        # Shots the backend spent on results that were rejected or came back after a
+        # timeout are spent all the same: the ledger and the budget count them.
+        cost = planned.cost + after[3] - before[3]
         record = step_record(
-            state, evaluation, update.learning_rate, planned.cost, time.perf_counter() - started
+            state, evaluation, update.learning_rate, cost, time.perf_counter() - started
         )
         record = replace(
             record,
@@ -245,7 +223,7 @@ class _Session:
         state.monitor_state = self.hook.state
         if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
             state.theta, state.optimizer_state = theta, update.state
-        state.step, state.shots_total = state.step + 1, state.shots_total + planned.cost
+        state.step, state.shots_total = state.step + 1, state.shots_total + cost
         state.elapsed = record.elapsed
         state.history.append(record)
         for tracker in self.trackers:
@@ -311,7 +289,7 @@ def fit(
     executor: Executor | None = None,
     store: ResultStore | None = None,
     run_dir: str | Path | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     trackers: Sequence[Tracker] = (),
     exact_value: float | None = None,
     monitor: GradientMonitor | None = None,
@@ -324,8 +302,9 @@ def fit(
         theta0: ``(P,)`` initial parameters.
         optimizer: a ``qt.optim`` optimizer (or anything with init/ask/update).
         method: gradient method (as ``qt.grad``); an optimizer may ask for another (SPSA).
-        shots: per row and group, or a ``qt.ShotPolicy`` per step and circuit; ``None`` for
-            exact values. Shot-adaptive optimizers choose their own.
+        shots: per row and group, or a ``qt.ShotPolicy`` for each step (a total covers every
+            circuit of the step); ``None`` for exact values. Shot-adaptive optimizers
+            choose their own.
         gradient_options: options of ``method`` (e.g. finite-difference ``step``).
         budget: hard limits (default 100 steps).
         stop: convergence rules.
@@ -336,8 +315,11 @@ def fit(
         store: a ``ResultStore`` for the default executor. With a ``run_dir`` and neither
             executor nor store, the run's store is ``run_dir/results.sqlite``.
         run_dir: checkpoint, metrics, summary and store go here.
-        resume: continue the run in ``run_dir`` from its checkpoint (refused with
-            ``CheckpointMismatchError`` if the settings differ).
+        resume: ``True``: continue the run in ``run_dir`` from its checkpoint (refused with
+            ``CheckpointMismatchError`` if the settings differ, and with
+            ``CheckpointError`` if ``run_dir`` holds no run — a mistyped path never starts
+            a fresh run silently); ``"if-exists"``: continue if there is a run, else start
+            one; ``False``: start (refused if ``run_dir`` already holds a run).
         trackers: extra :class:`~qtrain.train.tracking.Tracker` s (progress bars, MLflow).
         exact_value: the known minimum, reported in the summary with the final error.
         report: ``f(θ_final) -> entries`` added to the summary before trackers see it (the
@@ -355,6 +337,7 @@ def fit(
     checked = checked_optimizer(optimizer, objective)
     if monitor is not None and not isinstance(monitor, GradientMonitor):
         raise ConfigError(f"monitor must be a GradientMonitor, got {type(monitor).__name__}")
+    refuse_missing_run(None if run_dir is None else Path(run_dir), resume)
     directory = RunDir(Path(run_dir)).create() if run_dir is not None else None
     checkpoint = existing_checkpoint(directory, resume)
     if seed is None and checkpoint is not None:

@@ -2,16 +2,22 @@
 
 A loss maps the ``(T,)`` term values ``v`` (and optional ``(T,)`` targets ``t``) to a number
 ``L(v)``. The training loop needs ``∂L/∂v`` to combine the terms' gradients by the chain rule,
-``∇L = Σ_i ∂L/∂v_i · ∇v_i``, and to propagate standard errors to first order (the delta
-method): ``Var ∇L_k ≈ Σ_i (∂L/∂v_i)² Var ∇v_i,k``. For linear losses (``expval``, ``sum``,
-``mean``) this is exact; for ``mse`` and ``bce`` it is the usual first-order estimate, and the
-sampled loss carries the bias ``E[(v̂ − t)²] − (v − t)² = Var v̂``.
+``∇L = Σ_i ∂L/∂v_i · ∇v_i``, and the loss's curvature ``∂²L/∂v_i²`` (the losses here are
+sums over terms, so their Hessian in ``v`` is diagonal) to carry the noise of the *measured*
+``v̂`` into the error bar of ``∇L``: a sampled loss gradient ``ŵ·ĝ`` with ``ŵ = ∂L/∂v(v̂)``
+has, to second order in the sampling noise (:mod:`qtrain.train.evaluation`),
+``Var ∇L_k ≈ Σ_i w_i² Var ĝ_ik + w_i'² g_ik² Var v̂_i + 2 w_i w_i' g_ik Cov(v̂_i, ĝ_ik)
++ w_i'² (Var v̂_i Var ĝ_ik + Cov²)`` — exact for ``mse`` when the noise is Gaussian. For
+linear losses (``expval``, ``sum``, ``mean``) the curvature is zero and only the first term
+remains. The sampled ``mse`` loss carries the bias ``E[(v̂ − t)²] − (v − t)² = Var v̂``.
 
 >>> import numpy as np
 >>> LOSSES["mse"].value(np.array([0.5, -1.0]), np.array([1.0, -1.0]))
 0.125
 >>> LOSSES["mse"].weights(np.array([0.5, -1.0]), np.array([1.0, -1.0])).tolist()
 [-0.5, 0.0]
+>>> LOSSES["mse"].curvature(np.array([0.5, -1.0]), np.array([1.0, -1.0])).tolist()
+[1.0, 1.0]
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class Loss:
         weights: ``(v, t) -> ∂L/∂v (T,)``.
         needs_targets: whether targets are required.
         single_term: whether the loss is defined for one term only.
+        curvature: ``(v, t) -> ∂²L/∂v_i² (T,)``, the diagonal of the loss's Hessian in
+            ``v`` (``None``: the loss is linear in ``v``). A loss whose Hessian in ``v`` is not
+            diagonal is outside this model.
     """
 
     name: str
@@ -46,6 +55,13 @@ class Loss:
     weights: Callable[[Vector, Vector | None], Vector]
     needs_targets: bool = False
     single_term: bool = False
+    curvature: Callable[[Vector, Vector | None], Vector] | None = None
+
+    def second_derivatives(self, v: Vector, t: Vector | None) -> Vector:
+        """``(T,)`` ``∂²L/∂v_i²`` at ``v`` (zeros for a linear loss)."""
+        if self.curvature is None:
+            return np.zeros_like(v)
+        return np.asarray(self.curvature(v, t), dtype=np.float64)
 
 
 def _targets(t: Vector | None) -> Vector:
@@ -69,6 +85,13 @@ def _bce_weights(v: Vector, t: Vector | None) -> Vector:
     return weights
 
 
+def _bce_curvature(v: Vector, t: Vector | None) -> Vector:
+    """``∂²L/∂v² = (y/p² + (1−y)/(1−p)²)/(4T)`` (``dp/dv = 1/2``)."""
+    p, y = _bce_p(v), (1.0 + _targets(t)) / 2.0
+    curvature: Vector = (y / p**2 + (1 - y) / (1 - p) ** 2) / (4.0 * v.size)
+    return curvature
+
+
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
@@ -80,8 +103,9 @@ LOSSES: dict[str, Loss] = {
             lambda v, t: float(np.mean((v - _targets(t)) ** 2)),
             lambda v, t: 2.0 * (v - _targets(t)) / v.size,
             needs_targets=True,
+            curvature=lambda v, t: np.full_like(v, 2.0 / v.size),
         ),
-        Loss("bce", _bce_value, _bce_weights, needs_targets=True),
+        Loss("bce", _bce_value, _bce_weights, needs_targets=True, curvature=_bce_curvature),
     )
 }
 """Built-in losses by name: ``expval`` (one term), ``sum``, ``mean``, ``mse`` and ``bce``

@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,15 +29,19 @@ from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
-from qtrain.errors import ConfigError, ParameterShapeError
+from qtrain.errors import BudgetExceededError, ConfigError, ParameterShapeError, ShotsError
 from qtrain.exec.executor import Executor, resolve_executor
+from qtrain.exec.expval import resolve_seed
 from qtrain.grad.api import metric_tensor, plan_jacobian
-from qtrain.grad.shots import ShotPolicy
+from qtrain.grad.metric_tensor import check_approx, check_memory, local_simulator
+from qtrain.grad.result import LinearAssembly
+from qtrain.grad.shots import ShotPolicy, group_spreads, split_budget
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.ir.validate import check_observable_fits, check_theta
 from qtrain.train.evaluation import Evaluation, EvaluationAssembly, Piece
 from qtrain.train.losses import LOSSES, Loss
+from qtrain.train.smoothness import lipschitz_bound
 
 __all__ = ["Evaluation", "Objective"]
 
@@ -49,6 +54,13 @@ def _child_seed(seed: int | None, index: int) -> int | None:
         return None
     state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
     return int(state[0] >> np.uint64(1))
+
+
+def _root_seed(seed: int | None, policy: ShotPolicy | None, method: str) -> int | None:
+    """``seed``, or fresh entropy drawn once per plan (one number) when anything is random."""
+    if policy is None and method != "spsa":
+        return seed
+    return resolve_seed(seed)
 
 
 def _policy(shots: int | ShotPolicy | None) -> ShotPolicy | None:
@@ -71,6 +83,54 @@ def _value_shots(policy: ShotPolicy | None, tasks: list[Task]) -> int | None:
     matrices = [m for m in (t.shot_matrix() for t in tasks) if m is not None and m.size]
     mean = float(np.mean(np.concatenate([m.ravel() for m in matrices]))) if matrices else 2.0
     return max(2, int(np.ceil(mean)))
+
+
+def _row_importance(piece: Piece) -> Vector:
+    """``(R,)`` the allocation weight of each row of a piece's task, its value row last.
+
+    Linear methods (parameter shift, finite differences) say it themselves (``|W_r|``);
+    SPSA's rows all weigh the same, and its separate value row as much as one of them.
+    """
+    (task,) = piece.tasks
+    assemble = piece.assemble
+    rows = (
+        assemble.importance()
+        if isinstance(assemble, LinearAssembly)
+        else np.ones(task.params.shape[0])
+    )
+    if piece.value_task is not None:
+        rows = np.append(rows, rows.mean() if rows.size else 1.0)
+    return rows
+
+
+def _split_total(
+    budget: int, pieces: list[Piece]
+) -> list[tuple[ShotPolicy, NDArray[np.int64] | None]]:
+    """One budget over every (row, group) cell of every piece, ``∝ |W_r|·spread_g``.
+
+    That proportion minimises the summed variance of all the Jacobians' components at a
+    fixed total (:mod:`qtrain.grad.shots`), now across circuits. Returns each piece's
+    ``(R, G)`` cells as a policy and its value row's ``(1, G)`` shots (``None`` if none).
+    """
+    shapes, demands = [], []
+    for piece in pieces:
+        if len(piece.tasks) != 1:
+            raise ShotsError("a total shot budget needs one task per circuit")
+        spreads = group_spreads(piece.tasks[0].observables)
+        demand = np.outer(_row_importance(piece), spreads)
+        shapes.append(demand.shape)
+        demands.append(demand.ravel())
+    flat = split_budget(budget, np.concatenate(demands))
+    shares: list[tuple[ShotPolicy, NDArray[np.int64] | None]] = []
+    cursor = 0
+    for piece, shape in zip(pieces, shapes, strict=True):
+        cells = flat[cursor : cursor + shape[0] * shape[1]].reshape(shape)
+        cursor += cells.size
+        if piece.value_task is None:
+            shares.append((ShotPolicy.cells(cells), None))
+        else:
+            shares.append((ShotPolicy.cells(cells[:-1]), cells[-1:]))
+    return shares
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,22 +220,20 @@ class Objective:
         return hashlib.sha256(json.dumps(content).encode()).hexdigest()
 
     def lipschitz_bound(self) -> float:
-        """A bound on the gradient's Lipschitz constant, for shot-adaptive optimizers.
+        """``L ≥ sup_θ ‖∇²loss(θ)‖₂``, a Lipschitz constant of the loss gradient (Rosalin's).
 
-        ``Σ|c_j|`` of each observable bounds ``|∂²⟨H⟩|`` for unit-frequency gates (as
-        PennyLane's Rosalin); combined through the loss (``mse``: ``2s² + 2(s + |t|)s``).
-        ``inf`` for ``bce`` (unbounded near ``v = ±1``).
+        Derived from every slot's generator frequency, the lowering matrix ``M`` and light
+        cones, through the loss (:mod:`qtrain.train.smoothness`); ``inf`` for ``bce`` and
+        custom losses.
+
+        >>> import qtrain as qt
+        >>> c = qt.Circuit(1).rx(0, qt.P(0)).rx(0, qt.P(0)).rx(0, qt.P(0))
+        >>> Objective.single(c, qt.Z(0)).lipschitz_bound()  # ⟨Z⟩ = cos 3θ: |E''| ≤ 9
+        9.0
         """
-        spreads = np.array([np.abs(o.real_coefficients()).sum() for o in self.observables])
-        name = self.loss_fn.name
-        if name in ("expval", "sum"):
-            return float(spreads.sum())
-        if name == "mean":
-            return float(spreads.mean())
-        if name == "mse":
-            assert self.targets is not None
-            return float(np.mean(2 * spreads**2 + 2 * (spreads + np.abs(self.targets)) * spreads))
-        return float("inf")
+        return lipschitz_bound(
+            self.loss_fn, self.targets, self.circuits, self.observables, self.n_params
+        )
 
     def check_theta(self, theta: object) -> Vector:
         """``theta`` as a validated ``(P,)`` float array."""
@@ -205,9 +263,12 @@ class Objective:
         Args:
             theta: ``(P,)`` parameters.
             method: gradient method (as ``qt.grad``).
-            shots: per row and group, a :class:`ShotPolicy` (applied to every circuit), or
-                ``None`` for exact values.
-            seed: sampling entropy; each circuit gets an independent child seed.
+            shots: per row and group, a :class:`ShotPolicy`, or ``None`` for exact values.
+                Per-row, per-component and target policies apply to every circuit; a total
+                (``ShotPolicy.total(B)``) is split over every circuit's rows and groups and
+                SPSA's value rows, and spent exactly.
+            seed: sampling entropy; each circuit gets an independent child seed (the tasks
+                carry them). ``None``: fresh entropy, drawn once if shots or SPSA need it.
             backend: the backend the tasks will run on (decides ``"best"``).
             metric: ``"full"``/``"block-diag"`` to also compute the metric tensor (exact, on
                 the local simulator, single-circuit objectives only).
@@ -215,26 +276,15 @@ class Objective:
         """
         point = self.check_theta(theta)
         policy = _policy(shots)
-        pieces = []
-        for index, (circuit, terms) in enumerate(self._groups):
-            n_i = circuit.n_params
-            sub_policy, sub_seed = _restrict(policy, n_i), _child_seed(seed, index)
-            observables = [self.observables[t] for t in terms]
-            tasks, assemble = plan_jacobian(
-                circuit,
-                observables,
-                point[:n_i],
-                method=method,
-                shots=sub_policy,
-                seed=sub_seed,
-                backend=backend,
-                **dict(options or {}),
-            )
-            value_task = None
-            if method == "spsa":  # SPSA rows straddle θ; the loss needs θ itself
-                shots_v = _value_shots(sub_policy, tasks)
-                value_task = Task(circuit, tuple(observables), point[None, :n_i], shots_v, sub_seed)
-            pieces.append(Piece(terms, n_i, tasks, assemble, value_task))
+        seed = _root_seed(seed, policy, method)
+        plan_piece = partial(
+            self._plan_piece, point, method=method, seed=seed, backend=backend, options=options
+        )
+        pieces = [plan_piece(index, policy) for index in range(len(self._groups))]
+        if policy is not None and policy.budget is not None and policy.target_stderr is None:
+            # A total is a total: one split over every circuit's rows and value rows.
+            shares = _split_total(policy.budget, pieces)
+            pieces = [plan_piece(i, cells, value) for i, (cells, value) in enumerate(shares)]
         metric_fn = self._metric_fn(point, metric, backend)
         assembly = EvaluationAssembly(
             self.loss_fn,
@@ -244,8 +294,51 @@ class Objective:
             tuple(pieces),
             metric_fn,
             policy,
+            seed,
         )
-        return assembly.tasks(), assembly
+        tasks = assembly.tasks()
+        if policy is not None and policy.target_stderr is not None and policy.budget is not None:
+            needed = sum(int(m.sum()) for m in (t.shot_matrix() for t in tasks) if m is not None)
+            if needed > policy.budget:  # the cap covers every circuit, not each alone
+                raise BudgetExceededError(
+                    f"a standard error of {policy.target_stderr:g} on every circuit's gradient "
+                    f"needs {needed} shots by the worst-case bound, above the budget of "
+                    f"{policy.budget}"
+                )
+        return tasks, assembly
+
+    def _plan_piece(
+        self,
+        point: Vector,
+        index: int,
+        policy: ShotPolicy | None,
+        value_shots: NDArray[np.int64] | None = None,
+        *,
+        method: str,
+        seed: int | None,
+        backend: Backend | None,
+        options: Mapping[str, Any] | None,
+    ) -> Piece:
+        """The tasks and assembly of circuit ``index``'s terms (see :meth:`plan`)."""
+        circuit, terms = self._groups[index]
+        n_i = circuit.n_params
+        sub_policy, sub_seed = _restrict(policy, n_i), _child_seed(seed, index)
+        observables = tuple(self.observables[t] for t in terms)
+        tasks, assemble = plan_jacobian(
+            circuit,
+            observables,
+            point[:n_i],
+            method=method,
+            shots=sub_policy,
+            seed=sub_seed,
+            backend=backend,
+            **dict(options or {}),
+        )
+        value_task = None
+        if method == "spsa":  # SPSA rows straddle θ; the loss needs θ itself
+            shots_v = _value_shots(sub_policy, tasks) if value_shots is None else value_shots
+            value_task = Task(circuit, observables, point[None, :n_i], shots_v, sub_seed)
+        return Piece(terms, n_i, tasks, assemble, value_task)
 
     def _metric_fn(
         self, point: Vector, approx: str | None, backend: Backend | None
@@ -257,14 +350,16 @@ class Objective:
                 f"the metric tensor (QNG) needs a single-circuit objective, got "
                 f"{len(self._groups)} circuits"
             )
-        simulator = backend if backend is not None else LocalSimulator()
-        if not isinstance(simulator, LocalSimulator):
+        simulator = LocalSimulator() if backend is None else local_simulator(backend)
+        if simulator is None:
             raise ConfigError(
                 f"the metric tensor (QNG) is computed exactly on the local simulator; the "
-                f"backend is {type(simulator).__name__}"
+                f"backend is {type(backend).__name__}, with no LocalSimulator inside"
             )
-        circuit = self._groups[0][0]
-        return lambda: metric_tensor(circuit, point[: circuit.n_params], approx=approx)
+        circuit, kind = self._groups[0][0], check_approx(approx)
+        check_memory(circuit, simulator)  # refuse now, before the step's tasks run
+        row = point[: circuit.n_params]
+        return lambda: metric_tensor(circuit, row, approx=kind, backend=simulator)
 
     def exact_terms(self, theta: object, simulator: LocalSimulator | None = None) -> Vector:
         """``(T,)`` exact term values at ``theta`` on the statevector simulator."""

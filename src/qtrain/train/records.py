@@ -11,7 +11,9 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from numpy.typing import NDArray
 
 from qtrain.errors import ConfigError
 
-__all__ = ["StepRecord", "gradient_summary"]
+__all__ = ["FitResult", "StepRecord", "gradient_summary"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,35 @@ def gradient_summary(
         norm_err = noise
     snr = norm / noise if noise > 0 else math.inf
     return norm, norm_err, snr
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The outcome of :func:`fit`.
+
+    Attributes:
+        theta: ``(P,)`` final parameters.
+        history: one record per step (of every session of the run).
+        stopped_by: ``max_steps``, ``max_shots``, ``max_seconds``, a stop rule's name,
+            ``non_finite`` (an update produced NaN/inf: the step is recorded and charged, θ
+            and the optimizer state are kept) or ``interrupted``.
+        shots: total shots spent by the run.
+        seconds: wall time of the run (all sessions).
+        final_loss: the exact loss at ``theta`` when the backend is a simulator, else ``None``.
+        summary: what ``summary.json`` says.
+        run_dir: the run directory, if any.
+    """
+
+    theta: NDArray[np.float64]
+    history: tuple[StepRecord, ...]
+    stopped_by: str
+    shots: int
+    seconds: float
+    final_loss: float | None
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+    @property
+    def steps(self) -> int:
+        """Completed steps."""
+        return len(self.history)

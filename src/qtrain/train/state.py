@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "checked_optimizer",
     "existing_checkpoint",
     "measurement",
+    "refuse_missing_run",
 ]
 
 
@@ -182,11 +184,36 @@ def checked_optimizer(optimizer: object, objective: Objective) -> Optimizer:
     return optimizer
 
 
-def existing_checkpoint(directory: RunDir | None, resume: bool) -> Checkpoint | None:
+def refuse_missing_run(run_dir: Path | None, resume: bool | str) -> None:
+    """Before anything is created: ``resume=True`` needs a run to continue.
+
+    A missing or mistyped ``run_dir`` would otherwise start a fresh run under the wrong name
+    without a word. ``resume="if-exists"`` allows it (continue if there is a run, else start).
+    A folder whose run was killed before its first checkpoint still counts as a run (its
+    ``run.json`` is there) and starts again.
+
+    Raises:
+        ConfigError: ``resume`` is not ``True``, ``False`` or ``"if-exists"``.
+        CheckpointError: ``resume=True`` and ``run_dir`` holds no run.
+    """
+    if not isinstance(resume, bool) and resume != "if-exists":
+        raise ConfigError(f"resume must be True, False or 'if-exists', got {resume!r}")
+    if resume is not True or run_dir is None:
+        return
+    folder = RunDir(Path(run_dir))
+    if not (folder.checkpoint.exists() or folder.run_info.exists()):
+        what = "does not exist" if not Path(run_dir).exists() else "holds no run"
+        raise CheckpointError(
+            f"cannot resume: {run_dir} {what} (no checkpoint.json or run.json); check the "
+            "path, or pass resume='if-exists' to start a run there when there is none"
+        )
+
+
+def existing_checkpoint(directory: RunDir | None, resume: bool | str) -> Checkpoint | None:
     """The checkpoint to resume from; refuses to overwrite a run that was not resumed."""
     if directory is None:
         if resume:
-            raise ConfigError("resume=True needs the run_dir= of the run to continue")
+            raise ConfigError(f"resume={resume!r} needs the run_dir= of the run to continue")
         return None
     if not directory.checkpoint.exists():
         return None  # a run killed before its first step finished starts again
