@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import qtrain as qt
 from qtrain.logs import configure_logging, remove_logging
-from qtrain.train.metrics import MetricsTracker
+from qtrain.observe.metrics import MetricsTracker
 from qtrain.train.tracking import LogTracker, RunContext, bound
 
 STEPS = 40

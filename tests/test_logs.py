@@ -7,6 +7,8 @@ import sqlite3
 import pytest
 
 import qtrain as qt
+from qtrain.app.config import parse_config
+from qtrain.app.runner import train_from_config
 from qtrain.logs import (
     HumanFormatter,
     clear_context,
@@ -16,8 +18,6 @@ from qtrain.logs import (
     remove_logging,
     set_context,
 )
-from qtrain.train.config import parse_config
-from qtrain.train.runner import train_from_config
 
 FAULTY = {
     "name": "logs",

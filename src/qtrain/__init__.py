@@ -8,6 +8,7 @@ The front door::
 """
 
 from qtrain import diagnostics as diagnostics
+from qtrain import observe as observe
 from qtrain import optim as optim
 from qtrain import problems as problems
 from qtrain import train as train
@@ -59,15 +60,15 @@ from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
 from qtrain.logs import configure_logging as configure_logging
+from qtrain.observe.metrics import MetricsTracker as MetricsTracker
+from qtrain.observe.metrics import serve_metrics as serve_metrics
+from qtrain.observe.mlflow_tracker import MlflowTracker as MlflowTracker
+from qtrain.observe.report import write_report as write_report
 from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
 from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
-from qtrain.train.metrics import MetricsTracker as MetricsTracker
-from qtrain.train.metrics import serve_metrics as serve_metrics
-from qtrain.train.mlflow_tracker import MlflowTracker as MlflowTracker
 from qtrain.train.objective import Objective as Objective
 from qtrain.train.records import StepRecord as StepRecord
-from qtrain.train.report import write_report as write_report
 from qtrain.train.stopping import Budget as Budget
 from qtrain.train.stopping import StopRules as StopRules
 
@@ -133,6 +134,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "metric_tensor",
+    "observe",
     "optim",
     "problems",
     "serve_metrics",

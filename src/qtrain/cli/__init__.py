@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 
 import qtrain
+from qtrain.app.runner import train_from_config
 from qtrain.cli import observe, plateau, training
 from qtrain.cli.views import friendly_errors
 from qtrain.exec.store import ResultStore
-from qtrain.train.runner import train_from_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.command()(training.train)

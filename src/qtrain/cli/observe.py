@@ -20,8 +20,8 @@ from rich.console import Console
 
 from qtrain.cli.views import friendly_errors
 from qtrain.logs import configure_logging, remove_logging
-from qtrain.train.metrics import MetricsTracker
-from qtrain.train.report import write_report
+from qtrain.observe.metrics import MetricsTracker
+from qtrain.observe.report import write_report
 from qtrain.train.tracking import Tracker
 
 __all__ = [

@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qtrain.app.plateau import load_plateau_config, scan_from_config
 from qtrain.cli.views import friendly_errors
 from qtrain.diagnostics.result import ScanPoint, ScanResult
-from qtrain.train.plateau import load_plateau_config, scan_from_config
 
 __all__ = ["fits_table", "plateau", "points_table"]
 

@@ -13,6 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qtrain.app.config import RunConfig, load_config
+from qtrain.app.runner import (
+    gradient_from_config,
+    plan_from_config,
+    resume_from_dir,
+    train_from_config,
+)
 from qtrain.cli.observe import (
     LogFormat,
     LogFormatOption,
@@ -24,14 +31,7 @@ from qtrain.cli.observe import (
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.diagnostics.monitor import PlateauWarning
 from qtrain.problems import PROBLEMS
-from qtrain.train.config import RunConfig, load_config
 from qtrain.train.loop import FitResult
-from qtrain.train.runner import (
-    gradient_from_config,
-    plan_from_config,
-    resume_from_dir,
-    train_from_config,
-)
 
 __all__ = ["grad", "plan", "problems", "resume", "run_and_report", "train"]
 
@@ -216,7 +216,7 @@ def problems(as_json: AsJson = False) -> None:
 
 def quickstart_config(*, shots: int, steps: int, seed: int) -> RunConfig:
     """The README's main job: H₂ VQE (UCC double excitation) with Adam and sampled gradients."""
-    from qtrain.train.config import parse_config  # noqa: PLC0415 - only for the quickstart
+    from qtrain.app.config import parse_config  # noqa: PLC0415 - only for the quickstart
 
     return parse_config(
         {

@@ -1,4 +1,8 @@
-"""Training: objectives, the ``fit`` loop, budgets, stop rules, checkpoints and run folders."""
+"""Training: objectives, the ``fit`` loop, budgets, stop rules, checkpoints and run folders.
+
+Telemetry (Prometheus, MLflow, plots, the report) lives in :mod:`qtrain.observe`, above this
+package; ``fit`` sees it only through the :class:`~qtrain.train.tracking.Tracker` protocol.
+"""
 
 from qtrain.train.checkpoint import Checkpoint as Checkpoint
 from qtrain.train.checkpoint import load_checkpoint as load_checkpoint
@@ -7,12 +11,8 @@ from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
 from qtrain.train.losses import LOSSES as LOSSES
 from qtrain.train.losses import Loss as Loss
-from qtrain.train.metrics import MetricsTracker as MetricsTracker
-from qtrain.train.metrics import serve_metrics as serve_metrics
-from qtrain.train.mlflow_tracker import MlflowTracker as MlflowTracker
 from qtrain.train.objective import Objective as Objective
 from qtrain.train.records import StepRecord as StepRecord
-from qtrain.train.report import write_report as write_report
 from qtrain.train.rundir import RunDir as RunDir
 from qtrain.train.stopping import Budget as Budget
 from qtrain.train.stopping import StopRules as StopRules
@@ -31,8 +31,6 @@ __all__ = [
     "JsonlTracker",
     "LogTracker",
     "Loss",
-    "MetricsTracker",
-    "MlflowTracker",
     "Objective",
     "RunContext",
     "RunDir",
@@ -42,6 +40,4 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "read_metrics",
-    "serve_metrics",
-    "write_report",
 ]

@@ -4,7 +4,7 @@
 :class:`~qtrain.train.records.StepRecord` per line, flushed and ``fsync``-ed before the step's
 checkpoint is written, so after a crash the file holds at least every checkpointed step (a
 resumed run first cuts it back to the checkpoint). MLflow and Prometheus trackers plug into
-the same protocol (``train/mlflow_tracker.py``, ``train/metrics.py``).
+the same protocol (``observe/mlflow_tracker.py``, ``observe/metrics.py``).
 
 A tracker that wants more than the records — the executor's counters, the run id, the budget
 — may also have ``bind(context)``: the runner calls it with a :class:`RunContext` before the

@@ -20,6 +20,17 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
+from qtrain.app.config import (
+    CircuitConfig,
+    ExecutorConfig,
+    FaultyBackendConfig,
+    InitConfig,
+    LocalBackendConfig,
+    RunConfig,
+    StoreConfig,
+    load_config,
+    parse_config,
+)
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
@@ -35,22 +46,11 @@ from qtrain.grad.shots import ShotPolicy
 from qtrain.ir import ansatz
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
+from qtrain.observe.mlflow_tracker import MlflowTracker
 from qtrain.optim import Optimizer, from_config
 from qtrain.problems import Problem, build
-from qtrain.train.config import (
-    CircuitConfig,
-    ExecutorConfig,
-    FaultyBackendConfig,
-    InitConfig,
-    LocalBackendConfig,
-    RunConfig,
-    StoreConfig,
-    load_config,
-    parse_config,
-)
 from qtrain.train.evaluation import Evaluation, EvaluationAssembly
 from qtrain.train.loop import FitResult, Report, fit
-from qtrain.train.mlflow_tracker import MlflowTracker
 from qtrain.train.objective import Objective
 from qtrain.train.rundir import RunDir, new_run_id
 from qtrain.train.state import checked_optimizer, measurement

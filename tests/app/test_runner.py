@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 import qtrain as qt
-from qtrain.train.config import parse_config
-from qtrain.train.runner import (
+from qtrain.app.config import parse_config
+from qtrain.app.runner import (
     gradient_from_config,
     make_executor,
     plan_from_config,

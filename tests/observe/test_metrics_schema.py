@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from qtrain.train.metrics_schema import EXECUTOR_COUNTERS, STEP_COUNTERS, STEP_GAUGES
+from qtrain.observe.metrics_schema import EXECUTOR_COUNTERS, STEP_COUNTERS, STEP_GAUGES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 import qtrain as qt
-from qtrain.train.config import load_config, parse_config
+from qtrain.app.config import load_config, parse_config
 
 EXAMPLES = sorted(
     p

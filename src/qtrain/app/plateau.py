@@ -29,6 +29,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qtrain.app.config import (
+    ExecutorConfig,
+    FaultyBackendConfig,
+    LocalBackendConfig,
+    read_yaml,
+    validate_model,
+)
+from qtrain.app.runner import executor_for, make_backend
 from qtrain.diagnostics.families import FAMILIES
 from qtrain.diagnostics.plot import save_plot
 from qtrain.diagnostics.result import ScanPoint, ScanResult
@@ -36,14 +44,6 @@ from qtrain.diagnostics.scan import variance_scan
 from qtrain.errors import QtrainError
 from qtrain.exec.expval import resolve_seed
 from qtrain.ir.observables import Observable
-from qtrain.train.config import (
-    ExecutorConfig,
-    FaultyBackendConfig,
-    LocalBackendConfig,
-    read_yaml,
-    validate_model,
-)
-from qtrain.train.runner import executor_for, make_backend
 
 __all__ = [
     "PlateauConfig",

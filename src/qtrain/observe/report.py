@@ -2,7 +2,7 @@
 
 ``write_report(run_dir)`` (``qtrain report RUN_DIR``) reads ``metrics.jsonl``,
 ``summary.json``, ``config.yaml`` and ``reproduce.json`` and writes
-``RUN_DIR/report/report.html`` with the summary, the plots of :mod:`qtrain.train.plots`
+``RUN_DIR/report/report.html`` with the summary, the plots of :mod:`qtrain.observe.plots`
 (inline base64 PNGs, also written beside the page), the plateau monitor's decisions, the
 reliability totals and the config. The page loads nothing: no script, no font, no
 stylesheet from elsewhere; its Content-Security-Policy forbids every fetch but inline
@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from qtrain.errors import CheckpointError
-from qtrain.train.plots import render_plots
+from qtrain.observe.plots import render_plots
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
 from qtrain.train.tracking import monitor_decision, read_metrics

@@ -6,9 +6,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import qtrain as qt
-from qtrain.train.config import parse_config
-from qtrain.train.mlflow_tracker import STEP_METRICS, MlflowTracker, flatten_params
-from qtrain.train.runner import resume_from_dir, train_from_config
+from qtrain.app.config import parse_config
+from qtrain.app.runner import resume_from_dir, train_from_config
+from qtrain.observe.mlflow_tracker import STEP_METRICS, MlflowTracker, flatten_params
 from qtrain.train.tracking import RunContext, read_metrics
 
 CONFIG = {

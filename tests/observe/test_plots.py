@@ -1,7 +1,7 @@
 import dataclasses
 
+from qtrain.observe.plots import PLOTS, render_plots
 from qtrain.testing import make_record
-from qtrain.train.plots import PLOTS, render_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

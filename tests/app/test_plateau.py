@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import qtrain as qt
-from qtrain.train.plateau import load_plateau_config, parse_plateau_config, scan_from_config
+from qtrain.app.plateau import load_plateau_config, parse_plateau_config, scan_from_config
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("plateau*.yaml"))
 SMALL = {"qubits": [2, 3, 4], "depths": 2, "samples": 30, "resamples": 200, "seed": 2}

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 import qtrain as qt
+from qtrain.app.config import parse_config
+from qtrain.app.runner import train_from_config
+from qtrain.observe.report import write_plots, write_report
 from qtrain.testing import make_record
-from qtrain.train.config import parse_config
-from qtrain.train.report import write_plots, write_report
-from qtrain.train.runner import train_from_config
 from qtrain.train.tracking import JsonlTracker, read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]

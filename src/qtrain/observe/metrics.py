@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from qtrain.errors import ConfigError
 from qtrain.exec.executor import Executor
 from qtrain.extras import require
-from qtrain.train.metrics_schema import (
+from qtrain.observe.metrics_schema import (
     BUDGET_STOPS,
     EXECUTOR_COUNTERS,
     LATENCY_BUCKETS_S,

@@ -236,7 +236,7 @@ class MlflowTracker:
                 self._client.log_artifact(self.mlflow_run_id, str(folder / name))
         if not self.plots:
             return
-        from qtrain.train.report import write_plots  # noqa: PLC0415 - needs the plot extra
+        from qtrain.observe.report import write_plots  # noqa: PLC0415 - needs the plot extra
 
         with tempfile.TemporaryDirectory() as scratch:
             for path in write_plots(folder, Path(scratch)):

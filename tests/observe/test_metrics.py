@@ -13,10 +13,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import qtrain as qt
+from qtrain.app.config import parse_config
+from qtrain.app.runner import train_from_config
+from qtrain.observe.metrics import MetricsTracker, serve_metrics
 from qtrain.testing import make_record
-from qtrain.train.config import parse_config
-from qtrain.train.metrics import MetricsTracker, serve_metrics
-from qtrain.train.runner import train_from_config
 from qtrain.train.tracking import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +231,7 @@ def test_plateau_monitor_state_is_exported_with_or_without_a_monitor():
 def test_library_one_call_serves_a_plain_fit_with_its_executor():
     objective = qt.Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
     executor = qt.Executor(qt.LocalSimulator())
-    with qt.train.serve_metrics(0, executor=executor, budget=qt.Budget(max_steps=3)) as metrics:
+    with qt.observe.serve_metrics(0, executor=executor, budget=qt.Budget(max_steps=3)) as metrics:
         result = qt.fit(
             objective,
             np.array([0.4]),
