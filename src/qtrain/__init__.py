@@ -23,13 +23,18 @@ from qtrain.errors import CheckpointError as CheckpointError
 from qtrain.errors import CheckpointMismatchError as CheckpointMismatchError
 from qtrain.errors import CircuitError as CircuitError
 from qtrain.errors import ConfigError as ConfigError
+from qtrain.errors import CorruptFileError as CorruptFileError
+from qtrain.errors import DiskFullError as DiskFullError
 from qtrain.errors import ExecutionError as ExecutionError
 from qtrain.errors import IncompleteResultError as IncompleteResultError
+from qtrain.errors import NotReadableError as NotReadableError
+from qtrain.errors import NotWritableError as NotWritableError
 from qtrain.errors import ObservableError as ObservableError
 from qtrain.errors import ParameterError as ParameterError
 from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
+from qtrain.errors import StorageError as StorageError
 from qtrain.exec.distributed import DaskExecutor as DaskExecutor
 from qtrain.exec.dry_run import DryRun as DryRun
 from qtrain.exec.dry_run import dry_run as dry_run
@@ -64,6 +69,8 @@ from qtrain.observe.metrics import MetricsTracker as MetricsTracker
 from qtrain.observe.metrics import serve_metrics as serve_metrics
 from qtrain.observe.mlflow_tracker import MlflowTracker as MlflowTracker
 from qtrain.observe.report import write_report as write_report
+from qtrain.passes.core import Pass as Pass
+from qtrain.passes.core import Pipeline as Pipeline
 from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
 from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
@@ -84,7 +91,9 @@ __all__ = [
     "Circuit",
     "CircuitError",
     "ConfigError",
+    "CorruptFileError",
     "DaskExecutor",
+    "DiskFullError",
     "DryRun",
     "Estimate",
     "ExecutionError",
@@ -100,6 +109,8 @@ __all__ = [
     "MeasurementGroup",
     "MetricsTracker",
     "MlflowTracker",
+    "NotReadableError",
+    "NotWritableError",
     "Objective",
     "Observable",
     "ObservableError",
@@ -108,7 +119,9 @@ __all__ = [
     "ParamExpr",
     "ParameterError",
     "ParameterShiftPass",
+    "Pass",
     "PauliTerm",
+    "Pipeline",
     "QtrainError",
     "Result",
     "ResultStore",
@@ -118,6 +131,7 @@ __all__ = [
     "StateTooLargeError",
     "StepRecord",
     "StopRules",
+    "StorageError",
     "Task",
     "X",
     "Y",

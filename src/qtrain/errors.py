@@ -24,10 +24,17 @@ Tree::
     │   └── InvalidResultError
     ├── BudgetExceededError
     ├── ConfigError
-    └── CheckpointError (→ CheckpointMismatchError)
+    ├── CheckpointError (→ CheckpointMismatchError)
+    ├── PassError (→ NotAPassError)
+    └── StorageError (also OSError)
+        ├── DiskFullError, NotReadableError, NotWritableError
+        └── CorruptFileError
 """
 
 from __future__ import annotations
+
+import errno
+import os
 
 
 class QtrainError(Exception):
@@ -167,3 +174,84 @@ class CheckpointError(QtrainError, ValueError):
 
 class CheckpointMismatchError(CheckpointError):
     """A checkpoint was written by a run with a different configuration."""
+
+
+class PassError(QtrainError, ValueError):
+    """A compiler pass was given options it cannot honour, or returned something it must not."""
+
+
+class NotAPassError(PassError, TypeError):
+    """A pipeline step is not a transform pass (a plain function, or an analysis pass)."""
+
+
+class StorageError(QtrainError, OSError):
+    """A file of a run or of a result store cannot be read or written.
+
+    Raised for a full disk, a file or folder without permission, a read-only file system and
+    a file whose contents are damaged: the environment failed, not the input. The message
+    names the file and what to do; ``path`` is the file (or folder).
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else os.fspath(path)
+
+    def __str__(self) -> str:  # OSError would print ``[Errno ...]`` forms of the arguments
+        return str(self.args[0]) if self.args else ""
+
+    @staticmethod
+    def from_os(
+        error: OSError, path: str | os.PathLike[str], action: str, *, remedy: str = ""
+    ) -> StorageError:
+        """The storage error for ``error``, met while trying to ``action`` ``path``.
+
+        ``action`` reads after "cannot" (``"write the checkpoint"``); a write is any action
+        that does not start with ``read`` or ``open``. ``remedy`` replaces the default advice.
+
+        >>> import errno
+        >>> e = StorageError.from_os(OSError(errno.ENOSPC, "No space left on device"),
+        ...                          "runs/a/checkpoint.json", "write")
+        >>> type(e).__name__, str(e)  # doctest: +NORMALIZE_WHITESPACE
+        ('DiskFullError', 'disk full: cannot write runs/a/checkpoint.json (No space left on
+        device); free space on that file system, then try again')
+        """
+        if isinstance(error, StorageError):
+            return error
+        name, reason = os.fspath(path), error.strerror or str(error)
+        reading = action.startswith(("read", "open"))
+        kind: type[StorageError] = StorageError
+        advice = "check the disk and the file, then try again"
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            kind, advice = DiskFullError, "free space on that file system, then try again"
+            lead = "disk full: "
+        elif error.errno == errno.EROFS:
+            kind, lead = NotWritableError, "read-only file system: "
+            advice = "use a run folder on a writable file system"
+        elif error.errno in (errno.EACCES, errno.EPERM):
+            kind = NotReadableError if reading else NotWritableError
+            lead = "permission denied: "
+            advice = (
+                "give the user running qtrain read and write access to it (or its folder)"
+                if reading
+                else "give the user running qtrain write access to its folder, or use another"
+                " folder"
+            )
+        else:
+            lead = "I/O error: "
+        return kind(f"{lead}cannot {action} {name} ({reason}); {remedy or advice}", path=path)
+
+
+class DiskFullError(StorageError):
+    """No space is left on the file system (or the user's quota is spent)."""
+
+
+class NotReadableError(StorageError):
+    """A file exists but this user may not read it."""
+
+
+class NotWritableError(StorageError):
+    """A file or folder may not be written: no permission, or a read-only file system."""
+
+
+class CorruptFileError(StorageError):
+    """A file's contents are damaged beyond what qtrain repairs by itself."""

@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from qtrain.app.runner import (
     resume_from_dir,
     train_from_config,
 )
+from qtrain.errors import NotWritableError
 
 CUSTOM = {
     "name": "custom",
@@ -158,3 +161,28 @@ def test_one_gradient_is_measured_as_the_first_training_step():
     rows, groups = 2 * prepared.objective.n_params + 1, 1
     assert evaluation.shots == rows * groups * 12
     assert plan_from_config(config)["step"]["shots"] == evaluation.shots
+
+
+def test_a_read_only_folder_is_refused_before_the_config_is_written(tmp_path, monkeypatch):
+    real_open, folder = os.open, tmp_path / "run"
+
+    def read_only(path, flags, *args, **kwargs):
+        if os.fspath(path).startswith(str(folder)) and flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(NotWritableError, match="read-only file system"):
+        train_from_config(parse_config(CUSTOM), run_dir=folder)
+    monkeypatch.undo()
+    assert list(folder.iterdir()) == []
+
+
+def test_resume_rebuilds_a_damaged_store_and_stays_bit_identical(tmp_path):
+    straight, _ = train_from_config(parse_config(CUSTOM), run_dir=tmp_path / "straight")
+    short = {**CUSTOM, "budget": {"max_steps": 3}}
+    _, directory = train_from_config(parse_config(short), run_dir=tmp_path / "split")
+    directory.store.write_bytes(b"\x00" * 5000)
+    resumed = resume_from_dir(directory.path, budget={"max_steps": 6})
+    assert resumed.theta.tobytes() == straight.theta.tobytes()
+    assert len(list(directory.path.glob("results.sqlite.corrupt-*"))) == 1

@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 import qtrain as qt
 from qtrain import __version__
 from qtrain.cli import app
+from qtrain.exec.store import StoredRow
 
 H2 = qt.problems.h2()  # STO-3G at 0.7414 Å, UCC double excitation
 
@@ -54,3 +55,16 @@ def test_cli_store_info_and_prune(tmp_path):
     kept = runner.invoke(app, ["store", "prune", str(path), "--older-than-days", "1"])
     assert kept.exit_code == 0 and "removed 0 row(s)" in kept.output
     assert runner.invoke(app, ["store", "info", str(tmp_path / "missing.sqlite")]).exit_code != 0
+
+
+def test_store_info_reports_a_damaged_store_with_exit_65_and_leaves_it(tmp_path):
+    store = tmp_path / "results.sqlite"
+    qt.ResultStore(store).put_many({"a": StoredRow(np.zeros(2), None, 0, {})})
+    ok = runner.invoke(app, ["store", "info", str(store)])
+    assert ok.exit_code == 0 and "1 finished row(s)" in ok.output
+    store.write_bytes(b"garbage, not SQLite" * 50)
+    result = runner.invoke(app, ["store", "info", str(store)])
+    assert result.exit_code == 65, result.output
+    assert f"{store} is damaged (file is not a database)" in result.output
+    assert store.read_bytes() == b"garbage, not SQLite" * 50  # inspected, not moved
+    assert runner.invoke(app, ["store", "prune", str(store)]).exit_code == 65

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
+import scipy
+from scipy import stats
 
 from qtrain.diagnostics.stats import estimate_variance, fit_decay
+
+# scipy >= 1.15 names the generator `rng` (SPEC 7); before, `random_state`
+SCIPY_RNG = (
+    "rng" if tuple(map(int, scipy.__version__.split(".")[:2])) >= (1, 15) else "random_state"
+)
 
 
 def product_gradients(rng, draws, n):
@@ -47,6 +54,44 @@ def test_shot_noise_is_subtracted():
     assert abs(estimate.variance[0] - 0.01) < 4 * spread
     assert estimate.low[0] < 0.01 < estimate.high[0]
     assert np.var(noisy, ddof=1) > 3 * 0.01
+
+
+def scipy_bca(draws, noise, *, resamples, rng):
+    """scipy.stats.bootstrap(method="BCa") of the same statistic, the pooled mean appended."""
+
+    def statistic(g, s, axis=-1):
+        n = g.shape[axis]
+        variance = (np.sum(g**2, axis) - np.sum(g, axis) ** 2 / n) / (n - 1) - np.sum(s, axis) / n
+        return np.concatenate([variance, variance.mean(axis=0, keepdims=True)])
+
+    return stats.bootstrap(
+        (draws.T, noise.T),
+        statistic,
+        n_resamples=resamples,
+        paired=True,
+        vectorized=True,
+        axis=-1,
+        method="BCa",
+        **{SCIPY_RNG: rng},
+    )
+
+
+@pytest.mark.parametrize(("draws", "width"), [(200, 1), (300, 3)])
+def test_bca_equals_scipy_bootstrap_on_the_same_resamples(draws, width):
+    """Ours is scipy's BCa (same resample indices from the same rng, same z0, a and quantiles).
+
+    Kept for speed and for degenerate columns (docs/decisions.md): scipy takes 5-70x longer
+    with several components and gives NaN where every draw is equal.
+    """
+    data = np.random.default_rng(3).standard_normal((draws, width)) ** 3
+    noise = np.random.default_rng(4).uniform(0, 0.01, (draws, width))
+    ours = estimate_variance(data, noise, resamples=1000, rng=np.random.default_rng(5))
+    theirs = scipy_bca(data, noise, resamples=1000, rng=np.random.default_rng(5))
+    low, high = theirs.confidence_interval
+    np.testing.assert_allclose(ours.low, low[:width], rtol=1e-12)
+    np.testing.assert_allclose(ours.high, high[:width], rtol=1e-12)
+    np.testing.assert_allclose(ours.pooled[1:], (low[-1], high[-1]), rtol=1e-12)
+    np.testing.assert_allclose(ours.replicates, theirs.bootstrap_distribution[-1], rtol=1e-12)
 
 
 def test_constant_draws_give_a_zero_width_interval():

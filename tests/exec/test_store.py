@@ -1,10 +1,16 @@
+import errno
+import logging
 import multiprocessing as mp
+import os
+import sqlite3
 
 import numpy as np
 import pytest
 
 import qtrain as qt
+from qtrain.errors import CorruptFileError, NotReadableError, NotWritableError
 from qtrain.exec.store import RowBlock, StoredRow
+from qtrain.exec.storefile import kind_of
 
 
 def row(value, shots=10):
@@ -113,3 +119,137 @@ def test_store_durability_sets_sqlites_synchronous_level(tmp_path, durability, l
 def test_store_rejects_an_unknown_durability(tmp_path):
     with pytest.raises(qt.ConfigError, match="durability must be one of full, normal"):
         qt.ResultStore(tmp_path / "r.sqlite", durability="eventual")
+
+
+def full_store(tmp_path):
+    """A store with rows in it, followed by a garbage, a truncated and a zeroed-header copy."""
+    path = tmp_path / "good.sqlite"
+    store = qt.ResultStore(path)
+    store.put_many({f"k{i}": row(float(i)) for i in range(2000)})
+    store._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return path.read_bytes()
+
+
+def damaged(data, how):
+    if how == "garbage":
+        return b"this is not a database, just text\n" * 200
+    if how == "truncated":
+        return data[: len(data) // 2]
+    return data[:100] + b"\x00" * 4000 + data[4100:]  # the schema page zeroed: "malformed"
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "malformed"])
+def test_a_damaged_store_is_moved_aside_and_rebuilt_with_a_warning(tmp_path, caplog, how):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(bad := damaged(full_store(tmp_path), how))
+    with caplog.at_level(logging.WARNING, logger="qtrain.exec"):
+        store = qt.ResultStore(path)
+    (aside,) = store.quarantined
+    assert aside.name.startswith("results.sqlite.corrupt-") and aside.read_bytes() == bad
+    assert len(store) == 0 and store.get_many(["k1"]) == {}
+    store.put_many({"a": row(1.0)})
+    assert set(qt.ResultStore(path).get_many(["a"])) == {"a"}
+    (event,) = [r for r in caplog.records if getattr(r, "event", "") == "store.quarantined"]
+    assert event.fields["moved_to"] == str(aside) and "damaged" in event.getMessage()
+
+
+def test_damage_found_mid_run_is_quarantined_too(tmp_path):
+    path = tmp_path / "results.sqlite"
+    data = full_store(tmp_path)
+    # the header and schema are fine, a data page in the middle is not: found only on reading
+    path.write_bytes(data[: len(data) // 2] + b"\xff" * 8192 + data[len(data) // 2 + 8192 :])
+    store = qt.ResultStore(path)
+    assert store.quarantined == []
+    found = store.get_many([f"k{i}" for i in range(2000)])  # reads the damaged page
+    assert found == {} and len(store.quarantined) == 1
+    store.put_many({"a": row(1.0)})
+    assert set(store.get_many(["a"])) == {"a"}
+
+
+def test_on_corrupt_raise_reports_and_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(b"garbage" * 100)
+    with pytest.raises(CorruptFileError, match=r"results\.sqlite is damaged \(file is not a"):
+        qt.ResultStore(path, on_corrupt="raise")
+    assert path.read_bytes() == b"garbage" * 100 and os.listdir(tmp_path) == ["results.sqlite"]
+    with pytest.raises(qt.ConfigError, match="on_corrupt"):
+        qt.ResultStore(path, on_corrupt="ignore")
+
+
+def test_a_full_disk_holds_finished_rows_in_memory_until_space_is_back(tmp_path, caplog):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    store.put_many({"first": row(0.5)})
+    conn = store._connect()
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+    big = {f"k{i}": StoredRow(np.full(400, float(i)), None, 1, {"x": "y" * 500}) for i in range(20)}
+    with caplog.at_level(logging.WARNING, logger="qtrain.exec"):
+        store.put_many(big)
+        store.put_many({"later": row(2.0)})
+    assert store.unsaved == 21 and len(store) == 1
+    found = store.get_many(["first", "k3", "later", "missing"])  # held rows are served
+    assert set(found) == {"first", "k3", "later"} and found["k3"].values[0] == 3.0
+    (event,) = [r for r in caplog.records if getattr(r, "event", "") == "store.full"]
+    assert "database or disk is full" in event.getMessage() and event.fields["unsaved"] == 20
+    assert store.flush() == 21  # still full
+    conn.execute("PRAGMA max_page_count = 1000000")
+    assert store.flush() == 0 and len(store) == 22
+    assert set(qt.ResultStore(tmp_path / "r.sqlite").get_many(big)) == set(big)
+
+
+def test_closing_with_rows_a_full_disk_kept_out_says_they_are_lost(tmp_path, caplog):
+    store = qt.ResultStore(tmp_path / "r.sqlite")
+    conn = store._connect()
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    store.put_many({f"k{i}": StoredRow(np.zeros(400), None, 1, {}) for i in range(20)})
+    with caplog.at_level(logging.ERROR, logger="qtrain.exec"):
+        store.close()
+    (event,) = [r for r in caplog.records if getattr(r, "event", "") == "store.rows_lost"]
+    assert event.fields["rows"] == 20
+    other = qt.ResultStore(tmp_path / "r.sqlite")
+    other.put_many({"a": row(1.0)})
+    assert other.drop_unsaved() == 0
+
+
+def test_an_unreadable_store_is_an_error_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "results.sqlite"
+    qt.ResultStore(path).put_many({"a": row(1.0)})
+    real_open = os.open
+
+    def denied(name, flags, *args, **kwargs):
+        if os.fspath(name) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(NotReadableError, match=r"permission denied: cannot read .*results\.sqlite"):
+        qt.ResultStore(path)
+
+
+def test_a_store_on_a_read_only_file_system_is_an_error_naming_it(tmpfs):
+    tmpfs.remount("size=8m,ro")
+    refused = r"read-only file system: cannot create files in .*mnt"
+    with pytest.raises(NotWritableError, match=refused):
+        qt.ResultStore(tmpfs.path / "new.sqlite")
+
+
+def test_sqlite_errors_are_told_apart():
+    assert kind_of(sqlite3.DatabaseError("database disk image is malformed")) == "corrupt"
+    assert kind_of(sqlite3.DatabaseError("file is not a database")) == "corrupt"
+    assert kind_of(sqlite3.OperationalError("database or disk is full")) == "full"
+    assert kind_of(sqlite3.OperationalError("attempt to write a readonly database")) == "readonly"
+    assert kind_of(sqlite3.OperationalError("database is locked")) is None
+
+
+def test_a_damaged_store_that_cannot_be_moved_aside_says_what_to_do(tmp_path, monkeypatch):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(b"garbage" * 100)
+
+    def denied(source, target):
+        raise PermissionError(errno.EACCES, "Permission denied", os.fspath(source))
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(NotWritableError, match=r"cannot move the damaged store aside .*by hand"):
+        qt.ResultStore(path)

@@ -12,6 +12,8 @@ from qtrain.errors import (
     WireCountError,
     WireOutOfRangeError,
 )
+from qtrain.ir import circuit as circuit_module
+from qtrain.ir import ops
 from qtrain.testing import reference_matrix
 from qtrain.testing.strategies import circuits
 
@@ -147,3 +149,10 @@ def test_circuit_compose_shares_parameters():
     np.testing.assert_allclose(
         reference_matrix(both, np.array([0.4])), reference_matrix(qt.Circuit(1).rx(0, 0.8))
     )
+
+
+def test_ops_and_builders_are_reexported_from_the_circuit_module():
+    assert circuit_module.Op is ops.Op and circuit_module.make_op is ops.make_op
+    built = qt.Circuit(3).toffoli(0, 1, 2).cx(2, 0)
+    assert [op.gate for op in built.ops] == ["CCX", "CNOT"]
+    assert built == qt.Circuit(3).ccx(0, 1, 2).cnot(2, 0)

@@ -1,8 +1,11 @@
 import itertools
 import json
 import math
+import os
 import re
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +19,7 @@ import qtrain as qt
 from qtrain.app.config import parse_config
 from qtrain.app.runner import train_from_config
 from qtrain.observe.metrics import MetricsTracker, serve_metrics
+from qtrain.observe.metrics_state import LatencyHistogram
 from qtrain.testing import make_record
 from qtrain.train.tracking import read_metrics
 
@@ -186,6 +190,56 @@ def test_histogram_buckets_are_cumulative_and_count_every_call(chaos_run):
     counts = [v for _, v in sorted(buckets)]
     assert counts == sorted(counts) and math.isinf(sorted(buckets)[-1][0])
     assert counts[-1] == chaos_run["metrics"].executor.counters.calls
+
+
+def test_latency_buckets_hold_their_bound_and_add_up_in_order():
+    """``le`` buckets count ``v <= le`` (as Prometheus does), cumulatively; the sum is in order."""
+    histogram = LatencyHistogram()
+    values = [0.0004, 0.001, 0.0011, 900.0, 1e9]
+    for v in values:
+        histogram.observe(v)
+    counts = dict(histogram.cumulative())
+    assert counts["0.001"] == 2 and counts["0.005"] == 3 and counts["900.0"] == 4
+    assert counts["+Inf"] == 5 and list(counts)[-1] == "+Inf"
+    assert histogram.sum == sum(values)
+
+
+SCRAPE_TWO_METHODS = """
+import itertools, time
+from qtrain.observe.metrics import MetricsTracker
+from qtrain.testing import make_record
+clock = itertools.count(0.0, 0.0137)
+time.perf_counter, time.time = (lambda: next(clock)), (lambda: 1.7e9)
+for run in ("a", "b"):  # two trackers in one process, two methods each
+    tracker = MetricsTracker(run_id=run)
+    tracker.start({"config_hash": "abc", "settings": {"seed": 1}})
+    for step, seconds in enumerate([0.0001, 0.002, 0.07, 2.0]):
+        method = ("adjoint", "param-shift")[step % 2]
+        tracker.log(make_record(step, seconds=seconds, method=method))
+    print(tracker.render())
+"""
+
+
+def test_scrapes_do_not_depend_on_prometheus_multiprocess_mode(tmp_path):
+    """Under PROMETHEUS_MULTIPROC_DIR, prometheus_client.Histogram values of one name share a
+    process-wide slot; the tracker's own buckets keep each method's and each run's apart."""
+    env = {k: v for k, v in os.environ.items() if k.lower() != "prometheus_multiproc_dir"}
+    scrapes = [
+        subprocess.run(
+            [sys.executable, "-c", SCRAPE_TWO_METHODS],
+            env=extra | env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for extra in ({}, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    ]
+    assert scrapes[0] == scrapes[1]
+    assert (
+        'qtrain_gradient_seconds_count{backend="unknown",method="adjoint",run_id="b"} 2.0'
+        in (scrapes[0])
+    )
 
 
 def record(step, *, monitor=None, calibration=("cal-0",)):

@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 
@@ -5,6 +6,7 @@ import numpy as np
 import pytest
 
 import qtrain as qt
+from qtrain.errors import DiskFullError, NotReadableError, NotWritableError, StorageError
 from qtrain.testing import make_record
 from qtrain.train.checkpoint import (
     Checkpoint,
@@ -12,6 +14,7 @@ from qtrain.train.checkpoint import (
     save_checkpoint,
     write_json_atomic,
 )
+from qtrain.train.records import StepRecord
 
 
 def record(step):
@@ -33,20 +36,21 @@ def record(step):
     )
 
 
-def checkpoint():
+def checkpoint(steps=2):
     rng = np.random.Generator(np.random.PCG64(7))
     rng.integers(0, 10, 5)
     theta = np.array([0.1, 1 / 3, np.pi, -2.5e-300])
     return Checkpoint(
         "abc" * 10,
         7,
-        2,
+        steps,
         theta,
-        {"step": 2, "m": [1 / 7, 0.2]},
+        {"step": steps, "m": [1 / 7, 0.2]},
         dict(rng.bit_generator.state),
-        200,
+        100 * steps,
         0.5,
-        (record(0), record(1)),
+        steps,
+        record(steps - 1),
     )
 
 
@@ -57,13 +61,33 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     assert loaded.theta.tobytes() == original.theta.tobytes()
     assert loaded.optimizer_state == original.optimizer_state
     assert loaded.rng_state == original.rng_state
-    assert [r.loss for r in loaded.history] == [r.loss for r in original.history]
-    assert all(r.gradient == () for r in loaded.history)  # vectors live in metrics.jsonl
+    assert loaded.records == 2 and loaded.last_record.loss == original.last_record.loss
+    assert loaded.last_record.gradient == ()  # vectors live in metrics.jsonl
     rng = np.random.Generator(np.random.PCG64())
     rng.bit_generator.state = loaded.rng_state
     expected = np.random.Generator(np.random.PCG64(7))
     expected.integers(0, 10, 5)
     assert rng.integers(0, 1 << 60) == expected.integers(0, 1 << 60)
+
+
+def test_checkpoint_size_does_not_grow_with_the_run(tmp_path):
+    save_checkpoint(tmp_path / "early.json", checkpoint(steps=3))
+    save_checkpoint(tmp_path / "late.json", checkpoint(steps=30_000))
+    early, late = (tmp_path / "early.json").stat().st_size, (tmp_path / "late.json").stat().st_size
+    assert late - early < 40  # a few more digits, not 510 B per step
+    assert "history" not in json.loads((tmp_path / "late.json").read_text())
+
+
+def test_checkpoint_reads_format_1_with_its_whole_history(tmp_path):
+    old = checkpoint().to_dict()
+    old["format"] = "qtrain.checkpoint/1"
+    old["history"] = [record(k).to_dict(with_gradient=False) for k in range(2)]
+    del old["records"], old["last_record"]
+    loaded = Checkpoint.from_dict(old)
+    assert loaded.records == 2
+    assert loaded.last_record == StepRecord.from_dict(old["history"][-1])
+    old["history"] = []
+    assert Checkpoint.from_dict(old).records == 0 and Checkpoint.from_dict(old).last_record is None
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
@@ -83,6 +107,9 @@ def test_load_checkpoint_errors_are_clear(tmp_path):
     (tmp_path / "other.json").write_text('{"format": "something/2"}')
     with pytest.raises(qt.CheckpointError, match="format"):
         load_checkpoint(tmp_path / "other.json")
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(qt.CheckpointError, match="not text"):
+        load_checkpoint(tmp_path / "binary.json")
     data = checkpoint().to_dict()
     del data["theta"]
     (tmp_path / "partial.json").write_text(json.dumps(data))
@@ -105,3 +132,84 @@ def test_checkpoint_keeps_the_monitor_state_and_reads_old_files(tmp_path):
     old = checkpoint().to_dict()
     del old["monitor_state"]  # a checkpoint written before monitors existed
     assert Checkpoint.from_dict(old).monitor_state is None
+
+
+def enospc_after_half(monkeypatch, name):
+    """``os.write`` to files named like ``name`` writes half its bytes, then: disk full."""
+    real_open, real_write, real_close, paths = os.open, os.write, os.close, {}
+
+    def fake_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        paths[fd] = os.fspath(path)
+        return fd
+
+    def fake_write(fd, data):
+        if name in os.path.basename(paths.get(fd, "")):
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def fake_close(fd):
+        paths.pop(fd, None)
+        return real_close(fd)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "write", fake_write)
+    monkeypatch.setattr(os, "close", fake_close)
+
+
+def test_atomic_write_on_a_full_disk_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "checkpoint.json"
+    write_json_atomic(path, {"step": 1})
+    enospc_after_half(monkeypatch, "checkpoint.json")
+    with pytest.raises(DiskFullError, match=r"disk full: cannot write .*checkpoint\.json") as info:
+        save_checkpoint(path, checkpoint())
+    assert isinstance(info.value, OSError) and info.value.path == str(path)
+    assert json.loads(path.read_text()) == {"step": 1}
+    assert os.listdir(tmp_path) == ["checkpoint.json"]  # no .checkpoint.json.<pid>.tmp
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "error"),
+    [
+        ("replace", errno.ENOSPC, DiskFullError),
+        ("fsync", errno.EIO, StorageError),
+        ("replace", errno.EROFS, NotWritableError),
+    ],
+)
+def test_atomic_write_failures_are_storage_errors_and_leave_no_temporary(
+    tmp_path, monkeypatch, where, code, error
+):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, where, fail)
+    with pytest.raises(error, match=r"run\.json"):
+        write_json_atomic(tmp_path / "run.json", {"a": 1})
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_interrupted_leaves_no_temporary(tmp_path, monkeypatch):
+    def interrupt(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_json_atomic(tmp_path / "summary.json", {"a": 1})
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+
+
+def test_unreadable_checkpoint_is_a_storage_error_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.json"
+    save_checkpoint(path, checkpoint())
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(path), "read_text", denied)
+    with pytest.raises(NotReadableError, match=r"permission denied: cannot read the checkpoint"):
+        load_checkpoint(path)

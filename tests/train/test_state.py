@@ -48,3 +48,15 @@ def test_existing_checkpoint_rules(tmp_path):
     run = RunDir(tmp_path).create()
     assert existing_checkpoint(run, resume=True) is None  # nothing to resume: start fresh
     assert existing_checkpoint(None, resume=False) is None
+
+
+def test_run_state_checkpoint_vouches_for_its_history_and_restores_it():
+    from qtrain.testing import make_record  # noqa: PLC0415 - only here
+
+    state = RunState.fresh(np.array([0.5]), qt.optim.Adam(), seed=3)
+    state.history += [make_record(k, loss=-k, gradient=(0.1,)) for k in range(3)]
+    state.step = 3
+    checkpoint = state.checkpoint("h", 3, None)
+    assert checkpoint.records == 3 and checkpoint.last_record == state.history[-1]
+    restored = RunState.restore(checkpoint, state.history)
+    assert restored.history == state.history and restored.history is not state.history

@@ -1,6 +1,11 @@
 import dataclasses
+import errno
 import logging
+import os
 
+import pytest
+
+from qtrain.errors import DiskFullError, NotWritableError
 from qtrain.logs import current_context
 from qtrain.testing import make_record
 from qtrain.train.tracking import (
@@ -87,3 +92,32 @@ def test_log_tracker_sets_the_step_of_what_follows_and_reports_changes(caplog):
     ]
     change = next(r for r in caplog.records if getattr(r, "event", "") == "calibration.change")
     assert change.fields["new"] == ["cal-1"] and change.fields["run_id"] == "run-7"
+
+
+def test_jsonl_tracker_on_a_full_disk_leaves_no_torn_line(tmp_path, monkeypatch):
+    path = tmp_path / "m.jsonl"
+    tracker = JsonlTracker(path)
+    tracker.log(record(0))
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(DiskFullError, match=r"cannot append a step record to .*m\.jsonl"):
+        tracker.log(record(1))
+    monkeypatch.undo()
+    assert read_metrics(path) == [record(0)] and path.read_text().endswith("\n")
+    tracker.log(record(1))  # space is back: the file goes on where it was
+    tracker.finish({})
+    assert read_metrics(path) == [record(0), record(1)]
+
+
+def test_jsonl_tracker_in_a_folder_it_may_not_write_says_so(tmp_path, monkeypatch):
+    def read_only(path, flags, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(NotWritableError, match="read-only file system"):
+        JsonlTracker(tmp_path / "m.jsonl").start({})

@@ -49,6 +49,7 @@ from qtrain.ir.observables import Observable
 from qtrain.observe.mlflow_tracker import MlflowTracker
 from qtrain.optim import Optimizer, from_config
 from qtrain.problems import Problem, build
+from qtrain.train.checkpoint import write_bytes_atomic
 from qtrain.train.evaluation import Evaluation, EvaluationAssembly
 from qtrain.train.loop import FitResult, Report, fit
 from qtrain.train.objective import Objective
@@ -271,7 +272,12 @@ def _problem_report(prepared: Prepared) -> Report | None:
 def train_from_config(
     config: RunConfig, *, run_dir: Path | None = None, trackers: Sequence[Tracker] = ()
 ) -> tuple[FitResult, RunDir]:
-    """Train a new run; its folder is ``run_dir`` or ``<run.dir>/<run id>``."""
+    """Train a new run; its folder is ``run_dir`` or ``<run.dir>/<run id>``.
+
+    Raises:
+        ConfigError, CheckpointError: bad input. StorageError: the folder cannot be written
+        (before any work), the disk filled up, or a run file is damaged (see ``qt.fit``).
+    """
     prepared = prepare(config)
     resolved = prepared.config
     if run_dir is None:
@@ -281,19 +287,25 @@ def train_from_config(
     directory = RunDir(run_dir)
     if directory.checkpoint.exists():
         raise CheckpointError(f"{run_dir} already holds a run; continue it with qtrain resume")
-    directory.create()
-    directory.config.write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
+    directory.create().check_writable()  # a read-only folder is refused before any work
+    text = yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False)
+    write_bytes_atomic(directory.config, text.encode("utf-8"))
     return _fit(prepared, directory, resume=False, trackers=trackers), directory
 
 
 def resume_from_dir(
     run_dir: Path, *, budget: dict[str, Any] | None = None, trackers: Sequence[Tracker] = ()
 ) -> FitResult:
-    """Continue the run in ``run_dir`` from its checkpoint, optionally with a new budget."""
+    """Continue the run in ``run_dir`` from its checkpoint, optionally with a new budget.
+
+    A damaged ``results.sqlite`` is moved aside and rebuilt empty, with a warning (the
+    checkpoint holds what resume needs); other storage failures raise ``StorageError``.
+    """
     directory = RunDir(Path(run_dir))
     if not directory.config.exists():
         raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")
     config = load_config(directory.config)
+    directory.check_writable()  # a read-only folder is refused before any work
     if budget:
         merged = {
             **config.budget.model_dump(),

@@ -5,6 +5,12 @@ simulator with sampled parameter-shift gradients and reports the energy against 
 ground state. ``qtrain train CONFIG.yaml`` runs any config, ``qtrain resume RUN_DIR``
 continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run, and
 ``qtrain problems`` lists the built-ins.
+
+Exit status: 0 when a run ends by a budget or stop rule; 2 for bad input; 65 a run file is
+damaged beyond repair (``metrics.jsonl``); 66 a file may not be read; 73 the run folder (or a
+file in it) may not be written — read-only, or no permission; 74 the disk is full (or another
+I/O error); 130 after Ctrl-C or SIGTERM. Each is one line naming the file and what to do
+(``docs/operations.md``, "When the disk or the folder fails").
 """
 
 from __future__ import annotations
@@ -78,16 +84,26 @@ app.add_typer(store_app, name="store")
 
 
 @store_app.command("info")
+@friendly_errors
 def store_info(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """How many finished rows the store at PATH holds."""
-    typer.echo(f"{path}: {len(ResultStore(path))} finished row(s)")
+    """How many finished rows the store at PATH holds (a damaged store is reported, not moved)."""
+    store = ResultStore(path, on_corrupt="raise")
+    try:
+        typer.echo(f"{path}: {len(store)} finished row(s)")
+    finally:
+        store.close()
 
 
 @store_app.command("prune")
+@friendly_errors
 def store_prune(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     older_than_days: Annotated[float, typer.Option(min=0.0, help="Age limit in days.")] = 30.0,
 ) -> None:
     """Delete rows older than --older-than-days from the store at PATH."""
-    removed = ResultStore(path).prune(older_than_s=older_than_days * 86400.0)
+    store = ResultStore(path, on_corrupt="raise")
+    try:
+        removed = store.prune(older_than_s=older_than_days * 86400.0)
+    finally:
+        store.close()
     typer.echo(f"{path}: removed {removed} row(s) older than {older_than_days:g} day(s)")

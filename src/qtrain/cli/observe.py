@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,15 @@ class Observe:
     log_level: LogLevel | None = None
 
 
+def _not_the_run_error(record: logging.LogRecord) -> bool:
+    """Human lines leave out ``run.error``: the command prints the error itself, once.
+
+    (A ``QtrainError`` as the one ``error:`` line, anything else as its traceback; JSON
+    logs keep the event for log pipelines.)
+    """
+    return getattr(record, "event", None) != "run.error"
+
+
 @contextlib.contextmanager
 def observing(console: Console, options: Observe) -> Iterator[list[Tracker]]:
     """Logs configured and, with a port, metrics served, for the length of the block.
@@ -88,6 +98,8 @@ def observing(console: Console, options: Observe) -> Iterator[list[Tracker]]:
     """
     level = None if options.log_level is None else LogLevel(options.log_level).value
     handler = configure_logging(LogFormat(options.log_format).value, level=level)
+    if options.log_format == LogFormat.human:
+        handler.addFilter(_not_the_run_error)
     metrics = None
     try:
         if options.metrics_port is not None:

@@ -20,12 +20,21 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from qtrain.errors import QtrainError
+from qtrain.errors import (
+    CorruptFileError,
+    DiskFullError,
+    NotReadableError,
+    NotWritableError,
+    QtrainError,
+    StorageError,
+)
 from qtrain.train.records import StepRecord
 
 __all__ = [
+    "EXIT_STATUS",
     "ProgressTracker",
     "compact",
+    "exit_status",
     "friendly_errors",
     "summary_table",
     "value_with_error",
@@ -35,17 +44,45 @@ Params = ParamSpec("Params")
 Returned = TypeVar("Returned")
 
 
+EXIT_STATUS: tuple[tuple[type[QtrainError], int], ...] = (
+    (CorruptFileError, 65),  # EX_DATAERR: a run file is damaged beyond automatic repair
+    (NotReadableError, 66),  # EX_NOINPUT: a file exists but may not be read
+    (NotWritableError, 73),  # EX_CANTCREAT: read-only folder or file system, no permission
+    (DiskFullError, 74),  # EX_IOERR: no space left (or quota spent)
+    (StorageError, 74),  # EX_IOERR: another I/O failure
+    (QtrainError, 2),  # bad input: a config, an option, a checkpoint of another run
+)
+"""Exit status of each error a command reports as one line (sysexits.h codes; first match)."""
+
+
+def exit_status(error: QtrainError) -> int:
+    """The documented exit status of ``error`` (:data:`EXIT_STATUS`).
+
+    >>> from qtrain.errors import ConfigError, DiskFullError
+    >>> exit_status(ConfigError("x")), exit_status(DiskFullError("y"))
+    (2, 74)
+    """
+    return next(status for kind, status in EXIT_STATUS if isinstance(error, kind))
+
+
 def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Returned]:
-    """Print a ``QtrainError`` as one red line (no traceback) and exit with status 2."""
+    """Print a ``QtrainError`` as one red line (no traceback) and exit with its status.
+
+    Bad input exits 2; a failure of the environment (a full disk, a folder that cannot be
+    written, a file that cannot be read or is damaged) its own status (:data:`EXIT_STATUS`).
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Returned:
         try:
             return command(*args, **kwargs)
         except QtrainError as error:
-            # escape: messages name extras like qtrain[plot], which rich would eat as markup
-            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-            raise typer.Exit(2) from None
+            # escape: messages name extras like qtrain[plot], which rich would eat as markup;
+            # soft_wrap: one line, however long (the terminal wraps it, a log keeps it whole)
+            Console(stderr=True).print(
+                f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(exit_status(error)) from None
 
     return wrapper
 

@@ -14,271 +14,43 @@ not depend on which other points are scanned; bootstrap resamples from ``(1, ini
 cost)``. The statistics (BCa intervals, fits, the plateau flag) are in
 :mod:`qtrain.diagnostics.stats`.
 
-**Shots for a target SNR.** A component whose size is typical for the point, ``√Var``, has a
-signal-to-noise ratio ``√Var / stderr``; with ``N_s`` shots per row and group its parameter
--shift standard error is ``√(Σ_r W_rk² · σ²_shot / N_s)``. The per-shot variance is bounded
-from the exact cost values by the Bhatia–Davis inequality ``σ² ≤ (M − μ)(μ − m)`` for a
-one-group observable with spectrum in ``[m, M]`` (exact for two-valued spectra such as the
-global cost's), and by ``Σ_g (range_g)²/4`` otherwise, so the reported shots are enough.
+**Shots for a target SNR.** Each point also reports the shots per row and group at which a
+component of typical size ``√Var`` reaches ``target_snr`` (bounds and derivation in
+:mod:`qtrain.diagnostics.scan_shots`).
+
+The rooms: :mod:`~qtrain.diagnostics.scan_plan` (settings and points, checked before
+anything runs), :mod:`~qtrain.diagnostics.scan_run` (a point's draws and statistics),
+:mod:`~qtrain.diagnostics.scan_fit` (the decay fit of each series).
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend
-from qtrain.diagnostics.costs import CostSpec, cost_label, resolve_cost
-from qtrain.diagnostics.families import FamilySpec, resolve_family
-from qtrain.diagnostics.inits import Init, InitSpec, resolve_init
-from qtrain.diagnostics.result import DecayFit, ScanPoint, ScanResult
-from qtrain.diagnostics.sampling import (
-    Draws,
-    Gradients,
-    adjoint_gradients,
-    components_of,
-    draw_samples,
-    plan_gradients,
-    shift_cost,
+from qtrain.diagnostics.costs import CostSpec
+from qtrain.diagnostics.families import FamilySpec
+from qtrain.diagnostics.inits import InitSpec
+from qtrain.diagnostics.result import ScanPoint, ScanResult
+from qtrain.diagnostics.scan_fit import fit_series
+from qtrain.diagnostics.scan_plan import (
+    ADJOINT_ABOVE_ROWS,
+    METHODS,
+    Point,
+    Scan,
+    check_settings,
+    ints,
 )
-from qtrain.diagnostics.stats import estimate_variance, fit_decay
-from qtrain.errors import ConfigError
-from qtrain.exec.distributed import DaskExecutor
+from qtrain.diagnostics.scan_run import measure
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
-from qtrain.ir.observables import Observable
-from qtrain.ir.validate import check_observable_fits
-from qtrain.sim.measure import measurement_plan
 
-__all__ = ["METHODS", "variance_scan"]
+__all__ = ["ADJOINT_ABOVE_ROWS", "METHODS", "variance_scan"]
 
-METHODS = ("auto", "param-shift", "adjoint")
-# "auto" takes the adjoint method once the shift rule needs more rows per draw than this.
-# Shifted rows of all draws run as one batch, the adjoint runs draw by draw: for 100 draws at
-# (6, 10) HEA / (8, 20) McClean, 16 components (33 rows) took 0.15 / 1.15 s by shifts and
-# 0.52 / 1.34 s by adjoint; every component (241 / 321 rows) 1.10 / 10.4 s against 0.48 / 0.93 s.
-ADJOINT_ABOVE_ROWS = 32
 Array = NDArray[np.float64]
-
-
-def _ints(values: Sequence[int] | int, name: str, minimum: int) -> list[int]:
-    items: list[object] = [values] if isinstance(values, int | np.integer) else list(values)
-    checked = []
-    for v in items:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
-            raise ConfigError(f"{name} must be ints >= {minimum}, got {values!r}")
-        checked.append(int(v))
-    if not checked:
-        raise ConfigError(f"{name} must name at least one value")
-    return sorted(set(checked))
-
-
-def _costs(cost: Any) -> list[tuple[str, CostSpec]]:
-    if isinstance(cost, Mapping):
-        return [(str(label), spec) for label, spec in cost.items()]
-    if isinstance(cost, str | Observable) or callable(cost):
-        return [(cost_label(cost), cost)]
-    return [(cost_label(c), c) for c in cost]
-
-
-def _inits(init: Any) -> list[Init]:
-    if isinstance(init, str | Mapping) or callable(init) or not isinstance(init, Sequence):
-        return [resolve_init(init)]
-    return [resolve_init(i) for i in init]
-
-
-def _check_settings(samples: int, level: float, resamples: int, snr: float, shots: object) -> None:
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 4:
-        raise ConfigError(f"samples must be an int >= 4 (200 or more is typical), got {samples!r}")
-    if not isinstance(level, float | int) or not 0 < level < 1:
-        raise ConfigError(f"level must be in (0, 1), got {level!r}")
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 100:
-        raise ConfigError(f"resamples must be an int >= 100, got {resamples!r}")
-    if not isinstance(snr, float | int) or not 0 < snr < math.inf:
-        raise ConfigError(f"target_snr must be a positive number, got {snr!r}")
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 2):
-        raise ConfigError(f"shots must be None (exact) or an int >= 2, got {shots!r}")
-
-
-def _method(method: str, shots: int | None, runner: Executor, rows: float) -> str:
-    if method not in METHODS:
-        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    local = isinstance(runner.backend, LocalSimulator) and not isinstance(runner, DaskExecutor)
-    if method == "adjoint" and (shots is not None or not local):
-        raise ConfigError(
-            "method='adjoint' is exact and runs in this process on the local simulator; use "
-            "'param-shift' for shots, another backend or Dask"
-        )
-    if method == "auto":
-        return "adjoint" if shots is None and local and rows > ADJOINT_ABOVE_ROWS else "param-shift"
-    return method
-
-
-def _shot_noise(observable: Observable, n_qubits: int, values: Array) -> Array:
-    """``(S,)`` bounds on the per-shot variance at cost values ``values (S,)``."""
-    plan = measurement_plan(observable, n_qubits)
-    ranges = [(float(g.eigenvalues.min()), float(g.eigenvalues.max())) for g in plan.groups]
-    if len(ranges) == 1:
-        low, high = ranges[0][0] + plan.constant, ranges[0][1] + plan.constant
-        return np.clip((high - values) * (values - low), 0.0, None)  # Bhatia–Davis
-    return np.full(values.shape, sum((b - a) ** 2 / 4 for a, b in ranges))  # Popoviciu
-
-
-def _shots_for(snr: float, per_shot: float, variance: float) -> int | None:
-    if not variance > 0 or not math.isfinite(variance):
-        return None
-    return max(2, math.ceil(snr**2 * per_shot / variance))
-
-
-class _Point:
-    """One (init, depth, n): the draws' setting, checked before anything runs."""
-
-    def __init__(self, scan: _Scan, init_index: int, depth: int, n_qubits: int) -> None:
-        self.init_index, self.depth, self.n = init_index, depth, n_qubits
-        self.init, self.seed = scan.inits[init_index], scan.seed
-        probe = draw_samples(
-            scan.family, self.init, n_qubits, depth, samples=1, rng=np.random.default_rng(0)
-        ).circuits[0]
-        self.n_params = probe.n_params
-        self.components = components_of(scan.params, probe.n_params)
-        self.observables = tuple(
-            check_observable_fits(probe, resolve_cost(spec, n_qubits)) for _, spec in scan.costs
-        )
-        weight_sq, rows = shift_cost(probe, self.components)
-        self.weight_sq, self.rows = float(weight_sq.mean()), float(rows.mean())
-        self.method = _method(scan.method, scan.shots, scan.runner, 1 + rows.sum())
-
-    def seeds(self, stream: int, *more: int) -> np.random.SeedSequence:
-        """Stream 0: the draws; stream 1: the bootstrap of cost ``more[0]``."""
-        key = (stream, self.init_index, self.depth, self.n, *more)
-        return np.random.SeedSequence(self.seed, spawn_key=key)
-
-
-class _Scan:
-    """The resolved settings of one :func:`variance_scan` call."""
-
-    def __init__(self, ansatz: FamilySpec, cost: Any, init: Any, **settings: Any) -> None:
-        self.family = resolve_family(ansatz)
-        self.costs, self.inits = _costs(cost), _inits(init)
-        if not self.costs:
-            raise ConfigError("cost must name at least one cost")
-        self.samples: int = settings["samples"]
-        self.params: str | Sequence[int] = settings["params"]
-        self.seed: int = settings["seed"]
-        self.shots: int | None = settings["shots"]
-        self.method: str = settings["method"]
-        self.runner: Executor = settings["runner"]
-        self.level: float = settings["level"]
-        self.resamples: int = settings["resamples"]
-        self.target_snr: float = settings["target_snr"]
-
-    def gradients(self, point: _Point) -> tuple[Gradients, float]:
-        started = time.perf_counter()
-        rng = np.random.default_rng(point.seeds(0))
-        draws: Draws = draw_samples(
-            self.family, point.init, point.n, point.depth, samples=self.samples, rng=rng
-        )
-        if point.method == "adjoint":
-            simulator = self.runner.backend
-            assert isinstance(simulator, LocalSimulator)  # checked by _method
-            result = adjoint_gradients(draws, point.observables, point.components, simulator)
-        else:
-            tasks, assemble = plan_gradients(
-                draws,
-                point.observables,
-                point.components,
-                shots=self.shots,
-                seed=self.seed,
-                random_structure=self.family.random_structure,
-            )
-            result = assemble(self.runner.run(tasks))
-        return result, time.perf_counter() - started
-
-    def points(self, point: _Point) -> list[tuple[ScanPoint, Array]]:
-        gradients, seconds = self.gradients(point)
-        out = []
-        for o, (label, _) in enumerate(self.costs):
-            draws = gradients.values[o]
-            noise = None if gradients.stderr is None else gradients.stderr[o] ** 2
-            rng = np.random.default_rng(point.seeds(1, o))
-            stats = estimate_variance(
-                draws, noise, level=self.level, resamples=self.resamples, rng=rng
-            )
-            variance, low, high = stats.pooled
-            per_shot = float(_shot_noise(point.observables[o], point.n, gradients.fun[o]).mean())
-            needed = point.weight_sq * per_shot
-            shots = _shots_for(self.target_snr, needed, variance)
-            groups = len(point.observables[o].groups())
-            scan_point = ScanPoint(
-                n_qubits=point.n,
-                depth=point.depth,
-                cost=label,
-                init=point.init.name,
-                samples=self.samples,
-                n_params=point.n_params,
-                params=tuple(int(k) for k in point.components),
-                mean=float(draws.mean()),
-                variance=variance,
-                ci_low=low,
-                ci_high=high,
-                component_variance=tuple(float(v) for v in stats.variance),
-                component_low=tuple(float(v) for v in stats.low),
-                component_high=tuple(float(v) for v in stats.high),
-                cost_mean=float(gradients.fun[o].mean()),
-                shots_per_row=shots,
-                shots_low=_shots_for(self.target_snr, needed, high),
-                shots_high=_shots_for(self.target_snr, needed, low),
-                shots_per_component=None
-                if shots is None
-                else math.ceil(shots * point.rows * groups),
-                method=gradients.method,
-                rows=gradients.rows,
-                shots=gradients.shots,
-                seconds=seconds,
-            )
-            out.append((scan_point, stats.replicates))
-        return out
-
-
-def _fits(results: list[tuple[ScanPoint, Array]], level: float) -> tuple[DecayFit, ...]:
-    series: dict[tuple[int, str, str], list[tuple[ScanPoint, Array]]] = {}
-    for point, replicates in results:
-        series.setdefault(point.series, []).append((point, replicates))
-    fits = []
-    for (depth, cost, init), members in series.items():
-        if len(members) < 2:
-            continue
-        qubits = np.array([p.n_qubits for p, _ in members], dtype=np.float64)
-        variance = np.array([p.variance for p, _ in members])
-        replicates = np.column_stack([r for _, r in members])
-        decay = fit_decay(qubits, variance, replicates, level=level)
-        fits.append(
-            DecayFit(
-                depth,
-                cost,
-                init,
-                tuple(int(n) for n in qubits),
-                decay.rate,
-                decay.rate_low,
-                decay.rate_high,
-                math.exp(decay.rate),
-                decay.intercept,
-                decay.power,
-                decay.power_low,
-                decay.power_high,
-                decay.residual_exponential,
-                decay.residual_power,
-                decay.shape,
-                decay.plateau,
-            )
-        )
-    return tuple(fits)
 
 
 def variance_scan(
@@ -336,9 +108,9 @@ def variance_scan(
     Raises:
         ConfigError: any bad setting (named), before anything runs.
     """
-    _check_settings(samples, level, resamples, target_snr, shots)
+    check_settings(samples, level, resamples, target_snr, shots)
     runner = resolve_executor(backend, executor, None)
-    scan = _Scan(
+    scan = Scan(
         ansatz,
         cost,
         init,
@@ -352,13 +124,13 @@ def variance_scan(
         resamples=resamples,
         target_snr=float(target_snr),
     )
-    sizes, layers = _ints(qubits, "qubits", 1), _ints(depths, "depths", 1)
+    sizes, layers = ints(qubits, "qubits", 1), ints(depths, "depths", 1)
     plan = [
-        _Point(scan, i, depth, n) for i in range(len(scan.inits)) for depth in layers for n in sizes
+        Point(scan, i, depth, n) for i in range(len(scan.inits)) for depth in layers for n in sizes
     ]
     results: list[tuple[ScanPoint, Array]] = []
     for point in plan:
-        for finished in scan.points(point):
+        for finished in measure(scan, point):
             results.append(finished)
             if on_point is not None:
                 on_point(finished[0])
@@ -380,4 +152,4 @@ def variance_scan(
         "interval": "BCa bootstrap over draws",
         "backend": runner.name,
     }
-    return ScanResult(tuple(p for p, _ in results), _fits(results, float(level)), settings)
+    return ScanResult(tuple(p for p, _ in results), fit_series(results, float(level)), settings)

@@ -43,6 +43,8 @@ class SlotProgram:
         offset: ``b``, ``(S,)``.
         slot_gates: ``(S,)`` the spec of the gate each slot feeds (its shift rule's source).
         slot_ops: ``(S,)`` index of that gate in ``circuit.ops``.
+        slot_sources: ``(S,)`` index of the user's op in ``source.ops`` the slot came from
+            (a U3's three slots all name the U3, although they feed RZ, RY, RZ).
     """
 
     source: Circuit
@@ -51,6 +53,7 @@ class SlotProgram:
     offset: NDArray[np.float64]
     slot_gates: tuple[GateSpec, ...]
     slot_ops: tuple[int, ...]
+    slot_sources: tuple[int, ...]
 
     @property
     def n_slots(self) -> int:
@@ -87,7 +90,8 @@ def lower(circuit: Circuit) -> SlotProgram:
     offsets: list[float] = []
     gates: list[GateSpec] = []
     slot_ops: list[int] = []
-    for original in circuit.ops:
+    sources: list[int] = []
+    for source, original in enumerate(circuit.ops):
         for op in _expanded(original):
             args: list[Arg] = []
             for arg in op.args:
@@ -96,6 +100,7 @@ def lower(circuit: Circuit) -> SlotProgram:
                     offsets.append(arg.offset)
                     gates.append(op.spec)
                     slot_ops.append(len(ops))
+                    sources.append(source)
                     args.append(P(len(rows) - 1))
                 else:
                     args.append(arg)
@@ -111,4 +116,5 @@ def lower(circuit: Circuit) -> SlotProgram:
         np.array(offsets, dtype=np.float64),
         tuple(gates),
         tuple(slot_ops),
+        tuple(sources),
     )

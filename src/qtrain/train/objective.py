@@ -7,6 +7,11 @@ a circuit are measured together (one Jacobian with several observables). ``plan`
 tasks of one value-and-gradient evaluation and the function that assembles them into an
 :class:`Evaluation`, so the training loop can price a step before it runs it.
 
+Its concerns have rooms of their own: :mod:`~qtrain.train.seeding` (the plan's root seed and
+each circuit's child seed), :mod:`~qtrain.train.shot_split` (a shot policy across circuits,
+the total-budget split and the target's budget check), :mod:`~qtrain.train.value_rows` (SPSA's
+value row and its shots) and :mod:`~qtrain.train.metric_backend` (the metric tensor's checks).
+
 >>> import numpy as np
 >>> import qtrain as qt
 >>> obj = Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -29,108 +34,42 @@ from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
-from qtrain.errors import BudgetExceededError, ConfigError, ParameterShapeError, ShotsError
+from qtrain.errors import ConfigError, ParameterShapeError
 from qtrain.exec.executor import Executor, resolve_executor
-from qtrain.exec.expval import resolve_seed
-from qtrain.grad.api import metric_tensor, plan_jacobian
-from qtrain.grad.metric_tensor import check_approx, check_memory, local_simulator
-from qtrain.grad.result import LinearAssembly
-from qtrain.grad.shots import ShotPolicy, group_spreads, split_budget
+from qtrain.grad.api import plan_jacobian
+from qtrain.grad.shots import ShotPolicy
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.ir.validate import check_observable_fits, check_theta
 from qtrain.train.evaluation import Evaluation, EvaluationAssembly, Piece
 from qtrain.train.losses import LOSSES, Loss
+from qtrain.train.metric_backend import metric_fn
+from qtrain.train.seeding import child_seed, root_seed
+from qtrain.train.shot_split import (
+    as_policy,
+    check_target_budget,
+    restrict,
+    split_total,
+    total_to_split,
+)
 from qtrain.train.smoothness import lipschitz_bound
+from qtrain.train.value_rows import value_task
 
 __all__ = ["Evaluation", "Objective"]
 
 Vector = NDArray[np.float64]
+Groups = tuple[tuple[Circuit, tuple[int, ...]], ...]
 
 
-def _child_seed(seed: int | None, index: int) -> int | None:
-    """An independent sampling seed per circuit, so terms never share sampling noise."""
-    if seed is None:
-        return None
-    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
+def group_terms(circuits: Sequence[Circuit]) -> Groups:
+    """Each distinct circuit (by fingerprint) with the indices of its terms, in first-seen order.
 
-
-def _root_seed(seed: int | None, policy: ShotPolicy | None, method: str) -> int | None:
-    """``seed``, or fresh entropy drawn once per plan (one number) when anything is random."""
-    if policy is None and method != "spsa":
-        return seed
-    return resolve_seed(seed)
-
-
-def _policy(shots: int | ShotPolicy | None) -> ShotPolicy | None:
-    return ShotPolicy.fixed(shots) if isinstance(shots, int) else shots
-
-
-def _restrict(policy: ShotPolicy | None, n_params: int) -> ShotPolicy | None:
-    """Per-component shots of the first ``n_params`` components (a circuit's own)."""
-    if policy is None or policy.per_component is None:
-        return policy
-    return ShotPolicy.components(policy.per_component[:n_params])
-
-
-def _value_shots(policy: ShotPolicy | None, tasks: list[Task]) -> int | None:
-    """Shots for an extra value row: the gradient rows' mean per (row, group), at least 2."""
-    if policy is None:
-        return None
-    if policy.per_row is not None:
-        return policy.per_row
-    matrices = [m for m in (t.shot_matrix() for t in tasks) if m is not None and m.size]
-    mean = float(np.mean(np.concatenate([m.ravel() for m in matrices]))) if matrices else 2.0
-    return max(2, int(np.ceil(mean)))
-
-
-def _row_importance(piece: Piece) -> Vector:
-    """``(R,)`` the allocation weight of each row of a piece's task, its value row last.
-
-    Linear methods (parameter shift, finite differences) say it themselves (``|W_r|``);
-    SPSA's rows all weigh the same, and its separate value row as much as one of them.
+    Terms that share a circuit are measured together: one Jacobian, several observables.
     """
-    (task,) = piece.tasks
-    assemble = piece.assemble
-    rows = (
-        assemble.importance()
-        if isinstance(assemble, LinearAssembly)
-        else np.ones(task.params.shape[0])
-    )
-    if piece.value_task is not None:
-        rows = np.append(rows, rows.mean() if rows.size else 1.0)
-    return rows
-
-
-def _split_total(
-    budget: int, pieces: list[Piece]
-) -> list[tuple[ShotPolicy, NDArray[np.int64] | None]]:
-    """One budget over every (row, group) cell of every piece, ``∝ |W_r|·spread_g``.
-
-    That proportion minimises the summed variance of all the Jacobians' components at a
-    fixed total (:mod:`qtrain.grad.shots`), now across circuits. Returns each piece's
-    ``(R, G)`` cells as a policy and its value row's ``(1, G)`` shots (``None`` if none).
-    """
-    shapes, demands = [], []
-    for piece in pieces:
-        if len(piece.tasks) != 1:
-            raise ShotsError("a total shot budget needs one task per circuit")
-        spreads = group_spreads(piece.tasks[0].observables)
-        demand = np.outer(_row_importance(piece), spreads)
-        shapes.append(demand.shape)
-        demands.append(demand.ravel())
-    flat = split_budget(budget, np.concatenate(demands))
-    shares: list[tuple[ShotPolicy, NDArray[np.int64] | None]] = []
-    cursor = 0
-    for piece, shape in zip(pieces, shapes, strict=True):
-        cells = flat[cursor : cursor + shape[0] * shape[1]].reshape(shape)
-        cursor += cells.size
-        if piece.value_task is None:
-            shares.append((ShotPolicy.cells(cells), None))
-        else:
-            shares.append((ShotPolicy.cells(cells[:-1]), cells[-1:]))
-    return shares
+    groups: dict[str, tuple[Circuit, list[int]]] = {}
+    for index, circuit in enumerate(circuits):
+        groups.setdefault(circuit.fingerprint(), (circuit, []))[1].append(index)
+    return tuple((c, tuple(i)) for c, i in groups.values())
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +87,7 @@ class Objective:
     observables: tuple[Observable, ...]
     loss: Loss | str = "expval"
     targets: Vector | None = None
-    _groups: tuple[tuple[Circuit, tuple[int, ...]], ...] = field(init=False, repr=False)
+    _groups: Groups = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         circuits, observables = tuple(self.circuits), tuple(self.observables)
@@ -169,14 +108,11 @@ class Objective:
         targets = self._checked_targets(loss, len(circuits))
         if loss.single_term and len(circuits) != 1:
             raise ConfigError(f"loss {loss.name!r} takes one term, got {len(circuits)}")
-        groups: dict[str, tuple[Circuit, list[int]]] = {}
-        for index, circuit in enumerate(circuits):
-            groups.setdefault(circuit.fingerprint(), (circuit, []))[1].append(index)
         object.__setattr__(self, "circuits", circuits)
         object.__setattr__(self, "observables", observables)
         object.__setattr__(self, "loss", loss)
         object.__setattr__(self, "targets", targets)
-        object.__setattr__(self, "_groups", tuple((c, tuple(i)) for c, i in groups.values()))
+        object.__setattr__(self, "_groups", group_terms(circuits))
 
     def _checked_targets(self, loss: Loss, terms: int) -> Vector | None:
         if self.targets is None:
@@ -275,36 +211,30 @@ class Objective:
             options: method options (SPSA ``step``/``directions``, finite-diff ``step``).
         """
         point = self.check_theta(theta)
-        policy = _policy(shots)
-        seed = _root_seed(seed, policy, method)
+        policy = as_policy(shots)
+        seed = root_seed(seed, policy, method)
         plan_piece = partial(
             self._plan_piece, point, method=method, seed=seed, backend=backend, options=options
         )
         pieces = [plan_piece(index, policy) for index in range(len(self._groups))]
-        if policy is not None and policy.budget is not None and policy.target_stderr is None:
+        total = total_to_split(policy)
+        if total is not None:
             # A total is a total: one split over every circuit's rows and value rows.
-            shares = _split_total(policy.budget, pieces)
+            shares = split_total(total, pieces)
             pieces = [plan_piece(i, cells, value) for i, (cells, value) in enumerate(shares)]
-        metric_fn = self._metric_fn(point, metric, backend)
+        metric_thunk = metric_fn([c for c, _ in self._groups], point, metric, backend)
         assembly = EvaluationAssembly(
             self.loss_fn,
             self.targets,
             len(self.circuits),
             self.n_params,
             tuple(pieces),
-            metric_fn,
+            metric_thunk,
             policy,
             seed,
         )
         tasks = assembly.tasks()
-        if policy is not None and policy.target_stderr is not None and policy.budget is not None:
-            needed = sum(int(m.sum()) for m in (t.shot_matrix() for t in tasks) if m is not None)
-            if needed > policy.budget:  # the cap covers every circuit, not each alone
-                raise BudgetExceededError(
-                    f"a standard error of {policy.target_stderr:g} on every circuit's gradient "
-                    f"needs {needed} shots by the worst-case bound, above the budget of "
-                    f"{policy.budget}"
-                )
+        check_target_budget(policy, tasks)
         return tasks, assembly
 
     def _plan_piece(
@@ -322,7 +252,7 @@ class Objective:
         """The tasks and assembly of circuit ``index``'s terms (see :meth:`plan`)."""
         circuit, terms = self._groups[index]
         n_i = circuit.n_params
-        sub_policy, sub_seed = _restrict(policy, n_i), _child_seed(seed, index)
+        sub_policy, sub_seed = restrict(policy, n_i), child_seed(seed, index)
         observables = tuple(self.observables[t] for t in terms)
         tasks, assemble = plan_jacobian(
             circuit,
@@ -334,32 +264,17 @@ class Objective:
             backend=backend,
             **dict(options or {}),
         )
-        value_task = None
-        if method == "spsa":  # SPSA rows straddle θ; the loss needs θ itself
-            shots_v = _value_shots(sub_policy, tasks) if value_shots is None else value_shots
-            value_task = Task(circuit, observables, point[None, :n_i], shots_v, sub_seed)
-        return Piece(terms, n_i, tasks, assemble, value_task)
-
-    def _metric_fn(
-        self, point: Vector, approx: str | None, backend: Backend | None
-    ) -> Callable[[], Vector] | None:
-        if approx is None:
-            return None
-        if len(self._groups) != 1:
-            raise ConfigError(
-                f"the metric tensor (QNG) needs a single-circuit objective, got "
-                f"{len(self._groups)} circuits"
-            )
-        simulator = LocalSimulator() if backend is None else local_simulator(backend)
-        if simulator is None:
-            raise ConfigError(
-                f"the metric tensor (QNG) is computed exactly on the local simulator; the "
-                f"backend is {type(backend).__name__}, with no LocalSimulator inside"
-            )
-        circuit, kind = self._groups[0][0], check_approx(approx)
-        check_memory(circuit, simulator)  # refuse now, before the step's tasks run
-        row = point[: circuit.n_params]
-        return lambda: metric_tensor(circuit, row, approx=kind, backend=simulator)
+        value = value_task(  # SPSA rows straddle θ; the loss needs θ itself
+            method,
+            circuit,
+            observables,
+            point[:n_i],
+            policy=sub_policy,
+            tasks=tasks,
+            shots=value_shots,
+            seed=sub_seed,
+        )
+        return Piece(terms, n_i, tasks, assemble, value)
 
     def exact_terms(self, theta: object, simulator: LocalSimulator | None = None) -> Vector:
         """``(T,)`` exact term values at ``theta`` on the statevector simulator."""

@@ -9,6 +9,7 @@ config), ``run.json`` (what ``fit`` was asked to do, with its hash), ``checkpoin
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from qtrain.errors import StorageError
 
 __all__ = ["RunDir", "new_run_id", "reproduction_info"]
 
@@ -27,9 +30,37 @@ class RunDir:
     path: Path
 
     def create(self) -> RunDir:
-        """Make the folder (and its parents)."""
-        Path(self.path).mkdir(parents=True, exist_ok=True)
+        """Make the folder (and its parents).
+
+        Raises:
+            StorageError: it cannot be made (``NotWritableError``, ``DiskFullError``).
+        """
+        try:
+            Path(self.path).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError.from_os(error, self.path, "create the run folder") from None
         return self
+
+    def check_writable(self) -> None:
+        """Refuse a folder whose files cannot be written, before any work is done.
+
+        A trial file is created and removed (a read-only file system or a folder without
+        write permission refuses it; a full disk usually still has room for an empty file).
+
+        Raises:
+            NotWritableError: naming the folder and what to do.
+        """
+        trial = Path(self.path) / f".write-test.{os.getpid()}"
+        try:
+            os.close(os.open(trial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.unlink(trial)
+        except OSError as error:
+            raise StorageError.from_os(
+                error,
+                self.path,
+                "write in the run folder",
+                remedy="make it writable, or choose another run folder (nothing was run)",
+            ) from None
 
     @property
     def config(self) -> Path:  # noqa: D102 - see the module docstring

@@ -1,6 +1,7 @@
 """What a run carries from step to step, and what stays fixed for it.
 
-:class:`RunState` is exactly what a checkpoint holds; :class:`RunSettings` is everything that
+:class:`RunState` is what a checkpoint holds, plus the history (which ``metrics.jsonl``
+holds, and a resume reads back from it); :class:`RunSettings` is everything that
 determines the run's numbers, and its hash is what a checkpoint is checked against on resume
 (budgets and stop rules are not part of it, so a finished run can be continued with a larger
 budget).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer, OptimizerState, Request
 from qtrain.optim.rosalin import Rosalin
 from qtrain.train.checkpoint import Checkpoint, load_checkpoint
+from qtrain.train.history import vouched_history
 from qtrain.train.objective import Objective
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
@@ -38,12 +40,13 @@ __all__ = [
     "existing_checkpoint",
     "measurement",
     "refuse_missing_run",
+    "restored_state",
 ]
 
 
 @dataclass
 class RunState:
-    """What changes from step to step; a checkpoint is exactly this."""
+    """What changes from step to step; a checkpoint is this without the history."""
 
     step: int
     theta: NDArray[np.float64]
@@ -67,8 +70,12 @@ class RunState:
         return RunState(0, theta.copy(), optimizer.init(theta), rng, 0, 0.0, [], watch)
 
     @staticmethod
-    def restore(checkpoint: Checkpoint) -> RunState:
-        """Where ``checkpoint`` left off, generator state included."""
+    def restore(checkpoint: Checkpoint, history: Sequence[StepRecord] = ()) -> RunState:
+        """Where ``checkpoint`` left off, generator state included.
+
+        ``history`` is the run's records so far (read back from ``metrics.jsonl``: the
+        checkpoint does not hold them).
+        """
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = checkpoint.rng_state
         return RunState(
@@ -78,12 +85,12 @@ class RunState:
             rng,
             checkpoint.shots_total,
             checkpoint.elapsed,
-            list(checkpoint.history),
+            list(history),
             checkpoint.monitor_state,
         )
 
     def checkpoint(self, config_hash: str, seed: int, stopped_by: str | None) -> Checkpoint:
-        """This state as a checkpoint."""
+        """This state as a checkpoint: O(1) in the run's length (it vouches for the history)."""
         return Checkpoint(
             config_hash,
             seed,
@@ -93,7 +100,8 @@ class RunState:
             dict(self.rng.bit_generator.state),
             self.shots_total,
             self.elapsed,
-            tuple(self.history),
+            len(self.history),
+            self.history[-1] if self.history else None,
             stopped_by,
             self.monitor_state,
         )
@@ -224,3 +232,15 @@ def existing_checkpoint(directory: RunDir | None, resume: bool | str) -> Checkpo
             "or choose a new run_dir"
         )
     return load_checkpoint(directory.checkpoint)
+
+
+def restored_state(checkpoint: Checkpoint, directory: RunDir) -> RunState:
+    """The state ``checkpoint`` left, with the history it vouches for from ``metrics.jsonl``.
+
+    Lines of ``metrics.jsonl`` after the vouched records are dropped (with a warning).
+
+    Raises:
+        CorruptFileError: the vouched records are missing, damaged or not the checkpoint's.
+    """
+    history = vouched_history(directory.metrics, checkpoint.records, checkpoint.last_record)
+    return RunState.restore(checkpoint, history)

@@ -101,8 +101,9 @@ class StopRules:
         if self.grad_snr_below is not None and len(window) == self.patience:
             if all(r.grad_snr is not None and r.grad_snr < self.grad_snr_below for r in window):
                 return "grad_snr_below"
-        changes = [abs(b.loss - a.loss) for a, b in itertools.pairwise(history)]
-        recent = changes[-self.patience :]
+        # The last `patience` changes only: a step costs the same at step 10 and 10 000.
+        tail = history[-self.patience - 1 :]
+        recent = [abs(b.loss - a.loss) for a, b in itertools.pairwise(tail)]
         if self.loss_tolerance is not None and len(recent) == self.patience:
             if all(change < self.loss_tolerance for change in recent):
                 return "loss_tolerance"

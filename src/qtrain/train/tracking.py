@@ -2,8 +2,9 @@
 
 :class:`JsonlTracker` is always on for runs with a run directory: ``metrics.jsonl`` gets one
 :class:`~qtrain.train.records.StepRecord` per line, flushed and ``fsync``-ed before the step's
-checkpoint is written, so after a crash the file holds at least every checkpointed step (a
-resumed run first cuts it back to the checkpoint). MLflow and Prometheus trackers plug into
+checkpoint is written, so after a crash the file holds at least every checkpointed step. It is
+the run's history: a resumed run reads back the records its checkpoint vouches for and drops
+the rest (``train/history.py``). MLflow and Prometheus trackers plug into
 the same protocol (``observe/mlflow_tracker.py``, ``observe/metrics.py``).
 
 A tracker that wants more than the records — the executor's counters, the run id, the budget
@@ -21,10 +22,12 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from qtrain.errors import StorageError
 from qtrain.exec.executor import Executor
 from qtrain.logs import clear_context, emit, set_context
+from qtrain.train.history import read_metrics, truncate_metrics
 from qtrain.train.records import StepRecord
 from qtrain.train.stopping import Budget
 
@@ -86,49 +89,50 @@ class Tracker(Protocol):
 
 
 class JsonlTracker:
-    """Appends step records to a JSON-lines file, durably."""
+    """Appends step records to a JSON-lines file, durably.
+
+    Each record is one ``write`` of one line, then ``fsync``. When the write fails (a full
+    disk) the file is cut back to where it was, so no torn line is left behind, and a
+    :class:`~qtrain.errors.StorageError` naming the file is raised.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._handle: TextIO | None = None
+        self._fd: int | None = None
 
     def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
-        self._handle = open(self.path, "a", encoding="utf-8")
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            except OSError as error:
+                raise StorageError.from_os(error, self.path, "open for appending") from None
 
     def log(self, record: StepRecord) -> None:  # noqa: D102 - see Tracker
-        if self._handle is None:
+        if self._fd is None:
             self.start({})
-        assert self._handle is not None
-        self._handle.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        assert self._fd is not None
+        line = (json.dumps(record.to_dict(), sort_keys=True) + "\n").encode("utf-8")
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, end)  # no torn line: shrinking needs no space
+            if isinstance(error, OSError):
+                raise StorageError.from_os(error, self.path, "append a step record to") from None
+            raise
 
     def finish(self, summary: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self.close()
 
-
-def read_metrics(path: Path) -> list[StepRecord]:
-    """Every complete record in a ``metrics.jsonl`` (a torn last line is ignored)."""
-    records: list[StepRecord] = []
-    if not Path(path).exists():
-        return records
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(StepRecord.from_dict(json.loads(line)))
-        except json.JSONDecodeError:
-            break  # a line torn by a crash is the last one
-    return records
-
-
-def truncate_metrics(path: Path, steps: int) -> None:
-    """Keep the first ``steps`` complete lines (those the checkpoint vouches for)."""
-    if not Path(path).exists():
-        return
-    lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines[:steps] if line.endswith("\n")]
-    Path(path).write_text("".join(kept), encoding="utf-8")
+    def close(self) -> None:
+        """Close the file (also when the run ends with an error)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(frozen=True, eq=False)

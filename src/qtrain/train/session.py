@@ -1,0 +1,300 @@
+"""One session of a training run: the steps of one call of ``fit``, in order.
+
+Each step: the optimizer says what to measure (``ask``); the objective plans the tasks; the
+step's shot cost is priced before anything runs and a step that would break the budget is not
+started; the executor runs the tasks (dedup, retries, durable store); the optimizer updates θ;
+the step's :class:`StepRecord` goes to the trackers (``metrics.jsonl`` first); only then is
+the step applied to the run's state and an atomic checkpoint written. A step interrupted or
+failed before that never happened: its seed draw is undone, and its finished rows wait in
+the store for the resume. A storage failure (full disk, read-only folder) stops the session
+with a message that says what the checkpoint holds (``train/failures.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.local import LocalSimulator
+from qtrain.backends.protocol import Backend, Task
+from qtrain.errors import StorageError
+from qtrain.exec.counters import ExecutorCounters
+from qtrain.exec.dry_run import dry_run
+from qtrain.exec.executor import Executor
+from qtrain.grad.shots import ShotPolicy
+from qtrain.optim.base import OptimizerState
+from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
+from qtrain.train.failures import check_store, explained, held_rows
+from qtrain.train.monitoring import MonitorHook, scaled_policy
+from qtrain.train.objective import Evaluation
+from qtrain.train.records import FitResult, StepRecord
+from qtrain.train.reporting import run_summary, step_record
+from qtrain.train.rundir import RunDir
+from qtrain.train.state import RunSettings, RunState, measurement
+from qtrain.train.tracking import Tracker
+
+__all__ = ["Report", "Session"]
+
+
+Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
+"""Extra summary entries from the final parameters."""
+
+
+def _wasted(counters: ExecutorCounters) -> int:
+    """Shots spent on results that were never used (rejected, or returned after a timeout)."""
+    return counters.rejected_shots + counters.abandoned_shots
+
+
+def _simulator_of(backend: Backend) -> LocalSimulator | None:
+    """The statevector simulator under ``backend`` (through wrappers), if there is one."""
+    seen = 0
+    while not isinstance(backend, LocalSimulator) and hasattr(backend, "inner") and seen < 8:
+        backend, seen = backend.inner, seen + 1
+    return backend if isinstance(backend, LocalSimulator) else None
+
+
+def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
+    """What the step's distinct rows cost, whether or not a store already holds some.
+
+    A resumed step reads rows finished before the crash from the run's store, but the run
+    paid for them: charging them again keeps the ledger and the budget identical to an
+    uninterrupted run.
+    """
+    return dry_run(tasks, backend=backend).shots if tasks else 0
+
+
+@dataclass(frozen=True, eq=False)
+class _Planned:
+    """A priced step, ready to run."""
+
+    tasks: list[Task]
+    assemble: Any
+    policy: ShotPolicy | None
+    cost: int
+
+
+@dataclass(frozen=True, eq=False)
+class _Outcome:
+    """A finished step, logged, not yet applied to the run's state."""
+
+    record: StepRecord
+    theta: NDArray[np.float64]
+    optimizer_state: OptimizerState
+
+
+def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int]:
+    """``(retried, failed, cached, wasted shots)`` so far: a step's share is the difference."""
+    return counters.retried, counters.failed, counters.cached, _wasted(counters)
+
+
+class Session:
+    """One call of :func:`fit`: runs steps until a budget or stop rule says no."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        state: RunState,
+        executor: Executor,
+        *,
+        directory: RunDir | None,
+        trackers: Sequence[Tracker],
+        exact_value: float | None,
+        report: Report | None = None,
+    ) -> None:
+        self.settings, self.state, self.executor = settings, state, executor
+        self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
+        self.report = report
+        self.config_hash = settings.config_hash()
+        sampled = (
+            settings.policy is not None
+            or settings.optimizer.ask(state.optimizer_state).shots_per_component is not None
+        )
+        self.hook = MonitorHook(
+            settings.monitor, settings.objective.n_params, state.monitor_state, sampled=sampled
+        )
+        self._started = time.perf_counter()
+        self._elapsed_before = state.elapsed
+        self.saved = state.step  # the step of the checkpoint on disk
+        self.unsaved_step: int | None = None  # a step that finished after it
+
+    def elapsed(self) -> float:
+        """Wall seconds of the run so far, over all its sessions."""
+        return self._elapsed_before + time.perf_counter() - self._started
+
+    def run(self) -> FitResult:
+        """Steps until a budget or stop rule says no; a storage failure stops it, explained."""
+        info = {"settings": self.settings.describe(), "config_hash": self.config_hash}
+        try:
+            for tracker in self.trackers:
+                tracker.start({**info, "step": self.state.step})
+            try:
+                reason = None
+                while reason is None:
+                    reason = self.step()
+            except KeyboardInterrupt:
+                reason = "interrupted"  # the last finished step is already checkpointed
+            return self.finish(reason)
+        except StorageError as error:
+            raise explained(
+                error,
+                run_dir=None if self.directory is None else Path(self.directory.path),
+                saved=self.saved,
+                unsaved_step=self.unsaved_step,
+                lost_rows=held_rows(self.executor, drop=True),
+            ) from None
+
+    def _measure(self) -> _Planned | str:
+        """Plan the next step, or say which budget refuses it."""
+        settings, state = self.settings, self.state
+        if state.step >= settings.budget.max_steps:
+            return "max_steps"
+        request = settings.optimizer.ask(state.optimizer_state)
+        method, options, policy = measurement(
+            request, settings.method, settings.gradient_options, settings.policy
+        )
+        saved_rng = state.rng.bit_generator.state
+        step_seed = int(state.rng.integers(0, 1 << 62))
+
+        def plan(factor: float) -> tuple[_Planned, int]:
+            shots = scaled_policy(policy, factor)  # the monitor's raised shots, if any
+            tasks, assemble = settings.objective.plan(
+                state.theta,
+                method=method,
+                shots=shots,
+                seed=step_seed,
+                backend=self.executor.backend,
+                metric=request.metric_tensor,
+                options=options,
+            )
+            cost = _nominal_shots(tasks, self.executor.backend)
+            return _Planned(tasks, assemble, shots, cost), cost
+
+        last = state.history[-1].seconds if state.history else None
+
+        def refuses(cost: int) -> str | None:
+            return settings.budget.refuses(
+                step=state.step,
+                shots_total=state.shots_total,
+                cost=cost,
+                elapsed=self.elapsed(),
+                last_seconds=last,
+            )
+
+        limit = settings.budget.max_shots
+        remaining = None if limit is None else limit - state.shots_total
+        planned, refusal = self.hook.affordable(plan, refuses, remaining)
+        if refusal is not None:
+            state.rng.bit_generator.state = saved_rng  # the step never happened
+            return refusal
+        return planned
+
+    def step(self) -> str | None:
+        """One step; the reason to stop, or ``None`` to go on."""
+        state = self.state
+        saved_rng = state.rng.bit_generator.state
+        try:
+            outcome = self._run_step()
+        except BaseException:
+            # Interrupted (or failed) before the step was applied: it never happened, so
+            # neither did its seed draw. Its finished rows are in the store for the resume.
+            state.rng.bit_generator.state = saved_rng
+            raise
+        if isinstance(outcome, str):
+            return outcome
+        finite = self._apply(outcome)
+        self._save(None)
+        check_store(self.executor, outcome.record.step)
+        if not finite:
+            return "non_finite"
+        if outcome.record.monitor is not None and outcome.record.monitor["action"] == "stop":
+            return "plateau"
+        return self.settings.stop.reason(state.history)
+
+    def _run_step(self) -> _Outcome | str:
+        """Measure, update and log one step; or the budget's refusal."""
+        state = self.state
+        before, started = _counts(self.executor.counters), time.perf_counter()
+        planned = self._measure()
+        if isinstance(planned, str):
+            return planned
+        evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
+        self.unsaved_step = state.step  # finished rows exist now; the checkpoint follows
+        observation = self.hook.observation(evaluation.observation(planned.policy))
+        update = self.settings.optimizer.update(state.optimizer_state, state.theta, observation)
+        theta = self.hook.frozen(state.theta, update.theta)  # layerwise: frozen stay put
+        after = _counts(self.executor.counters)
+        # Shots the backend spent on results that were rejected or came back after a
+        # timeout are spent all the same: the ledger and the budget count them.
+        cost = planned.cost + after[3] - before[3]
+        record = step_record(
+            state, evaluation, update.learning_rate, cost, time.perf_counter() - started
+        )
+        record = replace(
+            record,
+            retries=after[0] - before[0],
+            failures=after[1] - before[1],
+            cached=after[2] - before[2],
+            elapsed=self.elapsed(),
+            monitor=self.hook.observe(evaluation.gradient, evaluation.gradient_stderr, state.step),
+        )
+        for tracker in self.trackers:
+            tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
+        return _Outcome(record, theta, update.state)
+
+    def _apply(self, outcome: _Outcome) -> bool:
+        """Advance the state by a logged step; ``False`` when its update was not finite."""
+        state, record = self.state, outcome.record
+        state.monitor_state = self.hook.state
+        finite = bool(np.all(np.isfinite(outcome.theta)))
+        if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
+            state.theta, state.optimizer_state = outcome.theta, outcome.optimizer_state
+        state.step, state.shots_total = state.step + 1, state.shots_total + record.shots
+        state.elapsed = record.elapsed
+        state.history.append(record)
+        return finite
+
+    def _save(self, stopped_by: str | None) -> None:
+        if self.directory is not None:
+            checkpoint = self.state.checkpoint(self.config_hash, self.settings.seed, stopped_by)
+            save_checkpoint(self.directory.checkpoint, checkpoint)
+        self.saved, self.unsaved_step = self.state.step, None
+
+    def finish(self, reason: str) -> FitResult:
+        """Checkpoint with ``reason``, write the summary, tell the trackers; the result."""
+        state = self.state
+        state.elapsed = self.elapsed()
+        self._save(reason)
+        simulator = _simulator_of(self.executor.backend)
+        final = None
+        if simulator is not None:
+            final = self.settings.objective.exact_loss(state.theta, simulator)
+        summary = run_summary(
+            state,
+            reason,
+            final,
+            exact_value=self.exact_value,
+            config_hash=self.config_hash,
+            seed=self.settings.seed,
+        )
+        if self.report is not None:
+            summary.update(self.report(state.theta.copy()))
+        if self.directory is not None:
+            write_json_atomic(self.directory.summary, summary)
+        for tracker in self.trackers:
+            tracker.finish(summary)
+        return FitResult(
+            state.theta.copy(),
+            tuple(state.history),
+            reason,
+            state.shots_total,
+            state.elapsed,
+            final,
+            summary,
+            None if self.directory is None else Path(self.directory.path),
+        )
