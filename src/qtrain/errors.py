@@ -164,6 +164,14 @@ class BudgetExceededError(QtrainError):
     """Work would exceed a hard budget (shots, steps or wall time)."""
 
 
+class ShotAllowanceError(BudgetExceededError):
+    """Retrying a call would pass the shots it was allowed; ``spent`` is what it spent."""
+
+    def __init__(self, message: str, spent: int) -> None:
+        super().__init__(message)
+        self.spent = spent
+
+
 class ConfigError(QtrainError, ValueError):
     """A configuration key, type or value is invalid."""
 

@@ -265,7 +265,7 @@ def test_spsa_exact_rows_stderr_covers_the_direction_randomness():
 
 
 def test_spsa_sampled_with_distinct_directions_is_calibrated():
-    """P = 12: 2048 directions up to sign, so 16 draws rarely repeat one (see the xfail)."""
+    """P = 12: 2048 directions up to sign, so 16 draws rarely repeat one."""
     results, reference = spsa_results(n_params=12, directions=16, shots=50, base=5000)
     assert_calibrated(zscores(results, reference), expected_std=t_std(16))
     assert_unbiased(results, reference)

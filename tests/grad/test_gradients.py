@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qtrain as qt
+from qtrain.grad.spsa import _distinct_directions
 from qtrain.ir.circuit import make_op
 from qtrain.ir.gates import GATES
 from qtrain.passes.shift_rules import first_order_rule
@@ -156,3 +157,11 @@ def test_gradients_finite_diff_forward_and_spsa():
     assert spsa.n_circuits == 16
     fewer = qt.grad(c, qt.Z(0) + qt.X(1), theta, method="spsa", directions=5, seed=3)
     assert np.all(np.abs(fewer.value - exact) < 5 * fewer.stderr + 1e-3)
+
+
+@pytest.mark.parametrize(("n_params", "directions"), [(2, 2), (5, 16), (12, 2048)])
+def test_spsa_directions_are_distinct_up_to_sign_even_all_of_them(n_params, directions):
+    deltas = _distinct_directions(np.random.default_rng(4), directions, n_params)
+    canonical = deltas * deltas[:, :1]
+    assert np.all(np.abs(deltas) == 1)
+    assert len(np.unique(canonical, axis=0)) == directions

@@ -148,3 +148,14 @@ def test_forward_difference_loss_gradient_is_unbiased_at_the_targets():
     estimates = np.array([evaluate(shots=200, seed=seed).gradient for seed in range(2000)])
     sem = estimates.std(axis=0) / np.sqrt(len(estimates))
     assert np.all(np.abs(estimates.mean(axis=0) - exact) < 4 * sem), (estimates.mean(0), sem)
+
+
+def test_component_shots_ignore_a_constant_term():
+    # A constant observable measures nothing: its rows must not count as rows with endless
+    # shots (that read 117 shots per row at fixed(100)).
+    c1 = qt.Circuit(1).ry(0, qt.P(0))
+    c2 = qt.Circuit(1).rx(0, qt.P(0))
+    objective = qt.Objective((c1, c2), (qt.Z(0), 0.3 * qt.I()), "mse", np.array([1.0, -1.0]))
+    evaluation = objective.evaluate([0.4], method="param-shift", shots=100, seed=2)
+    observed = evaluation.observation(qt.ShotPolicy.fixed(100)).shots_per_component
+    np.testing.assert_allclose(observed, [100.0])

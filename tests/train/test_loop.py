@@ -514,3 +514,25 @@ def test_fit_charges_the_shots_of_results_it_had_to_throw_away():
     )
     assert executor.counters.rejected_shots > 0
     assert result.shots == counting.reported == sum(r.shots for r in result.history)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fit_shot_budget_holds_under_faults_that_waste_shots(seed):
+    # Rejected results are charged (the ledger is what the backend spent), so retries the
+    # budget cannot pay for must not be made: the total never passes max_shots.
+    objective, theta0 = vqe()
+    counting = CountingBackend()
+    faulty = qt.FaultyBackend(counting, seed=seed, corrupt_rate=0.6)
+    executor = qt.Executor(faulty, retry=qt.RetryPolicy(attempts=30, initial_s=0.0001))
+    budget = qt.Budget(max_steps=1000, max_shots=5000)
+    result = qt.fit(
+        objective,
+        theta0,
+        qt.optim.Adam(0.05),
+        shots=100,
+        seed=seed,
+        budget=budget,
+        executor=executor,
+    )
+    assert result.stopped_by == "max_shots"
+    assert result.shots == counting.reported <= budget.max_shots

@@ -1,4 +1,4 @@
-"""``qtrain train | resume | grad | plan | problems``: the commands over ``train.runner``."""
+"""``qtrain train | resume | grad | plan | problems``: the commands over ``app.runner``."""
 
 from __future__ import annotations
 

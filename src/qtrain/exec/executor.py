@@ -46,6 +46,7 @@ from qtrain.errors import (
     ConfigError,
     IncompleteResultError,
     InvalidResultError,
+    ShotAllowanceError,
     ShotsError,
     StateTooLargeError,
     ThrottledError,
@@ -144,8 +145,13 @@ class Executor:
             self._check_limits(task, matrix)
         return split_units(tasks, shots, self.backend_digest())
 
-    def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """One validated result per task, in order (see the module docstring)."""
+    def run(self, tasks: Sequence[Task], *, max_shots: int | None = None) -> list[Result]:
+        """One validated result per task, in order (see the module docstring).
+
+        ``max_shots`` caps what the call may spend, wasted shots (rejected or late results)
+        included: a retry that would pass it is not made (:class:`ShotAllowanceError`, which
+        says what was spent). The first attempt is the caller's to price.
+        """
         if any(task.seed is None and task.shots is not None for task in tasks):
             seed = fresh_seed()  # one per call: rows shared by its tasks stay one unit
             tasks = [
@@ -160,7 +166,7 @@ class Executor:
         pending = units.owner[0] if units.simple else np.arange(len(units))
         if self.store is not None and len(units):
             pending = self._read_store(units, ledger)
-        self._execute(pending, units, tasks, ledger)
+        self._execute(pending, units, tasks, ledger, max_shots)
         charged = np.zeros(len(tasks), dtype=np.int64)  # shots spent now, to the first holder
         if units.simple:
             charged[0] = ledger.spent.sum()
@@ -195,10 +201,16 @@ class Executor:
         return sum(o.size for o in units.owner), len(units), len(cached), spend
 
     def _execute(
-        self, pending: NDArray[np.int64], units: Units, tasks: Sequence[Task], ledger: Ledger
+        self,
+        pending: NDArray[np.int64],
+        units: Units,
+        tasks: Sequence[Task],
+        ledger: Ledger,
+        max_shots: int | None = None,
     ) -> None:
         if not pending.size:
             return
+        wasted_before = self._wasted()
         limit = self.backend.limits.max_rows
         chunks = split_chunks(pending, units, tasks, max(1, min(limit, self.max_rows or limit)))
         try:  # the first attempt outside tenacity, whose loop costs ~10 µs when nothing fails
@@ -211,8 +223,10 @@ class Executor:
                 with attempt:
                     if attempt.retry_state.attempt_number == 1:
                         raise first  # the attempt above: tenacity waits and counts as before
-                    self.counters.retried += 1
                     outstanding = ledger.missing(chunks)
+                    if max_shots is not None:
+                        self._check_allowance(outstanding, ledger, wasted_before, max_shots)
+                    self.counters.retried += 1
                     events.retrying(
                         self.name, attempt.retry_state.attempt_number, outstanding, units
                     )
@@ -229,6 +243,23 @@ class Executor:
                 + (" …" if len(missing) > 10 else ""),
                 missing,
             ) from error
+
+    def _wasted(self) -> int:
+        return self.counters.rejected_shots + self.counters.abandoned_shots
+
+    def _check_allowance(
+        self, outstanding: list[Chunk], ledger: Ledger, wasted_before: int, allowance: int
+    ) -> None:
+        """Refuse a retry that would spend past ``allowance`` (this call's shots so far)."""
+        spent = int(ledger.spent.sum()) + self._wasted() - wasted_before
+        needed = sum(int(c.shots.sum()) for c in outstanding if c.shots is not None)
+        if spent + needed > allowance:
+            rows = sum(c.units.size for c in outstanding)
+            raise ShotAllowanceError(
+                f"retrying {rows} row(s) would spend {needed} more shots after {spent} spent by "
+                f"this call, past its allowance of {allowance}; no partial result is returned",
+                spent,
+            )
 
     def _run_backend(self, tasks: list[Task]) -> Sequence[Result | None]:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""

@@ -89,8 +89,11 @@ def component_shots(
     it has (a row shared by several components gets the largest of their requests, so a
     component can be measured with more shots than it asked for).
     """
-    per_row = np.maximum(shots.min(axis=1, initial=np.iinfo(np.int64).max), 1).astype(float)
     squared = weights**2
+    if shots.shape[1] == 0:  # a constant observable: nothing measured, nothing to weigh
+        nothing = np.zeros(weights.shape[1])
+        return nothing, nothing
+    per_row = np.maximum(shots.min(axis=1), 1).astype(float)
     return squared.sum(axis=0), (squared / per_row[:, None]).sum(axis=0)
 
 

@@ -78,7 +78,11 @@ class ShotPolicy:
             )
         for line in self.per_cell or ():
             for count in line:
-                _positive_int(count, "per_cell shots")
+                if _positive_int(count, "per_cell shots") < MIN_SHOTS_PER_CELL:
+                    raise ShotsError(
+                        f"every (row, group) cell needs at least {MIN_SHOTS_PER_CELL} shots to "
+                        f"estimate its error bar, got {count}"
+                    )
         for count in self.per_component or ():
             if _positive_int(count, "per_component shots") < MIN_SHOTS_PER_CELL:
                 raise ShotsError(

@@ -65,7 +65,9 @@ def _distinct_directions(rng: np.random.Generator, count: int, size: int) -> NDA
     """``(count, size)`` Rademacher directions, no two equal up to sign.
 
     Drawn as ``rng.choice([-1, 1])`` rows (so a draw without collisions is what it always
-    was); a row that repeats an earlier one, or its negation, is drawn again.
+    was); rows that repeat an earlier one, or its negation, are replaced by directions drawn
+    from the unused ones — each direction up to sign is a ``(size − 1)``-bit code (the signs
+    relative to the first), so even drawing all ``2^(size−1)`` of them costs O(count).
 
     Raises:
         GradientError: ``count`` exceeds the ``2^(size−1)`` directions there are.
@@ -76,13 +78,36 @@ def _distinct_directions(rng: np.random.Generator, count: int, size: int) -> NDA
             f"−Δ measure the same rows); got directions={count}"
         )
     deltas = rng.choice([-1.0, 1.0], size=(count, size))
-    while True:
-        canonical = deltas * deltas[:, :1]  # first sign +1: Δ and −Δ coincide
-        _, first = np.unique(canonical, axis=0, return_index=True)
-        repeated = np.setdiff1d(np.arange(count), first)
-        if repeated.size == 0:
-            return deltas
-        deltas[repeated] = rng.choice([-1.0, 1.0], size=(repeated.size, size))
+    if size == 1 or size > 63:  # one direction; or 2^62+ of them: a repeat is never drawn
+        return deltas
+    bits = np.int64(1) << np.arange(size - 1, dtype=np.int64)
+    codes = ((deltas[:, 1:] * deltas[:, :1]) > 0).astype(np.int64) @ bits
+    _, first = np.unique(codes, return_index=True)
+    repeated = np.setdiff1d(np.arange(count), first)
+    if repeated.size == 0:
+        return deltas
+    fresh = _unused_codes(rng, np.unique(codes), repeated.size, 2 ** (size - 1))
+    relative = ((fresh[:, None] & bits) > 0) * 2.0 - 1.0
+    leading = rng.choice([-1.0, 1.0], size=repeated.size)  # the overall sign: irrelevant
+    deltas[repeated, 0] = leading
+    deltas[repeated, 1:] = relative * leading[:, None]
+    return deltas
+
+
+def _unused_codes(
+    rng: np.random.Generator, used: NDArray[np.int64], wanted: int, classes: int
+) -> NDArray[np.int64]:
+    """``wanted`` distinct codes in ``[0, classes)`` outside ``used``, drawn uniformly."""
+    if classes <= 1 << 22:
+        return rng.choice(np.setdiff1d(np.arange(classes), used), size=wanted, replace=False)
+    taken: set[int] = set(used.tolist())
+    fresh: list[int] = []
+    while len(fresh) < wanted:  # so many codes that a rejected draw is rare
+        code = int(rng.integers(0, classes))
+        if code not in taken:
+            taken.add(code)
+            fresh.append(code)
+    return np.array(fresh, dtype=np.int64)
 
 
 def plan(

@@ -38,6 +38,9 @@ def scaled_policy(policy: ShotPolicy | None, factor: float) -> ShotPolicy | None
         return ShotPolicy.fixed(max(2, round(policy.per_row * factor)))
     if policy.per_component is not None:
         return ShotPolicy.components([max(2, round(s * factor)) for s in policy.per_component])
+    if policy.per_cell is not None:
+        cells = np.array(policy.per_cell, dtype=np.float64)
+        return ShotPolicy.cells(np.maximum(np.rint(cells * factor), 2).astype(np.int64))
     budget = None if policy.budget is None else round(policy.budget * factor)
     if policy.target_stderr is not None:
         return ShotPolicy.target(policy.target_stderr / math.sqrt(factor), budget=budget)

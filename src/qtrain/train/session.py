@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
 from qtrain.backends.protocol import Backend, Task
-from qtrain.errors import StorageError
+from qtrain.errors import ShotAllowanceError, StorageError
 from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
@@ -200,6 +200,12 @@ class Session:
         saved_rng = state.rng.bit_generator.state
         try:
             outcome = self._run_step()
+        except ShotAllowanceError as error:
+            # Retries the budget cannot pay for are not made: the step never happened, but
+            # what it spent is spent (charged to the ledger, not to a step record).
+            state.rng.bit_generator.state = saved_rng
+            state.shots_total += error.spent
+            return "max_shots"
         except BaseException:
             # Interrupted (or failed) before the step was applied: it never happened, so
             # neither did its seed draw. Its finished rows are in the store for the resume.
@@ -223,7 +229,10 @@ class Session:
         planned = self._measure()
         if isinstance(planned, str):
             return planned
-        evaluation: Evaluation = planned.assemble(self.executor.run(planned.tasks))
+        limit = self.settings.budget.max_shots
+        allowance = None if limit is None else limit - state.shots_total
+        results = self.executor.run(planned.tasks, max_shots=allowance)
+        evaluation: Evaluation = planned.assemble(results)
         self.unsaved_step = state.step  # finished rows exist now; the checkpoint follows
         observation = self.hook.observation(evaluation.observation(planned.policy))
         update = self.settings.optimizer.update(state.optimizer_state, state.theta, observation)
