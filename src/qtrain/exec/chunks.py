@@ -1,4 +1,8 @@
-"""Chunking: the units still to run, as tasks of at most ``size`` rows for the backend."""
+"""Chunking: the units still to run, as tasks of at most ``size`` rows for the backend.
+
+And what the executor says about chunks it could not finish: the retry the allowance
+cannot pay for, and the rows still missing when the retries ran out.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Task
+from qtrain.errors import IncompleteResultError, ShotAllowanceError
 from qtrain.exec.keys import Units
 from qtrain.exec.validation import Chunk
 
-__all__ = ["split_chunks"]
+__all__ = ["incomplete", "refuse_past_allowance", "split_chunks"]
 
 
 def split_chunks(
@@ -55,3 +60,33 @@ def split_chunks(
                 Chunk(Task(task.circuit, task.observables, params, sub, task.seed), part, sub)
             )
     return chunks
+
+
+def refuse_past_allowance(outstanding: list[Chunk], spent: int, allowance: int) -> None:
+    """Raise :class:`ShotAllowanceError` if re-running ``outstanding`` would pass the allowance.
+
+    ``spent``: what the call spent so far, valid and wasted results alike.
+    """
+    needed = sum(int(c.shots.sum()) for c in outstanding if c.shots is not None)
+    if spent + needed > allowance:
+        rows = sum(c.units.size for c in outstanding)
+        raise ShotAllowanceError(
+            f"retrying {rows} row(s) would spend {needed} more shots after {spent} spent by "
+            f"this call, past its allowance of {allowance}; no partial result is returned",
+            spent,
+        )
+
+
+def incomplete(
+    outstanding: list[Chunk], units: Units, attempts: int, error: Exception
+) -> IncompleteResultError:
+    """The error naming the rows that had no valid result after ``attempts`` attempts."""
+    keys = units.keys()
+    missing = tuple(keys[u] for chunk in outstanding for u in chunk.units.tolist())
+    return IncompleteResultError(
+        f"{len(missing)} row(s) in {len(outstanding)} task(s) had no valid result after "
+        f"{attempts} attempts (last error: {error}); no partial result is "
+        f"returned. Missing row keys: {', '.join(k[:12] for k in missing[:10])}"
+        + (" …" if len(missing) > 10 else ""),
+        missing,
+    )

@@ -44,16 +44,14 @@ from qtrain.backends.protocol import (
 )
 from qtrain.errors import (
     ConfigError,
-    IncompleteResultError,
     InvalidResultError,
-    ShotAllowanceError,
     ShotsError,
     StateTooLargeError,
     ThrottledError,
     TransientExecutionError,
 )
 from qtrain.exec import events
-from qtrain.exec.chunks import split_chunks
+from qtrain.exec.chunks import incomplete, refuse_past_allowance, split_chunks
 from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.keys import Units, split_units
 from qtrain.exec.ledger import Block, Ledger
@@ -225,7 +223,8 @@ class Executor:
                         raise first  # the attempt above: tenacity waits and counts as before
                     outstanding = ledger.missing(chunks)
                     if max_shots is not None:
-                        self._check_allowance(outstanding, ledger, wasted_before, max_shots)
+                        spent = int(ledger.spent.sum()) + self._wasted() - wasted_before
+                        refuse_past_allowance(outstanding, spent, max_shots)
                     self.counters.retried += 1
                     events.retrying(
                         self.name, attempt.retry_state.attempt_number, outstanding, units
@@ -234,32 +233,10 @@ class Executor:
         except TransientExecutionError as error:
             outstanding = ledger.missing(chunks)
             events.gave_up(self.name, self.retry.attempts, outstanding, units, error)
-            keys = units.keys()
-            missing = tuple(keys[u] for chunk in outstanding for u in chunk.units.tolist())
-            raise IncompleteResultError(
-                f"{len(missing)} row(s) in {len(outstanding)} task(s) had no valid result after "
-                f"{self.retry.attempts} attempts (last error: {error}); no partial result is "
-                f"returned. Missing row keys: {', '.join(k[:12] for k in missing[:10])}"
-                + (" …" if len(missing) > 10 else ""),
-                missing,
-            ) from error
+            raise incomplete(outstanding, units, self.retry.attempts, error) from error
 
     def _wasted(self) -> int:
         return self.counters.rejected_shots + self.counters.abandoned_shots
-
-    def _check_allowance(
-        self, outstanding: list[Chunk], ledger: Ledger, wasted_before: int, allowance: int
-    ) -> None:
-        """Refuse a retry that would spend past ``allowance`` (this call's shots so far)."""
-        spent = int(ledger.spent.sum()) + self._wasted() - wasted_before
-        needed = sum(int(c.shots.sum()) for c in outstanding if c.shots is not None)
-        if spent + needed > allowance:
-            rows = sum(c.units.size for c in outstanding)
-            raise ShotAllowanceError(
-                f"retrying {rows} row(s) would spend {needed} more shots after {spent} spent by "
-                f"this call, past its allowance of {allowance}; no partial result is returned",
-                spent,
-            )
 
     def _run_backend(self, tasks: list[Task]) -> Sequence[Result | None]:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
