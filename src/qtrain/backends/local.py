@@ -164,3 +164,20 @@ class LocalSimulator:
         if shots is not None:
             metadata["seed"] = seed
         return Result(values, variances, spent, metadata)
+
+
+def simulator_inside(backend: object) -> LocalSimulator | None:
+    """The statevector simulator ``backend`` is or wraps (through ``.inner``), else None.
+
+    Exact statevector work (the metric tensor, a run's final exact loss) runs on it under a
+    wrapper that injects faults or latency into *tasks* (``FaultyBackend``), honouring its
+    memory budget and kernels.
+    """
+    for _ in range(8):  # wrappers nest a few deep at most; a cycle must not hang
+        if isinstance(backend, LocalSimulator):
+            return backend
+        inner = getattr(backend, "inner", None)
+        if inner is None:
+            return None
+        backend = inner
+    return None

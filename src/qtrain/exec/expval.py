@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.protocol import Backend, Task
+from qtrain.backends.protocol import Backend, Task, fresh_seed
 from qtrain.errors import CircuitError, ParameterValueError
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.store import ResultStore
@@ -50,7 +50,7 @@ class Estimate:
 def resolve_seed(seed: int | np.random.Generator | None) -> int:
     """A non-negative int seed from an int, a Generator (one draw) or ``None`` (fresh entropy)."""
     if seed is None:
-        return int(np.random.SeedSequence().entropy) % (1 << 63)  # type: ignore[arg-type]
+        return fresh_seed()
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, 1 << 63))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.local import LocalSimulator
-from qtrain.backends.protocol import Backend
+from qtrain.backends.local import simulator_inside as local_simulator
 from qtrain.errors import GradientError, StateTooLargeError
 from qtrain.ir.circuit import Circuit
 from qtrain.passes.slots import SlotProgram, lower
@@ -87,23 +87,6 @@ def _derivative_states(
             _apply_in_place(kernels, born, -1j * generator[None], op.wires, n)
             count += 1
     return states
-
-
-def local_simulator(backend: Backend) -> LocalSimulator | None:
-    """The statevector simulator ``backend`` is or wraps (through ``.inner``), else None.
-
-    The metric tensor is an exact statevector computation: under a wrapper that injects
-    faults or latency into *tasks* (``FaultyBackend``), it runs on the wrapped simulator, whose
-    memory budget and kernels it honours.
-    """
-    for _ in range(8):  # wrappers nest a few deep at most; a cycle must not hang
-        if isinstance(backend, LocalSimulator):
-            return backend
-        inner = getattr(backend, "inner", None)
-        if inner is None:
-            return None
-        backend = inner
-    return None
 
 
 def check_memory(circuit: Circuit, simulator: LocalSimulator) -> None:

@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 
 from qtrain.errors import NoShiftRuleError
 from qtrain.ir.circuit import Circuit, Op
+from qtrain.ir.matrices import pauli_word_matrix
 from qtrain.ir.observables import Observable
 from qtrain.ir.params import ParamExpr
 from qtrain.passes.slots import SlotProgram, lower
@@ -134,27 +135,13 @@ def light_cone(
     return inside
 
 
-_PAULI = {
-    "I": np.eye(2, dtype=np.complex128),
-    "X": np.array([[0, 1], [1, 0]], dtype=np.complex128),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=np.complex128),
-    "Z": np.array([[1, 0], [0, -1]], dtype=np.complex128),
-}
 _MAX_PAULI_WIRES = 3  # 4³ trace products per 8 × 8 gate; wider gates end the Pauli walk
-
-
-def _word_matrix(letters: str) -> NDArray[np.complex128]:
-    """The matrix of a Pauli word, the first letter on the most significant qubit."""
-    out: NDArray[np.complex128] = np.ones((1, 1), dtype=np.complex128)
-    for letter in letters:
-        out = np.kron(out, _PAULI[letter]).astype(np.complex128)
-    return out
 
 
 @lru_cache(maxsize=4096)
 def pauli_image(op: Op, letters: str) -> str | None:
     """``W'`` with ``U† W U = ±W'`` at every angle of ``op`` (``W`` on its wires), else None."""
-    word = _word_matrix(letters)
+    word = pauli_word_matrix(letters)
     if any(isinstance(arg, ParamExpr) for arg in op.args):
         generator = op.spec.generator if len(op.args) == 1 else None
         if generator is None or not np.allclose(generator @ word, word @ generator, atol=1e-12):
@@ -165,7 +152,7 @@ def pauli_image(op: Op, letters: str) -> str | None:
     matrix = op.spec.matrix(*(float(arg) for arg in op.args if not isinstance(arg, ParamExpr)))
     image = matrix.conj().T @ word @ matrix
     for candidate in itertools.product("IXYZ", repeat=len(op.wires)):
-        overlap = np.trace(_word_matrix("".join(candidate)) @ image) / word.shape[0]
+        overlap = np.trace(pauli_word_matrix("".join(candidate)) @ image) / word.shape[0]
         if abs(abs(overlap) - 1.0) < 1e-9:
             return "".join(candidate)
     return None

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.local import LocalSimulator
+from qtrain.backends.local import simulator_inside
 from qtrain.backends.protocol import Backend, Task
 from qtrain.errors import ShotAllowanceError, StorageError
 from qtrain.exec.counters import ExecutorCounters
@@ -49,14 +49,6 @@ Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
 def _wasted(counters: ExecutorCounters) -> int:
     """Shots spent on results that were never used (rejected, or returned after a timeout)."""
     return counters.rejected_shots + counters.abandoned_shots
-
-
-def _simulator_of(backend: Backend) -> LocalSimulator | None:
-    """The statevector simulator under ``backend`` (through wrappers), if there is one."""
-    seen = 0
-    while not isinstance(backend, LocalSimulator) and hasattr(backend, "inner") and seen < 8:
-        backend, seen = backend.inner, seen + 1
-    return backend if isinstance(backend, LocalSimulator) else None
 
 
 def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
@@ -279,7 +271,7 @@ class Session:
         state = self.state
         state.elapsed = self.elapsed()
         self._save(reason)
-        simulator = _simulator_of(self.executor.backend)
+        simulator = simulator_inside(self.executor.backend)
         final = None
         if simulator is not None:
             final = self.settings.objective.exact_loss(state.theta, simulator)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Task
-from qtrain.errors import BudgetExceededError, ShotsError
+from qtrain.errors import BudgetExceededError, ConfigError, ShotsError
 from qtrain.grad.result import LinearAssembly
 from qtrain.grad.shots import ShotPolicy, group_spreads, split_budget
 from qtrain.train.evaluation import Piece
@@ -31,9 +31,17 @@ __all__ = [
 Vector = NDArray[np.float64]
 
 
-def as_policy(shots: int | ShotPolicy | None) -> ShotPolicy | None:
-    """``shots`` as a policy (an int is fixed shots per row and group)."""
-    return ShotPolicy.fixed(shots) if isinstance(shots, int) else shots
+def as_policy(shots: object) -> ShotPolicy | None:
+    """``shots`` as a ShotPolicy (an int is fixed shots per row and group).
+
+    Raises:
+        ConfigError: ``shots`` is neither None, an int nor a ShotPolicy.
+    """
+    if shots is None or isinstance(shots, ShotPolicy):
+        return shots
+    if isinstance(shots, bool) or not isinstance(shots, int):
+        raise ConfigError(f"shots must be None, an int or a ShotPolicy, got {shots!r}")
+    return ShotPolicy.fixed(shots)
 
 
 def restrict(policy: ShotPolicy | None, n_params: int) -> ShotPolicy | None:

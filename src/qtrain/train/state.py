@@ -30,6 +30,7 @@ from qtrain.train.history import vouched_history
 from qtrain.train.objective import Objective
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
+from qtrain.train.shot_split import as_policy
 from qtrain.train.stopping import Budget, StopRules
 
 __all__ = [
@@ -164,15 +165,6 @@ def measurement(
     if request.method is not None:
         return request.method, dict(request.options), policy
     return method, dict(options), policy
-
-
-def as_policy(shots: object) -> ShotPolicy | None:
-    """``shots`` as a ShotPolicy (an int is fixed shots per row and group)."""
-    if shots is None or isinstance(shots, ShotPolicy):
-        return shots
-    if isinstance(shots, bool) or not isinstance(shots, int):
-        raise ConfigError(f"shots must be None, an int or a ShotPolicy, got {shots!r}")
-    return ShotPolicy.fixed(shots)
 
 
 def checked_optimizer(optimizer: object, objective: Objective) -> Optimizer:
