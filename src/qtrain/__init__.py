@@ -8,6 +8,7 @@ The front door::
 """
 
 from qtrain import diagnostics as diagnostics
+from qtrain import noise as noise
 from qtrain import observe as observe
 from qtrain import optim as optim
 from qtrain import problems as problems
@@ -27,6 +28,7 @@ from qtrain.errors import CorruptFileError as CorruptFileError
 from qtrain.errors import DiskFullError as DiskFullError
 from qtrain.errors import ExecutionError as ExecutionError
 from qtrain.errors import IncompleteResultError as IncompleteResultError
+from qtrain.errors import NoiseModelError as NoiseModelError
 from qtrain.errors import NotReadableError as NotReadableError
 from qtrain.errors import NotWritableError as NotWritableError
 from qtrain.errors import ObservableError as ObservableError
@@ -65,6 +67,8 @@ from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
 from qtrain.logs import configure_logging as configure_logging
+from qtrain.noise.calibration import Calibration as Calibration
+from qtrain.noise.model import NoiseModel as NoiseModel
 from qtrain.observe.metrics import MetricsTracker as MetricsTracker
 from qtrain.observe.metrics import serve_metrics as serve_metrics
 from qtrain.observe.mlflow_tracker import MlflowTracker as MlflowTracker
@@ -86,6 +90,7 @@ __all__ = [
     "Backend",
     "Budget",
     "BudgetExceededError",
+    "Calibration",
     "CheckpointError",
     "CheckpointMismatchError",
     "Circuit",
@@ -109,6 +114,8 @@ __all__ = [
     "MeasurementGroup",
     "MetricsTracker",
     "MlflowTracker",
+    "NoiseModel",
+    "NoiseModelError",
     "NotReadableError",
     "NotWritableError",
     "Objective",
@@ -148,6 +155,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "metric_tensor",
+    "noise",
     "observe",
     "optim",
     "problems",

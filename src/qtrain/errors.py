@@ -26,6 +26,7 @@ Tree::
     ├── ConfigError
     ├── CheckpointError (→ CheckpointMismatchError)
     ├── PassError (→ NotAPassError)
+    ├── NoiseModelError
     └── StorageError (also OSError)
         ├── DiskFullError, NotReadableError, NotWritableError
         └── CorruptFileError
@@ -263,3 +264,11 @@ class NotWritableError(StorageError):
 
 class CorruptFileError(StorageError):
     """A file's contents are damaged beyond what qtrain repairs by itself."""
+
+
+class NoiseModelError(QtrainError, ValueError):
+    """A noise channel, readout error, noise model or calibration is invalid.
+
+    Raised for a channel that is not completely positive and trace preserving, a probability
+    outside ``[0, 1]``, ``t2 > 2·t1``, an unknown gate name or a wire the circuit lacks.
+    """
