@@ -74,32 +74,26 @@ def run(steps: int, size: int, folder: Path) -> dict[str, Any]:
     objective, theta0 = problem()
     clock = StepClock()
     run_dir = folder / "long-run"
+    def train(**extra: Any) -> qt.FitResult:
+        return qt.fit(
+            objective,
+            theta0,
+            qt.optim.Adam(learning_rate=0.001),
+            method="adjoint",
+            seed=1,
+            budget=qt.Budget(max_steps=steps),
+            run_dir=run_dir,
+            **extra,
+        )
+
     started = time.perf_counter()
-    result = qt.fit(
-        objective,
-        theta0,
-        qt.optim.Adam(learning_rate=0.001),
-        method="adjoint",
-        seed=1,
-        budget=qt.Budget(max_steps=steps),
-        run_dir=run_dir,
-        trackers=[clock],
-    )
+    result = train(trackers=[clock])
     total = time.perf_counter() - started
     assert result.steps == steps, result.stopped_by
     seconds = np.diff(np.array(clock.times))  # seconds[k]: record k-1 -> record k
     first, last = window(seconds[1 : size + 1]), window(seconds[-size:])
     started = time.perf_counter()
-    resumed = qt.fit(
-        objective,
-        theta0,
-        qt.optim.Adam(learning_rate=0.001),
-        method="adjoint",
-        seed=1,
-        budget=qt.Budget(max_steps=steps),
-        run_dir=run_dir,
-        resume=True,
-    )
+    resumed = train(resume=True)
     resume_s = time.perf_counter() - started
     assert resumed.steps == steps and resumed.theta.tobytes() == result.theta.tobytes()
     return {

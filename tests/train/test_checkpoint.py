@@ -134,36 +134,12 @@ def test_checkpoint_keeps_the_monitor_state_and_reads_old_files(tmp_path):
     assert Checkpoint.from_dict(old).monitor_state is None
 
 
-def enospc_after_half(monkeypatch, name):
-    """``os.write`` to files named like ``name`` writes half its bytes, then: disk full."""
-    real_open, real_write, real_close, paths = os.open, os.write, os.close, {}
-
-    def fake_open(path, flags, *args, **kwargs):
-        fd = real_open(path, flags, *args, **kwargs)
-        paths[fd] = os.fspath(path)
-        return fd
-
-    def fake_write(fd, data):
-        if name in os.path.basename(paths.get(fd, "")):
-            real_write(fd, bytes(data[: len(data) // 2]))
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    def fake_close(fd):
-        paths.pop(fd, None)
-        return real_close(fd)
-
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "write", fake_write)
-    monkeypatch.setattr(os, "close", fake_close)
-
-
 def test_atomic_write_on_a_full_disk_keeps_the_old_file_and_leaves_no_temporary(
-    tmp_path, monkeypatch
+    tmp_path, fill_disk
 ):
     path = tmp_path / "checkpoint.json"
     write_json_atomic(path, {"step": 1})
-    enospc_after_half(monkeypatch, "checkpoint.json")
+    fill_disk("checkpoint.json")
     with pytest.raises(DiskFullError, match=r"disk full: cannot write .*checkpoint\.json") as info:
         save_checkpoint(path, checkpoint())
     assert isinstance(info.value, OSError) and info.value.path == str(path)

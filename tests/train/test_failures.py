@@ -109,28 +109,12 @@ class Counting:
 
 
 @pytest.fixture
-def disk(monkeypatch):
+def disk(monkeypatch, fill_disk):
     """Switches that fill the disk: for the result store, or for files with a given name.
 
     A full file system makes ``write`` fail with ENOSPC after part of the data (here: half)
-    went in; SQLite then answers "database or disk is full".
+    went in (``fill_disk``); SQLite then answers "database or disk is full".
     """
-    real_open, real_write, real_close, paths, full = os.open, os.write, os.close, {}, set()
-
-    def fake_open(path, flags, *args, **kwargs):
-        fd = real_open(path, flags, *args, **kwargs)
-        paths[fd] = os.path.basename(os.fspath(path))
-        return fd
-
-    def fake_write(fd, data):
-        if any(name in paths.get(fd, "") for name in full):
-            real_write(fd, bytes(data[: len(data) // 2]))
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    def fake_close(fd):
-        paths.pop(fd, None)
-        return real_close(fd)
 
     def store_full(conn, records):
         raise sqlite3.OperationalError("database or disk is full")
@@ -138,7 +122,7 @@ def disk(monkeypatch):
     class Disk:
         @staticmethod
         def fill(name):
-            return lambda: full.add(name)
+            return lambda: fill_disk(name)
 
         @staticmethod
         def fill_store():
@@ -148,9 +132,6 @@ def disk(monkeypatch):
         def free():
             monkeypatch.undo()
 
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "write", fake_write)
-    monkeypatch.setattr(os, "close", fake_close)
     return Disk
 
 

@@ -118,7 +118,7 @@ def vouched_history(path: Path, records: int, last: StepRecord | None) -> list[S
         )
     dropped = len(complete) - records + (1 if tail else 0)
     if dropped:
-        write_bytes_atomic(path, b"".join(line + b"\n" for line in complete[:records]))
+        _keep(path, complete[:records])
         emit(
             _LOG,
             logging.WARNING,
@@ -139,4 +139,9 @@ def truncate_metrics(path: Path, steps: int) -> None:
         return
     complete, tail = lines
     if len(complete) > steps or tail:
-        write_bytes_atomic(Path(path), b"".join(line + b"\n" for line in complete[:steps]))
+        _keep(Path(path), complete[:steps])
+
+
+def _keep(path: Path, lines: list[bytes]) -> None:
+    """Rewrite ``path`` as ``lines`` (temporary file and rename: never cut in place)."""
+    write_bytes_atomic(path, b"".join(line + b"\n" for line in lines))

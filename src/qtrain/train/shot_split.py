@@ -22,8 +22,8 @@ from qtrain.train.evaluation import Piece
 __all__ = [
     "as_policy",
     "check_target_budget",
+    "piece_row_weights",
     "restrict",
-    "row_importance",
     "split_total",
     "total_to_split",
 ]
@@ -61,7 +61,7 @@ def total_to_split(policy: ShotPolicy | None) -> int | None:
     return policy.budget
 
 
-def row_importance(piece: Piece) -> Vector:
+def piece_row_weights(piece: Piece) -> Vector:
     """``(R,)`` the allocation weight of each row of a piece's task, its value row last.
 
     Linear methods (parameter shift, finite differences) say it themselves (``|W_r|``);
@@ -92,7 +92,7 @@ def split_total(
         if len(piece.tasks) != 1:
             raise ShotsError("a total shot budget needs one task per circuit")
         spreads = group_spreads(piece.tasks[0].observables)
-        demand = np.outer(row_importance(piece), spreads)
+        demand = np.outer(piece_row_weights(piece), spreads)
         shapes.append(demand.shape)
         demands.append(demand.ravel())
     flat = split_budget(budget, np.concatenate(demands))
