@@ -35,6 +35,7 @@ from qtrain.errors import ObservableError as ObservableError
 from qtrain.errors import ParameterError as ParameterError
 from qtrain.errors import QtrainError as QtrainError
 from qtrain.errors import ShotsError as ShotsError
+from qtrain.errors import SimulationMethodError as SimulationMethodError
 from qtrain.errors import StateTooLargeError as StateTooLargeError
 from qtrain.errors import StorageError as StorageError
 from qtrain.exec.distributed import DaskExecutor as DaskExecutor
@@ -135,6 +136,7 @@ __all__ = [
     "RetryPolicy",
     "ShotPolicy",
     "ShotsError",
+    "SimulationMethodError",
     "StateTooLargeError",
     "StepRecord",
     "StopRules",

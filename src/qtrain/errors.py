@@ -23,7 +23,7 @@ Tree::
     │   ├── TransientExecutionError (→ ThrottledError), IncompleteResultError,
     │   └── InvalidResultError
     ├── BudgetExceededError
-    ├── ConfigError
+    ├── ConfigError (→ SimulationMethodError)
     ├── CheckpointError (→ CheckpointMismatchError)
     ├── PassError (→ NotAPassError)
     ├── NoiseModelError
@@ -175,6 +175,14 @@ class ShotAllowanceError(BudgetExceededError):
 
 class ConfigError(QtrainError, ValueError):
     """A configuration key, type or value is invalid."""
+
+
+class SimulationMethodError(ConfigError):
+    """A simulation method that cannot run the task: unknown, or wrong for the noise or shots.
+
+    For example ``method="trajectories"`` with ``shots=None`` (trajectories only estimate) or
+    ``method="statevector"`` with a noise model that has channels.
+    """
 
 
 class CheckpointError(QtrainError, ValueError):

@@ -18,7 +18,7 @@ def test_keys_row_key_format_is_pinned():
     rows = np.random.default_rng(0).normal(size=(3, C.n_params))
     task = Task(C, (H,), rows, 100, 7)
     shots = task.shot_matrix()
-    identity = {"backend": "local-statevector", "method": "statevector", "sampling": 1}
+    identity = {"backend": "local-statevector", "method": "statevector", "sampling": 2}
     assert qt.LocalSimulator().identity() == identity
     digest = hashlib.sha256(
         json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()

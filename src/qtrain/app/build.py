@@ -23,10 +23,10 @@ from qtrain.app.config import (
     StoreConfig,
 )
 from qtrain.backends.faulty import FaultyBackend
-from qtrain.backends.local import LocalSimulator
+from qtrain.backends.local import LocalSimulator, MethodChoice
 from qtrain.backends.protocol import Backend
 from qtrain.diagnostics.monitor import GradientMonitor
-from qtrain.errors import ConfigError
+from qtrain.errors import ConfigError, NoiseModelError, QtrainError, StateTooLargeError
 from qtrain.exec.distributed import DaskExecutor
 from qtrain.exec.executor import Executor
 from qtrain.exec.expval import resolve_seed
@@ -46,14 +46,32 @@ from qtrain.train.tracking import LogTracker, Tracker
 
 __all__ = [
     "Prepared",
+    "Simulation",
+    "backend_spec",
     "budget_of",
     "close_executor",
     "config_trackers",
     "executor_for",
+    "local_simulator",
     "make_backend",
     "make_executor",
     "prepare",
 ]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How the simulator runs the objective's circuits of one width (``sim.choose``).
+
+    Attributes:
+        n_qubits: the circuits' width.
+        circuits: how many of the objective's circuits have it.
+        choice: the method, the bytes one parameter row needs, and why.
+    """
+
+    n_qubits: int
+    circuits: int
+    choice: MethodChoice
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +85,7 @@ class Prepared:
     shots: ShotPolicy | None
     problem: Problem | None
     monitor: GradientMonitor | None = None
+    simulation: tuple[Simulation, ...] = ()
 
     @property
     def exact_value(self) -> float | None:
@@ -115,9 +134,18 @@ def _shots(config: RunConfig) -> ShotPolicy | None:
 
 
 def prepare(config: RunConfig) -> Prepared:
-    """Build the objective, θ₀ and optimizer; a missing seed is drawn and recorded."""
+    """Build the objective, θ₀ and optimizer, and check the simulator can run it.
+
+    A missing seed is drawn and recorded, and so is the noise model's fingerprint.
+
+    Raises:
+        ConfigError: naming the key (``backend.method``, ``backend.noise``, ...) when the
+            simulator cannot run the objective: trajectories without shots, a noise rule on a
+            wire the circuits lack, a state too large for the memory budget.
+    """
     if config.seed is None:
         config = config.model_copy(update={"seed": resolve_seed(None)})
+    config = _pinned(config)
     problem = None
     if config.problem is not None:
         problem = build(config.problem.name, **config.problem.options())
@@ -134,13 +162,71 @@ def prepare(config: RunConfig) -> Prepared:
     if config.monitor is not None:
         monitor = GradientMonitor(**config.monitor.model_dump())
         monitor.init(objective.n_params)  # layers that do not fit θ fail here, before a run
-    return Prepared(config, objective, theta0, optimizer, _shots(config), problem, monitor)
+    shots = _shots(config)
+    adaptive = optimizer.ask(optimizer.init(theta0)).shots_per_component is not None
+    simulation = _simulation(config, objective, exact=shots is None and not adaptive)
+    return Prepared(config, objective, theta0, optimizer, shots, problem, monitor, simulation)
+
+
+def backend_spec(config: RunConfig) -> tuple[str, LocalBackendConfig]:
+    """``(key, section)``: the local simulator's config section and its key in the config."""
+    if isinstance(config.backend, FaultyBackendConfig):
+        return "backend.inner", config.backend.inner
+    return "backend", config.backend
+
+
+def _pinned(config: RunConfig) -> RunConfig:
+    """``config`` with its noise model's fingerprint recorded (refused later if it changes)."""
+    key, spec = backend_spec(config)
+    if spec.noise is None:
+        return config
+    local = spec.model_copy(update={"noise": spec.noise.pinned()})
+    backend = local if key == "backend" else config.backend.model_copy(update={"inner": local})
+    return config.model_copy(update={"backend": backend})
+
+
+def _simulation(config: RunConfig, objective: Objective, *, exact: bool) -> tuple[Simulation, ...]:
+    """The method of every circuit width, each checked against the noise model and memory."""
+    key, spec = backend_spec(config)
+    simulator = local_simulator(spec)
+    model = simulator.noise
+    widths: dict[int, list[Circuit]] = {}
+    for circuit in objective.circuits:
+        widths.setdefault(circuit.n_qubits, []).append(circuit)
+    out = []
+    for n, circuits in sorted(widths.items()):
+        try:
+            if model is not None:
+                model.for_circuit(circuits[0])
+            choice = simulator.choose(circuits[0], exact)
+        except NoiseModelError as error:
+            hint = ""
+            if spec.noise is not None and spec.noise.calibration and spec.noise.qubits is None:
+                hint = f"; pick the device qubits it runs on with {key}.noise.qubits: [0, 1, ...]"
+            raise ConfigError(f"{key}.noise: {error}{hint}") from None
+        except StateTooLargeError as error:
+            raise ConfigError(f"{key}.memory_budget: {error}") from None
+        except QtrainError as error:  # SimulationMethodError: e.g. trajectories, exact
+            raise ConfigError(f"{key}.method: {error}") from None
+        out.append(Simulation(n, len(circuits), choice))
+    return tuple(out)
+
+
+def local_simulator(spec: LocalBackendConfig) -> LocalSimulator:
+    """The simulator a ``backend: {name: local, ...}`` section describes."""
+    return LocalSimulator(
+        spec.memory_budget,
+        kernels=spec.kernels,
+        noise=spec.noise_model(),
+        method=spec.method,
+        trajectories=spec.trajectories,
+    )
 
 
 def make_backend(spec: LocalBackendConfig | FaultyBackendConfig) -> Backend:
     """The configured backend: the local simulator, or a fault-injecting wrapper of it."""
     inner = spec.inner if isinstance(spec, FaultyBackendConfig) else spec
-    local = LocalSimulator(inner.memory_budget, kernels=inner.kernels)
+    local = local_simulator(inner)
     if isinstance(spec, FaultyBackendConfig):
         return FaultyBackend(local, seed=spec.seed, profile=spec.profile())
     return local

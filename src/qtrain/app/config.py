@@ -26,9 +26,12 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from qtrain.app.config_errors import KeyedError, describe
+from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
 from qtrain.backends.faulty import FaultProfile
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.grad.api import METHODS
+from qtrain.noise import NoiseModel
 from qtrain.optim import OPTIMIZERS, from_config
 
 __all__ = ["RunConfig", "load_config", "parse_config", "read_yaml", "validate_model"]
@@ -166,11 +169,27 @@ class MonitorConfig(_Strict):
 
 
 class LocalBackendConfig(_Strict):
-    """``backend: {name: local}``: the batched statevector simulator."""
+    """``backend: {name: local}``: the batched simulator, ideal or noisy.
+
+    ``noise``: see :mod:`qtrain.app.noise_config`; ``method`` and ``trajectories`` (default:
+    one per shot) are those of ``qt.LocalSimulator``.
+    """
 
     name: Literal["local"] = "local"
     kernels: Literal["auto", "numba", "numpy"] | None = None
     memory_budget: Annotated[int, Field(gt=0)] | None = None
+    method: Literal["auto", "statevector", "density_matrix", "trajectories"] = "auto"
+    trajectories: Annotated[int, Field(ge=2)] | None = None
+    noise: NoiseConfig | None = None
+
+    def noise_model(self) -> NoiseModel | None:
+        """The configured noise model; ``None``: ideal."""
+        return None if self.noise is None else self.noise.model()
+
+    @model_validator(mode="after")
+    def _method_fits_noise(self) -> LocalBackendConfig:
+        check_method(self.method, self.noise)
+        return self
 
 
 class FaultyBackendConfig(BaseModel):
@@ -276,6 +295,14 @@ class RunConfig(_Strict):
     run: RunDirConfig = Field(default_factory=RunDirConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _local_by_default(cls, data: Any) -> Any:
+        backend = data.get("backend") if isinstance(data, dict) else None
+        if isinstance(backend, dict) and "name" not in backend:
+            return {**data, "backend": {"name": "local", **backend}}
+        return data
+
     @model_validator(mode="after")
     def _one_objective(self) -> RunConfig:
         custom = self.circuit is not None or self.observable is not None
@@ -285,40 +312,21 @@ class RunConfig(_Strict):
             )
         if custom and (self.circuit is None or self.observable is None):
             raise ValueError("a custom objective needs both circuit and observable")
+        local = (
+            self.backend.inner if isinstance(self.backend, FaultyBackendConfig) else self.backend
+        )
+        if self.gradient.method == "adjoint" and local.noise_model() is not None:
+            raise KeyedError("gradient.method", ADJOINT_NOISY)
         return self
-
-
-def _describe(error: dict[str, Any], root: type[BaseModel]) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "config"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(error, root)
-        return f"{where}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
-    if "input" in error and error["type"] not in ("missing", "value_error"):
-        return f"{where}: {message} (got {error['input']!r})"
-    return f"{where}: {message}"
-
-
-def _allowed_keys(error: dict[str, Any], root: type[BaseModel]) -> str | None:
-    """For an unknown key, the keys its section allows."""
-    model: Any = root
-    for part in error["loc"][:-1]:
-        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
-        if field is None:
-            return None
-        annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
-        model = next((c for c in candidates if hasattr(c, "model_fields")), None)
-        if model is None:
-            return None
-    return ", ".join(model.model_fields)
 
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def validate_model(model: type[Model], data: Any, *, source: str, what: str) -> Model:
-    """Validate ``data`` as ``model``.
+def validate_model(
+    model: type[Model], data: Any, *, source: str, what: str, base: Path | None = None
+) -> Model:
+    """Validate ``data`` as ``model``; relative file paths in it are relative to ``base``.
 
     Raises:
         ConfigError: every problem found, one per line, each naming its key.
@@ -326,19 +334,19 @@ def validate_model(model: type[Model], data: Any, *, source: str, what: str) -> 
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"base": base})
     except ValidationError as error:
-        lines = ["  " + _describe(dict(item), model) for item in error.errors()]
+        lines = ["  " + describe(dict(item), model) for item in error.errors()]
         raise ConfigError(f"{source} is not a valid {what}:\n" + "\n".join(lines)) from None
 
 
-def parse_config(data: Any, *, source: str = "config") -> RunConfig:
-    """Validate a run config dict.
+def parse_config(data: Any, *, source: str = "config", base: Path | None = None) -> RunConfig:
+    """Validate a run config dict; ``base``: the folder relative paths start from (cwd).
 
     Raises:
         ConfigError: every problem found, one per line, each naming its key.
     """
-    return validate_model(RunConfig, data, source=source, what="run config")
+    return validate_model(RunConfig, data, source=source, what="run config", base=base)
 
 
 def read_yaml(path: Path) -> Any:
@@ -363,4 +371,4 @@ def load_config(path: Path) -> RunConfig:
     Raises:
         ConfigError: the file is missing, not YAML, or not a valid config.
     """
-    return parse_config(read_yaml(path), source=str(path))
+    return parse_config(read_yaml(path), source=str(path), base=Path(path).parent)

@@ -143,13 +143,15 @@ class PlateauConfig(_Strict):
         return [i.spec() if isinstance(i, ScanInitConfig) else i for i in self.inits]
 
 
-def parse_plateau_config(data: Any, *, source: str = "config") -> PlateauConfig:
-    """Validate a plateau config dict.
+def parse_plateau_config(
+    data: Any, *, source: str = "config", base: Path | None = None
+) -> PlateauConfig:
+    """Validate a plateau config dict; ``base``: the folder relative paths start from.
 
     Raises:
         ConfigError: every problem found, one per line, each naming its key.
     """
-    return validate_model(PlateauConfig, data, source=source, what="plateau config")
+    return validate_model(PlateauConfig, data, source=source, what="plateau config", base=base)
 
 
 def load_plateau_config(path: Path) -> PlateauConfig:
@@ -158,7 +160,7 @@ def load_plateau_config(path: Path) -> PlateauConfig:
     Raises:
         ConfigError: the file is missing, not YAML, or not a valid plateau config.
     """
-    return parse_plateau_config(read_yaml(path), source=str(path))
+    return parse_plateau_config(read_yaml(path), source=str(path), base=Path(path).parent)
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,10 +22,12 @@ from numpy.typing import NDArray
 
 from qtrain.app.build import (
     Prepared,
+    backend_spec,
     budget_of,
     close_executor,
     config_trackers,
     executor_for,
+    local_simulator,
     make_backend,
     make_executor,
     prepare,
@@ -36,7 +38,7 @@ from qtrain.app.config import (
     parse_config,
 )
 from qtrain.backends.protocol import Task
-from qtrain.errors import CheckpointError
+from qtrain.errors import CheckpointError, StateTooLargeError
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
 from qtrain.train.checkpoint import write_bytes_atomic
@@ -54,6 +56,7 @@ __all__ = [
     "gradient_from_config",
     "make_backend",
     "make_executor",
+    "noise_description",
     "plan_from_config",
     "prepare",
     "resume_from_dir",
@@ -101,16 +104,58 @@ def _fit(
 
 
 def _problem_report(prepared: Prepared) -> Report | None:
-    """A built-in problem's own numbers (energy error, approximation ratio, accuracy)."""
-    problem = prepared.problem
-    if problem is None:
+    """What a run adds to its summary: a built-in problem's own numbers, and the noise.
+
+    A problem reports its energy error, approximation ratio or accuracy; a noisy run its
+    methods and noise model, with the exact noisy and ideal losses at the final θ.
+    """
+    problem, objective = prepared.problem, prepared.objective
+    _, spec = backend_spec(prepared.config)
+    noisy = spec.noise_model() is not None or spec.method != "auto"
+    if problem is None and not noisy:
         return None
 
     def report(theta: NDArray[np.float64]) -> dict[str, Any]:
-        terms = prepared.objective.exact_terms(theta)
-        return {"problem": {"name": problem.name, "report": problem.report(terms)}}
+        ideal = objective.exact_terms(theta)
+        terms = _noisy_terms(prepared, theta) if noisy else ideal
+        out: dict[str, Any] = {}
+        if problem is not None and terms is not None:
+            out["problem"] = {"name": problem.name, "report": problem.report(terms)}
+        if noisy:
+            out["noise"] = {
+                **noise_description(prepared),
+                "noisy_loss": None
+                if terms is None
+                else objective.loss_fn.value(terms, objective.targets),
+                "ideal_loss": objective.loss_fn.value(ideal, objective.targets),
+            }
+        return out
 
     return report
+
+
+def _noisy_terms(prepared: Prepared, theta: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Exact noisy term values (the density matrix where trajectories ran); ``None``: too big."""
+    _, spec = backend_spec(prepared.config)
+    if spec.method == "trajectories":
+        spec = spec.model_copy(update={"method": "density_matrix"})
+    try:
+        return prepared.objective.exact_terms(theta, local_simulator(spec))
+    except StateTooLargeError:
+        return None
+
+
+def noise_description(prepared: Prepared) -> dict[str, Any]:
+    """The simulator of a run in words: requested and chosen methods, noise model, source."""
+    _, spec = backend_spec(prepared.config)
+    model = spec.noise_model()
+    return {
+        "method": spec.method,
+        "methods": sorted({s.choice.method for s in prepared.simulation}),
+        "trajectories": spec.trajectories,
+        "model": None if model is None else model.fingerprint(),
+        "source": None if spec.noise is None else spec.noise.source(),
+    }
 
 
 def train_from_config(
@@ -231,4 +276,15 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         "max_shots": budget.max_shots,
         "estimated_seconds": seconds,
         "adaptive_shots": first.adaptive,
+        "simulation": [
+            {
+                "n_qubits": sim.n_qubits,
+                "circuits": sim.circuits,
+                "method": sim.choice.method,
+                "bytes_per_row": sim.choice.bytes_per_row,
+                "reason": sim.choice.reason,
+            }
+            for sim in prepared.simulation
+        ],
+        "backend": noise_description(prepared),
     }

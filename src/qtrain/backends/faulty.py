@@ -166,6 +166,12 @@ class FaultyBackend:
         return f"faulty({self.inner.name})"
 
     @property
+    def independent_samples(self) -> int | None:
+        """The wrapped backend's (``Backend`` protocol): trajectories behind shots."""
+        samples = getattr(self.inner, "independent_samples", None)
+        return samples if isinstance(samples, int) else None
+
+    @property
     def limits(self) -> BackendLimits:
         """The inner backend's limits."""
         return self.inner.limits

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import numpy as np
-
-from qtrain.backends.protocol import BackendLimits, Result, Task, fresh_seed
-from qtrain.errors import ConfigError
-from qtrain.sim.measure import exact_values, measurement_plan, row_seed_keys, sampled_values
+from qtrain.backends.local_run import run_task
+from qtrain.backends.protocol import BackendLimits, Result, Task
+from qtrain.errors import ConfigError, QtrainError, SimulationMethodError
+from qtrain.ir.circuit import Circuit
+from qtrain.noise.model import NoiseModel
+from qtrain.sim.methods import METHODS, MethodChoice, choose_method, has_channels
 from qtrain.sim.program import compile_program
-from qtrain.sim.statevector import (
-    KernelSet,
-    chunk_rows,
-    default_memory_budget,
-    select_kernels,
-    state_chunks,
-)
+from qtrain.sim.statevector import KernelSet, default_memory_budget, select_kernels
 
-__all__ = ["LocalSimulator", "shared_memory_budget"]
+__all__ = ["LocalSimulator", "MethodChoice", "shared_memory_budget"]
 
 # Bump when the sampled numbers of a given (row, seed, shots) change: old store rows must
 # then stop matching (the store key hashes the backend's identity).
-_SAMPLING_SCHEME = 1
+_SAMPLING_SCHEME = 2  # 2: inverse-CDF draws (sim.measure.draw_counts), not multinomial
+_TRAJECTORY_SCHEME = 1
 
 _SHARE: ContextVar[int | None] = ContextVar("qtrain_memory_budget_share", default=None)
 
@@ -45,7 +40,7 @@ def shared_memory_budget(nbytes: int) -> Iterator[None]:
 
 
 class LocalSimulator:
-    """Exact or sampled expectations on the batched statevector simulator.
+    """Exact or sampled expectations on the batched simulator, ideal or noisy.
 
     Args:
         memory_budget: bytes the simulator may use for states; default half the available
@@ -54,6 +49,19 @@ class LocalSimulator:
             that does not fit raises ``StateTooLargeError`` before anything is allocated.
         kernels: ``"numba"`` (compiled, ``pip install 'qtrain[fast]'``), ``"numpy"``
             (reference) or ``"auto"``; default ``$QTRAIN_KERNELS`` or ``"auto"``.
+        noise: a :class:`~qtrain.noise.NoiseModel` (an empty one counts as ``None``: ideal).
+        method: ``"auto"``, ``"statevector"``, ``"density_matrix"`` or ``"trajectories"``
+            (``sim.methods``): ``"auto"`` is the statevector without noise channels, else the
+            density matrix for exact tasks and ``n ≤ 12``, trajectories for sampled tasks
+            beyond. Each result's ``metadata["method"]`` says which ran.
+        trajectories: for ``"trajectories"``, how many a (row, group) with ``N`` shots runs:
+            ``min(trajectories, N)``, its shots split over them; ``None`` (default): one per
+            shot, as Qiskit Aer does, so every shot is an independent sample of the noisy
+            state. Fewer trajectories are faster; the error bar then comes from their spread
+            (``sim.trajectories``) and is itself noisier.
+
+    Raises:
+        SimulationMethodError: an unknown method, or ``"statevector"`` with channels.
 
     >>> import qtrain as qt
     >>> sim = qt.LocalSimulator(memory_budget=1 << 20)
@@ -62,7 +70,15 @@ class LocalSimulator:
     array([[-1.,  0.]])
     """
 
-    def __init__(self, memory_budget: int | None = None, *, kernels: str | None = None) -> None:
+    def __init__(
+        self,
+        memory_budget: int | None = None,
+        *,
+        kernels: str | None = None,
+        noise: NoiseModel | None = None,
+        method: str = "auto",
+        trajectories: int | None = None,
+    ) -> None:
         if memory_budget is not None and (
             isinstance(memory_budget, bool)
             or not isinstance(memory_budget, int)
@@ -75,6 +91,7 @@ class LocalSimulator:
         self.budget_is_default = memory_budget is None
         select_kernels(kernels)  # fail now on a bad name, not on a worker later
         self.kernel_name = kernels
+        self.noise, self.method, self.trajectories = _checked_noise(noise, method, trajectories)
 
     @property
     def kernels(self) -> KernelSet:
@@ -82,9 +99,25 @@ class LocalSimulator:
         return select_kernels(self.kernel_name)
 
     @property
+    def is_ideal(self) -> bool:
+        """True for the plain statevector simulator: no noise model, method auto/statevector.
+
+        Only it runs the adjoint method and the exact statevector work of the metric tensor.
+        """
+        return self.noise is None and self.method in ("auto", "statevector")
+
+    @property
     def name(self) -> str:
         """Backend name recorded in result metadata."""
-        return "local-statevector"
+        if self.is_ideal:
+            return "local-statevector"
+        return "local-noisy" if self.method == "auto" else f"local-{self.method}"
+
+    @property
+    def independent_samples(self) -> int | None:
+        """Trajectories behind a group's shots when fewer than the shots (``Backend``)."""
+        uses = self.method in ("auto", "trajectories") and has_channels(self.noise)
+        return self.trajectories if uses else None
 
     @property
     def limits(self) -> BackendLimits:
@@ -92,78 +125,119 @@ class LocalSimulator:
         return BackendLimits()
 
     def identity(self) -> dict[str, object]:
-        """What changes this simulator's numbers: the method and the sampling scheme.
+        """What changes this simulator's numbers: method, noise, trajectories, sampling scheme.
 
         The memory budget (chunking) and the kernels (numba and numpy agree to rounding)
-        change no result, so they stay out: rows computed under either are shared.
+        change no result, so they stay out: rows computed under either are shared. The ideal
+        statevector simulator's identity is unchanged from before noise existed.
         """
-        return {"backend": self.name, "method": "statevector", "sampling": _SAMPLING_SCHEME}
+        if self.is_ideal:
+            return {"backend": self.name, "method": "statevector", "sampling": _SAMPLING_SCHEME}
+        identity: dict[str, object] = {
+            "backend": self.name,
+            "method": self.method,
+            "noise": None if self.noise is None else self.noise.fingerprint(),
+            "sampling": _SAMPLING_SCHEME,
+        }
+        if self.method in ("auto", "trajectories"):
+            identity["trajectories"] = self.trajectories
+            identity["trajectory_scheme"] = _TRAJECTORY_SCHEME
+        return identity
 
     def effective_budget(self) -> int:
         """The budget in force: a worker's share (if any) unless one was given explicitly."""
         share = _SHARE.get() if self.budget_is_default else None
         return self.memory_budget if share is None else share
 
+    def choose(self, circuit: Circuit, exact: bool) -> MethodChoice:
+        """The method a task on ``circuit`` runs with, and the memory one row needs.
+
+        Raises:
+            SimulationMethodError: the method cannot run it (trajectories for an exact task).
+            StateTooLargeError: one row does not fit the memory budget.
+        """
+        return choose_method(
+            self.method,
+            circuit.n_qubits,
+            self.noise,
+            exact=exact,
+            budget=self.effective_budget(),
+        )
+
     def estimate_seconds(self, task: Task) -> float:
         """A rough time for ``task``: amplitude updates at the kernels' measured rate.
 
         About 1.3 ns per amplitude per compiled step with the numba kernels and 8 ns with
         numpy (docs/performance.md, HEA (12,6) × 512 rows), plus sampling, which touches every
-        amplitude once per (row, group).
+        amplitude once per (row, group). A density matrix has ``4ⁿ`` amplitudes, a row of
+        trajectories ``T·2ⁿ``.
         """
         compiled = "fast" in getattr(self.kernels, "__name__", "")
         per_amplitude = 1.3e-9 if compiled else 8e-9
         rows = task.params.shape[0]
         steps = len(compile_program(task.circuit).steps) + 1
         groups = task.n_groups if task.shots is not None else 0
-        return float(rows * (steps + 2 * groups) * (1 << task.circuit.n_qubits) * per_amplitude)
+        n = task.circuit.n_qubits
+        try:
+            method = self.choose(task.circuit, task.shots is None).method
+        except QtrainError:
+            method = "statevector"  # run() will refuse it; the estimate need not
+        shots = task.shot_matrix()
+        most = 1 if shots is None else int(shots.max(initial=1))
+        per_row = task.n_groups * min(self.trajectories or most, most)
+        size = {"density_matrix": 1 << 2 * n, "trajectories": per_row << n}
+        amplitudes = size.get(method, 1 << n)
+        return float(rows * (steps + 2 * groups) * amplitudes * per_amplitude)
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """Run every task (all rows of a task in batched chunks); one result per task."""
-        budget = self.effective_budget()
-        for task in tasks:  # fail on an oversized state before simulating anything
-            chunk_rows(task.circuit.n_qubits, task.params.shape[0], budget)
-        return [self._run_one(task, budget) for task in tasks]
+        """Run every task (all rows of a task in batched chunks); one result per task.
 
-    def _run_one(self, task: Task, budget: int) -> Result:
-        """One task; a sampled task without a seed draws fresh entropy (in ``metadata``)."""
-        started = time.time()
-        n_qubits = task.circuit.n_qubits
-        program = compile_program(task.circuit)
-        plans = [measurement_plan(obs, n_qubits) for obs in task.observables]
-        shots = task.shot_matrix()
-        rows, count = task.params.shape[0], len(plans)
-        values = np.empty((rows, count))
-        row_keys = None if shots is None else row_seed_keys(task.params)
-        variances = None if shots is None else np.empty((rows, count))
-        seed = 0 if shots is None else fresh_seed() if task.seed is None else task.seed
-        for ids, states in state_chunks(program, task.params, budget, self.kernels):
-            first_group = 0  # sampling seeds are keyed by (row, group over all observables)
-            for o, plan in enumerate(plans):
-                if shots is None or variances is None:
-                    values[ids, o] = exact_values(states, plan, self.kernels)
-                    continue
-                cells = shots[ids, first_group : first_group + len(plan.groups)]
-                values[ids, o], variances[ids, o] = sampled_values(
-                    states,
-                    plan,
-                    cells,
-                    seed,
-                    row_keys=None if row_keys is None else row_keys[ids],
-                    first_group=first_group,
-                    kernels=self.kernels,
-                )
-                first_group += len(plan.groups)
-            del states  # free this chunk before the generator builds the next one
-        spent = 0 if shots is None else int(shots.sum())
-        metadata: dict[str, object] = {
-            "backend": self.name,
-            "started": started,
-            "duration_s": time.time() - started,
-        }
-        if shots is not None:
-            metadata["seed"] = seed
-        return Result(values, variances, spent, metadata)
+        Every task is checked (method, memory, the noise model against its circuit) before
+        any is simulated.
+        """
+        choices = []
+        for task in tasks:
+            choice = self.choose(task.circuit, task.shots is None)
+            if self.noise is not None:
+                self.noise.for_circuit(task.circuit)  # a wire the circuit lacks: NoiseModelError
+            choices.append(choice)
+        budget = self.effective_budget()
+        return [
+            run_task(
+                task,
+                name=self.name,
+                method=choice.method,
+                budget=budget,
+                kernels=self.kernels,
+                noise=self.noise,
+                trajectories=self.trajectories,
+            )
+            for task, choice in zip(tasks, choices, strict=True)
+        ]
+
+
+def _checked_noise(
+    noise: object, method: object, trajectories: object
+) -> tuple[NoiseModel | None, str, int | None]:
+    if noise is not None and not isinstance(noise, NoiseModel):
+        raise ConfigError(f"noise must be a qt.NoiseModel or None, got {type(noise).__name__}")
+    model = None if noise is None or noise.is_empty else noise
+    if not isinstance(method, str) or method not in METHODS:
+        raise SimulationMethodError(
+            f"unknown simulation method {method!r}; choose one of {', '.join(METHODS)}"
+        )
+    if method == "statevector" and has_channels(model):
+        raise SimulationMethodError(
+            "method='statevector' simulates ideal gates but the noise model has channels; "
+            "use method='density_matrix', 'trajectories' or 'auto'"
+        )
+    if trajectories is not None and (
+        isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 2
+    ):
+        raise ConfigError(
+            f"trajectories must be None (one per shot) or an int >= 2, got {trajectories!r}"
+        )
+    return model, method, trajectories
 
 
 def simulator_inside(backend: object) -> LocalSimulator | None:

@@ -135,6 +135,9 @@ class Backend(Protocol):
     * ``unbounded_values: bool``: ``True`` when values may legitimately leave the
       observable's spectrum (mitigation: extrapolated or inverted estimates); the executor
       then skips its range checks on values and variances.
+    * ``independent_samples: int | None``: at most this many independent samples stand
+      behind a group's shots (quantum trajectories shared by several shots); the executor's
+      variance bound then uses ``min(shots, independent_samples)`` samples.
     """
 
     @property

@@ -31,6 +31,7 @@ from qtrain.cli.observe import (
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.diagnostics.monitor import PlateauWarning
 from qtrain.problems import PROBLEMS
+from qtrain.sim.statevector import format_bytes
 from qtrain.train.loop import FitResult
 
 __all__ = ["grad", "plan", "problems", "resume", "run_and_report", "train"]
@@ -191,8 +192,24 @@ def plan(config: ConfigPath, as_json: AsJson = False) -> None:
     table.add_row("time", seconds(step["estimated_seconds"]), seconds(report["estimated_seconds"]))
     console = Console()
     console.print(table)
+    for name, value in _simulation_rows(report):
+        console.print(f"{name}: {value}", highlight=False, soft_wrap=True)
     if report["adaptive_shots"]:
         console.print("the optimizer adapts its shots: later steps may cost more or less")
+
+
+def _simulation_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``simulation``: the method and memory per row of each circuit width; the noise model."""
+    rows = []
+    several = len(report["simulation"]) > 1
+    for sim in report["simulation"]:
+        label = f"simulation ({sim['n_qubits']} qubits)" if several else "simulation"
+        memory = format_bytes(sim["bytes_per_row"])
+        rows.append((label, f"{sim['method']}, {memory} per row ({sim['reason']})"))
+    backend = report["backend"]
+    if backend["model"] is not None:
+        rows.append(("noise model", f"{backend['model'][:12]}, {backend['source']}"))
+    return rows
 
 
 def problems(as_json: AsJson = False) -> None:

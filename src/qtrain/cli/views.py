@@ -36,6 +36,7 @@ __all__ = [
     "compact",
     "exit_status",
     "friendly_errors",
+    "noise_verdict",
     "summary_table",
     "value_with_error",
 ]
@@ -168,17 +169,67 @@ def _problem_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _noise_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """How a noisy run was simulated: methods, noise model and its source, the ideal loss."""
+    noise = summary.get("noise")
+    if not noise:
+        return []
+    ran = ", ".join(noise.get("methods") or []) or "-"
+    rows = [("simulation", f"{ran} (method {noise['method']})")]
+    if noise.get("model"):
+        rows += [("noise model", noise["model"][:12]), ("noise from", str(noise["source"]))]
+    if noise.get("ideal_loss") is not None:
+        rows.append(("ideal loss at final θ (no noise)", f"{noise['ideal_loss']:.8f}"))
+    return rows
+
+
+def noise_verdict(summary: Mapping[str, Any]) -> str | None:
+    """``noisy minimum −1.046 Ha lies 0.091 Ha above FCI −1.137 Ha …`` for a noisy run.
+
+    >>> summary = {"noise": {"noisy_loss": -1.05, "model": "ab"}, "exact_value": -1.137,
+    ...            "problem": {"report": {"error_vs_fci": 0.087}}}
+    >>> noise_verdict(summary)
+    'noisy minimum -1.050000 Ha lies 0.087000 Ha above FCI -1.137000 Ha'
+    """
+    noise, exact = summary.get("noise") or {}, summary.get("exact_value")
+    noisy = noise.get("noisy_loss")
+    if not noise.get("model") or noisy is None or exact is None:
+        return None
+    fci = "error_vs_fci" in ((summary.get("problem") or {}).get("report") or {})
+    ref, unit = ("FCI", " Ha") if fci else ("the exact minimum", "")
+    gap = noisy - exact
+    side = "above" if gap >= 0 else "below"
+    text = (
+        f"noisy minimum {noisy:.6f}{unit} lies {abs(gap):.6f}{unit} {side} {ref} {exact:.6f}{unit}"
+    )
+    ideal = noise.get("ideal_loss")
+    if ideal is not None:
+        text += (
+            f"; the noise accounts for {noisy - ideal:.6f}{unit} of it "
+            f"(ideal energy at the same θ: {ideal:.6f}{unit})"
+        )
+    if gap < 0:
+        text += "; below the exact minimum: readout error biases the estimate"
+    return text
+
+
 def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
-    """The end-of-run table."""
-    table = Table(title=title)
+    """The end-of-run table; a noisy run's verdict against the exact minimum is its caption."""
+    table = Table(title=title, caption=noise_verdict(summary), caption_justify="left")
     table.add_column("quantity")
     table.add_column("value", justify="right")
+    noisy = bool((summary.get("noise") or {}).get("model"))
+    final = "final loss (exact, noisy, at final θ)" if noisy else None
     rows: list[tuple[str, str]] = [
         ("stopped by", str(summary["stopped_by"])),
         ("steps", f"{summary['steps']:,}"),
         ("last measured loss", value_with_error(summary["last_loss"], summary["last_loss_stderr"])),
-        ("final loss (exact, at final θ)", value_with_error(summary["final_loss_exact"], None, 8)),
+        (
+            final or "final loss (exact, at final θ)",
+            value_with_error(summary["final_loss_exact"], None, 8),
+        ),
     ]
+    rows += _noise_rows(summary)
     if summary.get("exact_value") is not None:
         rows.append(("exact minimum", f"{summary['exact_value']:.8f}"))
     if summary.get("error") is not None:

@@ -172,7 +172,7 @@ def plan_gradients(
             blocks.append(rows)
             placed.append((s, start, weights))
             start += rows.shape[0]
-        tasks.append(Task(program.circuit, observables, np.vstack(blocks), shots, seed))
+        tasks.append(Task(program.shift_circuit, observables, np.vstack(blocks), shots, seed))
         layout.append(placed)
     count, width, size = len(observables), components.size, len(draws.circuits)
 

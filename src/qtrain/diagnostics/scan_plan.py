@@ -89,11 +89,15 @@ def check_settings(samples: int, level: float, resamples: int, snr: float, shots
 def _method(method: str, shots: int | None, runner: Executor, rows: float) -> str:
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    local = isinstance(runner.backend, LocalSimulator) and not isinstance(runner, DaskExecutor)
+    local = (
+        isinstance(runner.backend, LocalSimulator)
+        and runner.backend.is_ideal
+        and not isinstance(runner, DaskExecutor)
+    )
     if method == "adjoint" and (shots is not None or not local):
         raise ConfigError(
-            "method='adjoint' is exact and runs in this process on the local simulator; use "
-            "'param-shift' for shots, another backend or Dask"
+            "method='adjoint' is exact and runs in this process on the ideal local simulator; "
+            "use 'param-shift' for shots, noise, another backend or Dask"
         )
     if method == "auto":
         return "adjoint" if shots is None and local and rows > ADJOINT_ABOVE_ROWS else "param-shift"

@@ -58,7 +58,7 @@ from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore
 from qtrain.exec.timeouts import Abandoned, TimedCall
-from qtrain.exec.validation import Chunk, invalid_reason
+from qtrain.exec.validation import Chunk, checks_for, invalid_reason
 
 __all__ = ["Executor", "ExecutorCounters", "RetryPolicy", "resolve_executor"]
 
@@ -291,7 +291,7 @@ class Executor:
             for chunk, result in returned:
                 if result is not None:  # it ran: the shots are spent
                     spent += 0 if chunk.shots is None else int(chunk.shots.sum())
-                    if not invalid_reason(chunk, result, bounded=self._bounded()):
+                    if not invalid_reason(chunk, result, **checks_for(self.backend)):
                         finished.append(self._block(chunk, result))
             self._commit(finished, units)  # paid for: a later run reads them for free
         except Exception as error:  # on a thread of its own: reported, never raised
@@ -315,9 +315,6 @@ class Executor:
         """
         return self._abandoned.wait(timeout_s)
 
-    def _bounded(self) -> bool:
-        return not getattr(self.backend, "unbounded_values", False)
-
     def _block(self, chunk: Chunk, result: Result) -> Block:
         spent = np.zeros(chunk.units.size, dtype=np.int64)
         if chunk.shots is not None:
@@ -327,7 +324,7 @@ class Executor:
 
     def _finish(self, chunk: Chunk, result: Result | None, units: Units) -> Block | None:
         """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
-        reason = invalid_reason(chunk, result, bounded=self._bounded())
+        reason = invalid_reason(chunk, result, **checks_for(self.backend))
         if result is None or reason:
             self.counters.failed += chunk.units.size
             if result is not None and chunk.shots is not None:  # it ran: its shots are spent

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 from qtrain.backends.protocol import Result, Task
 from qtrain.ir.observables import Observable
 
-__all__ = ["Bounds", "Chunk", "bounds", "invalid_reason"]
+__all__ = ["Bounds", "Chunk", "bounds", "checks_for", "invalid_reason"]
 
 _RELATIVE, _ABSOLUTE = 1e-9, 1e-12  # rounding slack of the range checks
 
@@ -143,7 +144,7 @@ def _above(variances: NDArray[np.float64], maximum: NDArray[np.float64]) -> str:
     )
 
 
-def _invalid_variances(chunk: Chunk, result: Result, bounded: bool) -> str:
+def _invalid_variances(chunk: Chunk, result: Result, bounded: bool, samples: int | None) -> str:
     if (result.variances is None) != (chunk.shots is None):
         return "variances present for exact rows, or missing for sampled rows"
     if result.variances is None or chunk.shots is None:
@@ -154,7 +155,8 @@ def _invalid_variances(chunk: Chunk, result: Result, bounded: bool) -> str:
     ok = variances >= 0  # False for NaN
     maximum = None
     if bounded:
-        maximum = bounds(chunk.task.observables).max_variances(chunk.shots)
+        independent = chunk.shots if samples is None else np.minimum(chunk.shots, samples)
+        maximum = bounds(chunk.task.observables).max_variances(independent)
         ok &= variances <= maximum
     if np.all(ok):
         return ""
@@ -164,11 +166,30 @@ def _invalid_variances(chunk: Chunk, result: Result, bounded: bool) -> str:
     return (maximum is not None and _above(variances, maximum)) or "bad variances"
 
 
-def invalid_reason(chunk: Chunk, result: Result | None, *, bounded: bool = True) -> str:
+def invalid_reason(
+    chunk: Chunk, result: Result | None, *, bounded: bool = True, samples: int | None = None
+) -> str:
     """Why ``result`` cannot be used for ``chunk`` ("" when it can).
 
-    ``bounded=False`` (a backend with ``unbounded_values``) skips the range checks.
+    ``bounded=False`` (a backend with ``unbounded_values``) skips the range checks;
+    ``samples`` (a backend's ``independent_samples``) caps the samples the variance bound
+    assumes behind a group's shots.
     """
     if result is None:
         return "missing"
-    return _invalid_values(chunk, result, bounded) or _invalid_variances(chunk, result, bounded)
+    return _invalid_values(chunk, result, bounded) or _invalid_variances(
+        chunk, result, bounded, samples
+    )
+
+
+def checks_for(backend: object) -> dict[str, Any]:
+    """:func:`invalid_reason`'s options for ``backend``.
+
+    Its ``unbounded_values`` and ``independent_samples`` (``Backend`` protocol); the defaults
+    where it declares neither.
+    """
+    samples = getattr(backend, "independent_samples", None)
+    return {
+        "bounded": not getattr(backend, "unbounded_values", False),
+        "samples": samples if isinstance(samples, int) else None,
+    }

@@ -123,6 +123,17 @@ def gradient_tasks(
     return tasks
 
 
+def _best_reason(method: str, exact: bool, backend: object) -> str:
+    """Why ``"best"`` chose ``method`` (recorded in ``Gradient.metadata["reason"]``)."""
+    if method == "adjoint":
+        return "exact on the ideal local simulator: adjoint"
+    if not exact:
+        return "shots: param-shift (adjoint cannot sample)"
+    if isinstance(backend, LocalSimulator):
+        return f"noisy simulator ({backend.name}): param-shift (adjoint needs pure states)"
+    return "not the local simulator: param-shift"
+
+
 def plan_jacobian(
     circuit: Circuit,
     observables: Sequence[Observable],
@@ -145,9 +156,11 @@ def plan_jacobian(
     policy = _policy(shots)
     target = backend if backend is not None else LocalSimulator()
     chosen_by_best = method == "best"
+    ideal = isinstance(target, LocalSimulator) and target.is_ideal
+    reason = ""
     if chosen_by_best:
-        exact_local = policy is None and isinstance(target, LocalSimulator)
-        method = "adjoint" if exact_local else "param-shift"
+        method = "adjoint" if policy is None and ideal else "param-shift"
+        reason = _best_reason(method, policy is None, target)
     if method == "adjoint":
         if policy is not None:
             raise AdjointShotsError(
@@ -156,6 +169,12 @@ def plan_jacobian(
             )
         if not isinstance(target, LocalSimulator):
             raise UnknownMethodError("method='adjoint' needs the local statevector simulator")
+        if not target.is_ideal:
+            raise UnknownMethodError(
+                f"method='adjoint' differentiates pure states; the simulator is noisy "
+                f"({target.name}, method={target.method!r}): use method='param-shift', exact "
+                "under noise that does not depend on the gate angles"
+            )
         simulator = target
         tasks: list[Task] = []
 
@@ -176,13 +195,14 @@ def plan_jacobian(
         )
     if not chosen_by_best:
         return tasks, assemble
+    chosen = {"chosen_by": "best", "reason": reason}
     if isinstance(assemble, LinearAssembly):  # stays inspectable (its rows' weights)
-        return tasks, replace(assemble, metadata={"chosen_by": "best"})
+        return tasks, replace(assemble, metadata=chosen)
     inner = assemble
 
     def assemble_best(results: list[Result]) -> Gradient:
         result = inner(results)
-        return replace(result, metadata={**result.metadata, "chosen_by": "best"})
+        return replace(result, metadata={**result.metadata, **chosen})
 
     return tasks, assemble_best
 

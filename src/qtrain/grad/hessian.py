@@ -55,7 +55,7 @@ def plan(
     program = lower(circuit)
     rows, weights = hessian_rows(program, theta)
     tasks, flat = linear_plan(
-        program.circuit,
+        program.shift_circuit,
         observables,
         rows,
         weights,

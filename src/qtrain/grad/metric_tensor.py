@@ -14,6 +14,10 @@ in slot space and mapped back with ``g_θ = Mᵀ g_slots M``:
   past light cone) — and between slots fed by the same parameter, so every parameter's own
   block ``g_kk`` is exact even when a tied parameter spans several layers. Within a layer,
   the entries equal the covariances of the generators, which is what a device would measure.
+
+On a noisy simulator the metric is that of the circuit's ideal pure state (the Fubini–Study
+metric has no unique mixed-state extension); quantum natural gradient then preconditions the
+exact noisy gradient with it, a valid positive-definite choice (``docs/decisions.md``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def plan(
     program = lower(circuit)
     rows, weights = shifted_rows(program, theta)
     return linear_plan(
-        program.circuit,
+        program.shift_circuit,
         observables,
         rows,
         weights,

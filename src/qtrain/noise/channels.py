@@ -179,6 +179,13 @@ class Channel:
     def __hash__(self) -> int:
         return hash(self.fingerprint())
 
+    def __reduce__(self) -> tuple[type[Channel], tuple[str, int, CArray, dict[str, float]]]:
+        """Pickle by constructor arguments (the read-only parameter view does not pickle).
+
+        Simulators carrying a noise model go to Dask workers this way.
+        """
+        return (Channel, (self.name, self.n_wires, np.array(self.kraus_ops), dict(self.params)))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Channel({self.name}({args}), n_wires={self.n_wires}, K={len(self.kraus_ops)})"

@@ -338,7 +338,7 @@ class ParameterShiftPass:
         rows, weights = shifted_rows(
             program, point, slots=slots, columns=columns if restricted else None
         )
-        circuits = tuple(program.circuit.bind(row) for row in rows)
+        circuits = tuple(program.shift_circuit.bind(row) for row in rows)
         return ShiftPlan(circuits, weights, columns, slots)
 
 

@@ -45,6 +45,11 @@ class SlotProgram:
         slot_ops: ``(S,)`` index of that gate in ``circuit.ops``.
         slot_sources: ``(S,)`` index of the user's op in ``source.ops`` the slot came from
             (a U3's three slots all name the U3, although they feed RZ, RY, RZ).
+        shift_circuit: the user's ops reading the slots (a U3 stays one U3 of three slots):
+            what shifted rows run on. Shifting a U3 argument is shifting its factor in the
+            decomposition, so the factor's rule is exact on it; and a noise model attached
+            to the user's gates (``NoiseModel.after("U3", ...)``) acts where the user put it,
+            not on the decomposition's pieces.
     """
 
     source: Circuit
@@ -54,6 +59,7 @@ class SlotProgram:
     slot_gates: tuple[GateSpec, ...]
     slot_ops: tuple[int, ...]
     slot_sources: tuple[int, ...]
+    shift_circuit: Circuit
 
     @property
     def n_slots(self) -> int:
@@ -91,7 +97,9 @@ def lower(circuit: Circuit) -> SlotProgram:
     gates: list[GateSpec] = []
     slot_ops: list[int] = []
     sources: list[int] = []
+    intact: list[Op] = []
     for source, original in enumerate(circuit.ops):
+        slot_of: dict[int, Arg] = {}  # id of an original argument -> its slot parameter
         for op in _expanded(original):
             args: list[Arg] = []
             for arg in op.args:
@@ -102,9 +110,11 @@ def lower(circuit: Circuit) -> SlotProgram:
                     slot_ops.append(len(ops))
                     sources.append(source)
                     args.append(P(len(rows) - 1))
+                    slot_of[id(arg)] = args[-1]
                 else:
                     args.append(arg)
             ops.append(Op(op.gate, op.wires, tuple(args), op.word, op.matrix))
+        intact.append(_reading_slots(original, slot_of))
     matrix = np.zeros((len(rows), circuit.n_params))
     for s, terms in enumerate(rows):
         for k, scale in terms.items():
@@ -117,4 +127,15 @@ def lower(circuit: Circuit) -> SlotProgram:
         tuple(gates),
         tuple(slot_ops),
         tuple(sources),
+        Circuit(circuit.n_qubits, tuple(intact)),
     )
+
+
+def _reading_slots(original: Op, slot_of: dict[int, Arg]) -> Op:
+    """``original`` with each parametrised argument replaced by the slot it became.
+
+    Decompositions pass the user's argument objects through unchanged (U3's θ, φ, λ each feed
+    one factor), so each is found by identity.
+    """
+    args = tuple(slot_of[id(a)] if isinstance(a, ParamExpr) else a for a in original.args)
+    return Op(original.gate, original.wires, args, original.word, original.matrix)

@@ -17,7 +17,7 @@ keys, so a row's numbers do not depend on how the batch was chunked, ordered or 
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,14 +26,21 @@ from numpy.typing import NDArray
 
 from qtrain.ir.matrices import HADAMARD
 from qtrain.ir.observables import Observable
+from qtrain.sim.draws import draw_counts, row_seed_keys
+from qtrain.sim.readout_map import ReadoutMap
 from qtrain.sim.statevector import KernelSet, select_kernels
 
 __all__ = [
+    "BASIS_CHANGE",
+    "GroupPlan",
     "MeasurementPlan",
+    "Probabilities",
     "Spread",
+    "draw_counts",
     "exact_values",
     "measurement_plan",
     "parity_signs",
+    "rotated_probabilities",
     "row_seed_keys",
     "sampled_values",
     "walsh_hadamard",
@@ -43,7 +50,7 @@ _MAX_LEVEL_SHARE = 0.25  # sample by level when there are at most 2ⁿ/4 distinc
 _SAME_LEVEL = 1e-9  # eigenvalues closer than this × max|D_g| are one level (rounding twins)
 _ROUNDING = 64 * float(np.finfo(np.float64).eps)  # cancellation slack of second − mean²
 
-_BASIS_CHANGE = {
+BASIS_CHANGE = {
     "X": HADAMARD[None],
     "Y": (HADAMARD @ np.diag([1.0, -1j]))[None],
 }
@@ -153,6 +160,10 @@ class GroupPlan:
         object.__setattr__(self, "spread", Spread.of(values))
 
 
+Probabilities = Callable[[GroupPlan], NDArray[np.float64]]
+"""Outcome probabilities ``(B, 2ⁿ)`` of every row in a group's measurement basis."""
+
+
 @dataclass(frozen=True, eq=False)
 class MeasurementPlan:
     """How to measure one observable on ``n_qubits``: a constant plus independent groups."""
@@ -240,13 +251,6 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
     return MeasurementPlan(n_qubits, float(observable.identity_coefficient.real), tuple(groups))
 
 
-def row_seed_keys(rows: NDArray[np.float64]) -> NDArray[np.uint32]:
-    """``(B, 4)`` content keys of parameter rows (128-bit BLAKE2b of each row's bytes)."""
-    data = np.ascontiguousarray(rows, dtype=np.float64)
-    digests = b"".join(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in data)
-    return np.frombuffer(digests, dtype=np.uint32).reshape(data.shape[0], 4)
-
-
 def _rotated(
     states: NDArray[np.complex128], group: GroupPlan, n_qubits: int, kernels: KernelSet
 ) -> NDArray[np.complex128]:
@@ -255,19 +259,58 @@ def _rotated(
         return states
     rotated = states.copy()
     for wire, letter in group.rotations:
-        rotated = kernels.apply_one_qubit(rotated, _BASIS_CHANGE[letter], wire, n_qubits)
+        rotated = kernels.apply_one_qubit(rotated, BASIS_CHANGE[letter], wire, n_qubits)
     return rotated
 
 
-def exact_values(
-    states: NDArray[np.complex128], plan: MeasurementPlan, kernels: KernelSet | None = None
+def _probabilities(
+    states: NDArray[np.complex128],
+    group: GroupPlan,
+    n_qubits: int,
+    kernels: KernelSet,
+    probabilities: Probabilities | None,
 ) -> NDArray[np.float64]:
-    """Exact ``⟨ψ_b|H|ψ_b⟩`` for every row: ``(B,)``."""
+    if probabilities is not None:
+        return probabilities(group)
+    return rotated_probabilities(states, group, n_qubits, kernels)
+
+
+def rotated_probabilities(
+    states: NDArray[np.complex128], group: GroupPlan, n_qubits: int, kernels: KernelSet
+) -> NDArray[np.float64]:
+    """Outcome probabilities ``(B, 2ⁿ)`` of statevectors in ``group``'s basis: ``|R ψ|²``."""
+    rotated = _rotated(states, group, n_qubits, kernels)
+    return rotated.real**2 + rotated.imag**2
+
+
+def exact_values(
+    states: NDArray[np.complex128],
+    plan: MeasurementPlan,
+    kernels: KernelSet | None = None,
+    *,
+    readout: ReadoutMap | None = None,
+    probabilities: Probabilities | None = None,
+) -> NDArray[np.float64]:
+    """Exact ``⟨ψ_b|H|ψ_b⟩`` (or ``Tr(ρ_b H)``) for every row: ``(B,)``.
+
+    Args:
+        states: ``(B, 2ⁿ)`` statevectors (or what ``probabilities`` reads).
+        plan: from :func:`measurement_plan`.
+        kernels: kernel set for the basis rotations (default: ``select_kernels()``).
+        readout: per-qubit readout errors, exactly: each group's outcome eigenvalues become
+            their expectation over the misread outcomes, ``Aᵀ D_g`` (``ReadoutMap``).
+        probabilities: each group's outcome probabilities ``(B, 2ⁿ)`` from another state
+            representation (density matrices); default ``|R ψ|²`` of the statevectors.
+    """
     chosen = kernels if kernels is not None else select_kernels()
     values = np.full(states.shape[0], plan.constant)
     for group in plan.groups:
+        eigenvalues = group.eigenvalues if readout is None else readout.eigenvalues(group)
+        if probabilities is not None:
+            values += probabilities(group) @ eigenvalues
+            continue
         rotated = _rotated(states, group, plan.n_qubits, chosen)
-        values += chosen.weighted_probabilities(rotated, group.eigenvalues)
+        values += chosen.weighted_probabilities(rotated, eigenvalues)
     return values
 
 
@@ -280,6 +323,8 @@ def sampled_values(
     row_keys: NDArray[np.uint32] | None = None,
     first_group: int = 0,
     kernels: KernelSet | None = None,
+    readout: ReadoutMap | None = None,
+    probabilities: Probabilities | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Estimate every row's expectation from ``shots`` samples per group.
 
@@ -294,6 +339,9 @@ def sampled_values(
             row, the seed and the group — never on batching, order or chunking.
         first_group: global index of this plan's first group (several observables).
         kernels: kernel set for the basis rotations (default: ``select_kernels()``).
+        readout: per-qubit readout errors: outcomes are drawn from the misread distribution
+            ``A p`` (the same as flipping each sampled bit independently).
+        probabilities: as in :func:`exact_values`.
 
     Returns:
         ``(values (B,), variances (B,))``: the estimates and the estimated variance of each
@@ -310,8 +358,9 @@ def sampled_values(
     values = np.full(rows, plan.constant)
     variances = np.zeros(rows)
     for g, group in enumerate(plan.groups):
-        rotated = _rotated(states, group, plan.n_qubits, chosen)
-        probs = rotated.real**2 + rotated.imag**2
+        probs = _probabilities(states, group, plan.n_qubits, chosen, probabilities)
+        if readout is not None:
+            probs = readout.apply(probs)
         eig = group.eigenvalues if group.levels is None else group.levels
         squares, spread = eig * eig, group.spread
         for r in range(rows):
@@ -321,7 +370,7 @@ def sampled_values(
             weights = probs[r]
             if group.level_of is not None:
                 weights = np.bincount(group.level_of, weights=weights, minlength=eig.size)
-            counts = np.random.default_rng(seq).multinomial(n, weights / weights.sum())
+            counts = draw_counts(np.random.default_rng(seq), n, weights)
             mean = float(counts @ eig) / n
             values[r] += mean
             variances[r] += spread.variance(counts, mean, float(counts @ squares) / n, n)

@@ -26,12 +26,20 @@ from qtrain.ir.gates import gate_spec
 from qtrain.ir.params import evaluate_arg
 from qtrain.sim import kernels
 
-__all__ = ["Program", "Step", "compile_program", "op_matrices", "permutation_gather"]
+__all__ = [
+    "Program",
+    "Step",
+    "StepBuilder",
+    "compile_program",
+    "first_steps",
+    "op_matrices",
+    "permutation_gather",
+]
 
 # Largest register for which a fused permutation keeps its index map (8·2ⁿ bytes: 32 MiB).
 MAX_PERMUTATION_QUBITS = 22
 
-StepKind = Literal["one_qubit", "diagonal", "dense", "permutation"]
+StepKind = Literal["one_qubit", "diagonal", "dense", "permutation", "superop", "channel"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,12 +51,16 @@ class Step:
         wires: the wires it acts on (gate order).
         ops: the ops folded into it, in time order.
         source: the gather index map of a permutation step.
+        items: for a density-matrix step (``sim.density_matrix``), its gates and channels in
+            time order; ``wires`` are then doubled, ``(W, n + W)``, and the step's matrix is
+            their superoperator (``sim.superop``). Empty for statevector steps.
     """
 
     kind: StepKind
     wires: tuple[int, ...]
     ops: tuple[Op, ...] = ()
     source: NDArray[np.int64] | None = None
+    items: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +89,7 @@ def op_matrices(op: Op, theta: NDArray[np.float64]) -> NDArray[np.complex128]:
     return spec.matrix_fn(angles)
 
 
-class _Builder:
+class StepBuilder:
     """Accumulates steps, holding back 1-qubit gates per wire until something needs the wire."""
 
     def __init__(self, n_qubits: int) -> None:
@@ -87,6 +99,7 @@ class _Builder:
         self.perm_run: list[Op] = []
 
     def flush_pending(self) -> None:
+        """Emit every held-back 1-qubit run (one step per wire)."""
         for wire in sorted(self.pending):
             ops = tuple(self.pending[wire])
             kind: StepKind = "diagonal" if all(op.spec.diagonal for op in ops) else "one_qubit"
@@ -94,6 +107,7 @@ class _Builder:
         self.pending.clear()
 
     def flush_permutations(self) -> None:
+        """Emit the pending run of permutation gates as one gather."""
         if self.perm_run:
             key = tuple((op.gate, op.wires) for op in self.perm_run)
             source = permutation_gather(key, self.n_qubits)
@@ -101,6 +115,7 @@ class _Builder:
             self.perm_run = []
 
     def add(self, op: Op) -> None:
+        """Add the next op of the circuit."""
         spec = op.spec
         if spec.name == "I":
             return
@@ -119,6 +134,7 @@ class _Builder:
         self.steps.append(Step("diagonal" if spec.diagonal else "dense", op.wires, (op,)))
 
     def finish(self) -> tuple[Step, ...]:
+        """Emit everything held back; the steps in order."""
         self.flush_permutations()
         self.flush_pending()
         return tuple(self.steps)
@@ -138,13 +154,18 @@ def permutation_gather(
 @lru_cache(maxsize=128)
 def compile_program(circuit: Circuit) -> Program:
     """Compile ``circuit`` into fused kernel steps (cached per circuit)."""
-    builder = _Builder(circuit.n_qubits)
+    builder = StepBuilder(circuit.n_qubits)
     for op in circuit.ops:
         builder.add(op)
     steps = builder.finish()
-    first_step = np.full(circuit.n_params, len(steps), dtype=np.int64)
+    return Program(circuit.n_qubits, steps, first_steps(steps, circuit.n_params))
+
+
+def first_steps(steps: tuple[Step, ...], n_params: int) -> NDArray[np.int64]:
+    """``(P,)`` the first step reading each parameter (``len(steps)`` for none), read-only."""
+    first_step = np.full(n_params, len(steps), dtype=np.int64)
     for k in reversed(range(len(steps))):
         for op in steps[k].ops:
             first_step[list(op.param_indices)] = k
     first_step.setflags(write=False)
-    return Program(circuit.n_qubits, steps, first_step)
+    return first_step

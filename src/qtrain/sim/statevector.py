@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from qtrain.errors import ConfigError, StateTooLargeError
 from qtrain.sim import kernels as reference_kernels
+from qtrain.sim import superop
 from qtrain.sim.program import Program, Step, op_matrices
 
 __all__ = [
@@ -26,7 +27,9 @@ __all__ = [
     "KernelSet",
     "chunk_rows",
     "default_memory_budget",
+    "format_bytes",
     "run_program",
+    "run_step",
     "select_kernels",
     "state_chunks",
 ]
@@ -158,7 +161,8 @@ def default_memory_budget() -> int:
     return value
 
 
-def _format_bytes(count: int) -> str:
+def format_bytes(count: int) -> str:
+    """``count`` bytes for people: ``"16.0 MiB"``."""
     size = float(count)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if size < 1024 or unit == "PiB":
@@ -176,18 +180,24 @@ def chunk_rows(n_qubits: int, rows: int, memory_budget: int) -> int:
     per_row = BYTES_PER_AMPLITUDE * WORKING_COPIES << n_qubits
     if per_row > memory_budget:
         raise StateTooLargeError(
-            f"a {n_qubits}-qubit state needs {per_row} bytes ({_format_bytes(per_row)}: "
+            f"a {n_qubits}-qubit state needs {per_row} bytes ({format_bytes(per_row)}: "
             f"2^{n_qubits} amplitudes × {BYTES_PER_AMPLITUDE} B × {WORKING_COPIES} working "
             f"copies) but the memory budget is {memory_budget} bytes "
-            f"({_format_bytes(memory_budget)}); use fewer qubits or raise memory_budget "
+            f"({format_bytes(memory_budget)}); use fewer qubits or raise memory_budget "
             f"(or ${_ENV_BUDGET})"
         )
     return max(1, min(rows, memory_budget // per_row))
 
 
-def _run_step(
+def run_step(
     states: Complex, step: Step, theta: NDArray[np.float64], n_qubits: int, kernels: KernelSet
 ) -> Complex:
+    """One gate (or density-matrix) step on ``states``; may work in place or return a new array."""
+    if step.kind == "permutation":
+        assert step.source is not None  # set for every permutation step by the compiler
+        return kernels.apply_permutation(states, step.source)
+    if step.items:
+        return superop.run_step(states, step, theta, n_qubits, kernels)
     mats = op_matrices(step.ops[0], theta)
     for op in step.ops[1:]:
         mats = np.matmul(op_matrices(op, theta), mats)  # later gates multiply from the left
@@ -245,7 +255,7 @@ def run_sorted(
             chosen.apply_permutation(active, step.source, spare[:count])
             states, spare = spare, states
         else:
-            result = _run_step(active, step, rows[:count], program.n_qubits, chosen)
+            result = run_step(active, step, rows[:count], program.n_qubits, chosen)
             if result is not active:  # the numpy kernels return new arrays
                 active[...] = result
     states[count:] = states[0]  # rows equal to row 0

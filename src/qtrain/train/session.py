@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.local import simulator_inside
+from qtrain.backends.local import LocalSimulator, simulator_inside
 from qtrain.backends.protocol import Backend, Task
-from qtrain.errors import ShotAllowanceError, StorageError
+from qtrain.errors import QtrainError, ShotAllowanceError, StorageError
 from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
@@ -32,7 +32,7 @@ from qtrain.optim.base import OptimizerState
 from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
 from qtrain.train.failures import check_store, explained, held_rows
 from qtrain.train.monitoring import MonitorHook, scaled_policy
-from qtrain.train.objective import Evaluation
+from qtrain.train.objective import Evaluation, Objective
 from qtrain.train.records import FitResult, StepRecord
 from qtrain.train.reporting import run_summary, step_record
 from qtrain.train.rundir import RunDir
@@ -273,7 +273,7 @@ class Session:
         self._save(reason)
         simulator = simulator_inside(self.executor.backend)
         final = None
-        if simulator is not None:
+        if simulator is not None and _exact_possible(simulator, self.settings.objective):
             final = self.settings.objective.exact_loss(state.theta, simulator)
         summary = run_summary(
             state,
@@ -299,3 +299,13 @@ class Session:
             summary,
             None if self.directory is None else Path(self.directory.path),
         )
+
+
+def _exact_possible(simulator: LocalSimulator, objective: Objective) -> bool:
+    """Whether ``simulator`` computes exact values for every circuit (not trajectories only)."""
+    try:
+        for circuit in objective.circuits:
+            simulator.choose(circuit, exact=True)
+    except QtrainError:
+        return False
+    return True

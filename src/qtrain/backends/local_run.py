@@ -1,0 +1,159 @@
+"""One task on the local simulator, by the method chosen for it (``sim.methods``).
+
+Statevector and density matrix share the loop: chunks of rows (``sim.statevector``
+``state_chunks`` on ``n`` or ``2n`` wires), every observable measured exactly or sampled per
+commuting group, readout errors applied to the outcomes (``sim.readout_map``). Trajectories
+measure inside their own loop (``sim.trajectories``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.protocol import Result, Task, fresh_seed
+from qtrain.noise.model import NoiseModel
+from qtrain.sim.density_matrix import compile_density_program, density_probabilities
+from qtrain.sim.dm_sweep import sweep_values
+from qtrain.sim.measure import (
+    MeasurementPlan,
+    exact_values,
+    measurement_plan,
+    row_seed_keys,
+    sampled_values,
+)
+from qtrain.sim.methods import state_bytes
+from qtrain.sim.program import Program, compile_program
+from qtrain.sim.readout_map import ReadoutMap
+from qtrain.sim.statevector import KernelSet, state_chunks
+from qtrain.sim.trajectories import compile_trajectory_program, trajectory_values
+
+__all__ = ["run_task"]
+
+Real = NDArray[np.float64]
+
+
+def run_task(
+    task: Task,
+    *,
+    name: str,
+    method: str,
+    budget: int,
+    kernels: KernelSet,
+    noise: NoiseModel | None,
+    trajectories: int | None,
+) -> Result:
+    """Run ``task`` with ``method``; a sampled task without a seed draws fresh entropy.
+
+    ``metadata`` records the backend stage times, the method and (sampled) the seed.
+    """
+    started = time.time()
+    n_qubits = task.circuit.n_qubits
+    plans = [measurement_plan(obs, n_qubits) for obs in task.observables]
+    shots = task.shot_matrix()
+    seed = 0 if shots is None else fresh_seed() if task.seed is None else task.seed
+    readout = None if noise is None else ReadoutMap.of(noise.readout_errors(n_qubits), n_qubits)
+    variances: Real | None
+    if method == "trajectories":
+        assert shots is not None and noise is not None  # choose_method guarantees both
+        program = compile_trajectory_program(task.circuit, noise)
+        values, variances = trajectory_values(
+            program,
+            plans,
+            task.params,
+            shots,
+            seed=seed,
+            row_keys=row_seed_keys(task.params),
+            trajectories=trajectories,
+            capacity=budget // state_bytes(n_qubits),
+            kernels=kernels,
+            readout=readout,
+        )
+    else:
+        program = (
+            compile_density_program(task.circuit, noise)
+            if method == "density_matrix"
+            else compile_program(task.circuit)
+        )
+        swept = None
+        if method == "density_matrix" and shots is None:
+            swept = sweep_values(
+                program, task.params, plans, readout=readout, kernels=kernels, budget=budget
+            )
+        if swept is None:
+            values, variances = _chunked(
+                task, program, plans, seed=seed, budget=budget, kernels=kernels, readout=readout
+            )
+        else:  # the rows two sweeps could not reach (several shifted steps) the ordinary way
+            values, done = swept
+            variances, rest = None, np.flatnonzero(~done)
+            if rest.size:
+                values[rest] = _chunked(
+                    replace(task, params=task.params[rest]),
+                    program,
+                    plans,
+                    seed=seed,
+                    budget=budget,
+                    kernels=kernels,
+                    readout=readout,
+                )[0]
+    metadata: dict[str, object] = {
+        "backend": name,
+        "method": method,
+        "started": started,
+        "duration_s": time.time() - started,
+    }
+    if shots is not None:
+        metadata["seed"] = seed
+    spent = 0 if shots is None else int(shots.sum())
+    return Result(values, variances, spent, metadata)
+
+
+def _chunked(
+    task: Task,
+    program: Program,
+    plans: list[MeasurementPlan],
+    *,
+    seed: int,
+    budget: int,
+    kernels: KernelSet,
+    readout: ReadoutMap | None,
+) -> tuple[Real, Real | None]:
+    """Statevector or density-matrix (``program`` on ``2n`` wires) values, chunk by chunk.
+
+    Variances too when the task is sampled.
+    """
+    n_qubits = task.circuit.n_qubits
+    density = program.n_qubits == 2 * n_qubits
+    shots = task.shot_matrix()
+    rows = task.params.shape[0]
+    values = np.empty((rows, len(plans)))
+    row_keys = None if shots is None else row_seed_keys(task.params)
+    variances = None if shots is None else np.empty((rows, len(plans)))
+    for ids, states in state_chunks(program, task.params, budget, kernels):
+        hook = density_probabilities(states, n_qubits, kernels) if density else None
+        first_group = 0  # sampling seeds are keyed by (row, group over all observables)
+        for o, plan in enumerate(plans):
+            if shots is None or variances is None or row_keys is None:
+                values[ids, o] = exact_values(
+                    states, plan, kernels, readout=readout, probabilities=hook
+                )
+                continue
+            cells = shots[ids, first_group : first_group + len(plan.groups)]
+            values[ids, o], variances[ids, o] = sampled_values(
+                states,
+                plan,
+                cells,
+                seed,
+                row_keys=row_keys[ids],
+                first_group=first_group,
+                kernels=kernels,
+                readout=readout,
+                probabilities=hook,
+            )
+            first_group += len(plan.groups)
+        del states, hook  # free this chunk before the generator builds the next one
+    return values, variances
