@@ -56,11 +56,11 @@ def error_of(data):
 
 
 def test_rules_build_the_model_the_python_builder_builds():
-    config = noisy(RULES, method="density_matrix", trajectories=50)
+    config = noisy(RULES, method="trajectories", trajectories=50)
     assert config.backend.noise_model().fingerprint() == python_model().fingerprint()
     simulator = make_backend(config.backend)
     assert simulator.noise.fingerprint() == python_model().fingerprint()
-    assert (simulator.method, simulator.trajectories) == ("density_matrix", 50)
+    assert (simulator.method, simulator.trajectories) == ("trajectories", 50)
     dumped = parse_config(config.model_dump(mode="json"))  # what a run folder's config holds
     assert dumped.backend.noise_model().fingerprint() == python_model().fingerprint()
 
@@ -162,6 +162,9 @@ def test_method_mistakes_name_their_key():
     message = error_of({**BASE, "backend": {"method": "exact"}})
     assert "backend.method: Input should be 'auto', 'statevector'" in message
     assert "backend.trajectories" in error_of({**BASE, "backend": {"trajectories": 1}})
+    assert "backend.trajectories" in error_of(
+        {**BASE, "backend": {"method": "density_matrix", "trajectories": 20}}
+    )
     message = error_of({**BASE, "gradient": {"method": "adjoint"}, "backend": {"noise": channels}})
     assert "gradient.method: 'adjoint' differentiates a pure state" in message
 
@@ -273,7 +276,7 @@ def test_the_faulty_backend_wraps_a_noisy_simulator():
 
 def test_the_readme_yaml_is_the_readme_model():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Noise", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## Noisy simulation", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```yaml\n(.+?)```", section, flags=re.S)
     config = parse_config({**BASE, **yaml.safe_load(block)})
     readme = (

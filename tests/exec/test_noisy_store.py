@@ -75,7 +75,7 @@ def sampled(backend, store=None):
 
 
 def test_noisy_store_density_matrix_and_trajectories_get_their_own_results(tmp_path):
-    def make(method, trajectories=30):
+    def make(method, trajectories=None):
         return Counting(noise=DEPOL, method=method, trajectories=trajectories)
 
     kinds = {
@@ -155,9 +155,10 @@ def test_noisy_store_identities():
 @pytest.mark.parametrize("method", ["density_matrix", "trajectories"])
 def test_noisy_store_sampled_rows_are_shared_by_equal_backends(tmp_path, method):
     store = qt.ResultStore(tmp_path / "r.sqlite")
-    first = Counting(noise=DEPOL, method=method, trajectories=30)
+    count = 30 if method == "trajectories" else None
+    first = Counting(noise=DEPOL, method=method, trajectories=count)
     value, stderr = sampled(first, store)
-    second = Counting(noise=DEPOL, method=method, trajectories=30, memory_budget=1 << 22)
+    second = Counting(noise=DEPOL, method=method, trajectories=count, memory_budget=1 << 22)
     again = sampled(second, store)
     assert second.rows == 0
     np.testing.assert_array_equal(again[0], value)

@@ -30,3 +30,24 @@ def test_slots_constants_are_not_slots_and_lowering_is_cached():
     c = qt.Circuit(1).rx(0, 0.3).ry(0, qt.P(0))
     assert lower(c).n_slots == 1
     assert lower(c) is lower(qt.Circuit(1).rx(0, 0.3).ry(0, qt.P(0)))
+
+
+def test_slots_one_parameter_object_twice_in_a_u3_is_two_slots():
+    """U3(t, t, 0.3) with the same ``P`` object as θ and φ: both slots shifted, in the U3.
+
+    Arguments are matched to the decomposition's factors by position (they were matched by
+    object identity once, and the second slot overwrote the first: gradient 0).
+    """
+    t = qt.P(0)
+    circuit = qt.Circuit(1).u3(0, t, t, 0.3)
+    program = lower(circuit)
+    assert program.n_slots == 2 and len(program.shift_circuit.ops) == 1
+    assert program.shift_circuit.ops[0].args[:2] == (qt.P(0), qt.P(1))
+    observable = qt.X(0) + 0.5 * qt.Y(0)
+    theta = np.array([0.7])
+    noise = qt.NoiseModel().after("U3", qt.noise.amplitude_damping(0.2))
+    for backend in (qt.LocalSimulator(), qt.LocalSimulator(noise=noise)):
+        shifted = qt.grad(circuit, observable, theta, method="param-shift", backend=backend)
+        central = qt.grad(circuit, observable, theta, method="finite-diff", backend=backend)
+        np.testing.assert_allclose(shifted.value, central.value, atol=1e-6)
+        assert abs(shifted.value[0]) > 0.1

@@ -33,6 +33,7 @@ from qtrain.errors import ConfigError, QtrainError
 from qtrain.grad.api import METHODS
 from qtrain.noise import NoiseModel
 from qtrain.optim import OPTIMIZERS, from_config
+from qtrain.sim.trajectories import MIN_TRAJECTORIES
 
 __all__ = ["RunConfig", "load_config", "parse_config", "read_yaml", "validate_model"]
 
@@ -179,7 +180,7 @@ class LocalBackendConfig(_Strict):
     kernels: Literal["auto", "numba", "numpy"] | None = None
     memory_budget: Annotated[int, Field(gt=0)] | None = None
     method: Literal["auto", "statevector", "density_matrix", "trajectories"] = "auto"
-    trajectories: Annotated[int, Field(ge=2)] | None = None
+    trajectories: Annotated[int, Field(ge=MIN_TRAJECTORIES)] | None = None
     noise: NoiseConfig | None = None
 
     def noise_model(self) -> NoiseModel | None:
@@ -188,7 +189,7 @@ class LocalBackendConfig(_Strict):
 
     @model_validator(mode="after")
     def _method_fits_noise(self) -> LocalBackendConfig:
-        check_method(self.method, self.noise)
+        check_method(self.method, self.noise, self.trajectories)
         return self
 
 
@@ -315,7 +316,8 @@ class RunConfig(_Strict):
         local = (
             self.backend.inner if isinstance(self.backend, FaultyBackendConfig) else self.backend
         )
-        if self.gradient.method == "adjoint" and local.noise_model() is not None:
+        noisy = local.noise_model() is not None or local.method not in ("auto", "statevector")
+        if self.gradient.method == "adjoint" and noisy:
             raise KeyedError("gradient.method", ADJOINT_NOISY)
         return self
 

@@ -315,12 +315,21 @@ class NoiseConfig(_Strict):
         return self.model_copy(update={"fingerprint": self._model.fingerprint()})
 
 
-def check_method(method: str, noise: NoiseConfig | None) -> None:
-    """Refuse ``statevector`` for a model with channels (it simulates ideal gates).
+def check_method(method: str, noise: NoiseConfig | None, trajectories: int | None) -> None:
+    """Refuse a method that cannot honour the backend's noise keys.
+
+    ``statevector`` with channels (it simulates ideal gates); a trajectory count for a method
+    that runs none.
 
     Raises:
-        KeyedError: key ``method``.
+        KeyedError: key ``method`` or ``trajectories``.
     """
+    if trajectories is not None and method in ("statevector", "density_matrix"):
+        raise KeyedError(
+            "trajectories",
+            f"method {method!r} runs no trajectories: drop the key, or use method "
+            "trajectories or auto",
+        )
     model = None if noise is None else noise.model()
     if method == "statevector" and model is not None and (model.gate_rules or model.measure_rules):
         raise KeyedError(

@@ -1,4 +1,4 @@
-"""The embedded batched statevector simulator as a backend."""
+"""The embedded batched simulator as a backend: statevector, density matrix, trajectories."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from qtrain.backends.protocol import BackendLimits, Result, Task
 from qtrain.errors import ConfigError, QtrainError, SimulationMethodError
 from qtrain.ir.circuit import Circuit
 from qtrain.noise.model import NoiseModel
+from qtrain.sim.density_matrix import compile_density_program
 from qtrain.sim.methods import METHODS, MethodChoice, choose_method, has_channels
 from qtrain.sim.program import compile_program
 from qtrain.sim.statevector import KernelSet, default_memory_budget, select_kernels
+from qtrain.sim.trajectories import MIN_TRAJECTORIES
 
 __all__ = ["LocalSimulator", "MethodChoice", "shared_memory_budget"]
 
 # Bump when the sampled numbers of a given (row, seed, shots) change: old store rows must
 # then stop matching (the store key hashes the backend's identity).
-_SAMPLING_SCHEME = 2  # 2: inverse-CDF draws (sim.measure.draw_counts), not multinomial
+_SAMPLING_SCHEME = 2  # 2: inverse-CDF draws (sim.draws.draw_counts), not multinomial
 _TRAJECTORY_SCHEME = 1
 
 _SHARE: ContextVar[int | None] = ContextVar("qtrain_memory_budget_share", default=None)
@@ -63,6 +65,7 @@ class LocalSimulator:
     Raises:
         SimulationMethodError: an unknown method, or ``"statevector"`` with channels.
 
+    >>> import numpy as np
     >>> import qtrain as qt
     >>> sim = qt.LocalSimulator(memory_budget=1 << 20)
     >>> task = Task(qt.Circuit(1).x(0), (qt.Z(0), qt.X(0)), np.zeros((1, 0)))
@@ -175,13 +178,18 @@ class LocalSimulator:
         compiled = "fast" in getattr(self.kernels, "__name__", "")
         per_amplitude = 1.3e-9 if compiled else 8e-9
         rows = task.params.shape[0]
-        steps = len(compile_program(task.circuit).steps) + 1
         groups = task.n_groups if task.shots is not None else 0
         n = task.circuit.n_qubits
         try:
             method = self.choose(task.circuit, task.shots is None).method
-        except QtrainError:
-            method = "statevector"  # run() will refuse it; the estimate need not
+            program = (
+                compile_density_program(task.circuit, self.noise)
+                if method == "density_matrix"
+                else compile_program(task.circuit)
+            )
+        except QtrainError:  # run() will refuse it; the estimate need not
+            method, program = "statevector", compile_program(task.circuit)
+        steps = len(program.steps) + 1
         shots = task.shot_matrix()
         most = 1 if shots is None else int(shots.max(initial=1))
         per_row = task.n_groups * min(self.trajectories or most, most)
@@ -231,11 +239,19 @@ def _checked_noise(
             "method='statevector' simulates ideal gates but the noise model has channels; "
             "use method='density_matrix', 'trajectories' or 'auto'"
         )
+    if trajectories is not None and method in ("statevector", "density_matrix"):
+        raise ConfigError(
+            f"trajectories={trajectories!r} means nothing for method={method!r}: set it with "
+            "method='trajectories' or 'auto'"
+        )
     if trajectories is not None and (
-        isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 2
+        isinstance(trajectories, bool)
+        or not isinstance(trajectories, int)
+        or trajectories < MIN_TRAJECTORIES
     ):
         raise ConfigError(
-            f"trajectories must be None (one per shot) or an int >= 2, got {trajectories!r}"
+            f"trajectories must be None (one per shot) or an int >= {MIN_TRAJECTORIES} (the "
+            f"error bar rests on their spread), got {trajectories!r}"
         )
     return model, method, trajectories
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.ir.circuit import Circuit, Op, make_op
-from qtrain.ir.gates import GateSpec
+from qtrain.ir.gates import GateSpec, gate_spec
 from qtrain.ir.params import Arg, P, ParamExpr
 
 __all__ = ["SlotProgram", "lower"]
@@ -99,10 +100,13 @@ def lower(circuit: Circuit) -> SlotProgram:
     sources: list[int] = []
     intact: list[Op] = []
     for source, original in enumerate(circuit.ops):
-        slot_of: dict[int, Arg] = {}  # id of an original argument -> its slot parameter
-        for op in _expanded(original):
+        expanded = _expanded(original)
+        positions = iter(_argument_positions(original, len(expanded) > 1))
+        slot_of: dict[int, Arg] = {}  # position of an original argument -> its slot parameter
+        for op in expanded:
             args: list[Arg] = []
             for arg in op.args:
+                position = next(positions)
                 if isinstance(arg, ParamExpr):
                     rows.append(dict(arg.terms))
                     offsets.append(arg.offset)
@@ -110,11 +114,12 @@ def lower(circuit: Circuit) -> SlotProgram:
                     slot_ops.append(len(ops))
                     sources.append(source)
                     args.append(P(len(rows) - 1))
-                    slot_of[id(arg)] = args[-1]
+                    if position is not None:
+                        slot_of[position] = args[-1]
                 else:
                     args.append(arg)
             ops.append(Op(op.gate, op.wires, tuple(args), op.word, op.matrix))
-        intact.append(_reading_slots(original, slot_of))
+        intact.extend(_reading_slots(original, slot_of, ops[len(ops) - len(expanded) :]))
     matrix = np.zeros((len(rows), circuit.n_params))
     for s, terms in enumerate(rows):
         for k, scale in terms.items():
@@ -131,11 +136,46 @@ def lower(circuit: Circuit) -> SlotProgram:
     )
 
 
-def _reading_slots(original: Op, slot_of: dict[int, Arg]) -> Op:
+class _Position:
+    """A stand-in argument: where a decomposition puts the op's argument ``index``."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+@lru_cache(maxsize=64)
+def _decomposition_positions(gate: str) -> tuple[int | None, ...]:
+    """For each argument of the decomposition's factors, in order, the op argument it is.
+
+    ``None`` where a factor's argument is not one of the op's arguments as given (computed
+    from them): then the op cannot be kept whole for shifted rows.
+    """
+    spec = gate_spec(gate)
+    assert spec.decomposition is not None  # only called for decomposed gates
+    stand_ins = cast("tuple[Arg, ...]", tuple(_Position(i) for i in range(spec.n_params)))
+    return tuple(
+        arg.index if isinstance(arg, _Position) else None
+        for _, _, args in spec.decomposition(stand_ins)
+        for arg in args
+    )
+
+
+def _argument_positions(op: Op, decomposed: bool) -> tuple[int | None, ...]:
+    """The op argument behind each argument of its lowered ops, in order."""
+    if not decomposed:
+        return tuple(range(len(op.args)))
+    return _decomposition_positions(op.gate)
+
+
+def _reading_slots(original: Op, slot_of: dict[int, Arg], lowered: list[Op]) -> list[Op]:
     """``original`` with each parametrised argument replaced by the slot it became.
 
-    Decompositions pass the user's argument objects through unchanged (U3's θ, φ, λ each feed
-    one factor), so each is found by identity.
+    Shifting a U3 argument is shifting its factor in the decomposition (each of θ, φ, λ feeds
+    exactly one factor, found by position, so a parameter used twice is two slots). Where the
+    decomposition computes its factors' arguments, the lowered ops themselves are returned.
     """
-    args = tuple(slot_of[id(a)] if isinstance(a, ParamExpr) else a for a in original.args)
-    return Op(original.gate, original.wires, args, original.word, original.matrix)
+    params = [i for i, a in enumerate(original.args) if isinstance(a, ParamExpr)]
+    if any(i not in slot_of for i in params):
+        return lowered
+    args = tuple(slot_of.get(i, a) for i, a in enumerate(original.args))
+    return [Op(original.gate, original.wires, args, original.word, original.matrix)]

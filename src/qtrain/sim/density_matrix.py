@@ -46,6 +46,7 @@ __all__ = [
     "density_probabilities",
     "group_probabilities",
     "initial_density",
+    "rotation_superop",
 ]
 
 Complex = NDArray[np.complex128]
@@ -154,7 +155,8 @@ def initial_density(rows: int, n_qubits: int) -> Complex:
 
 
 @lru_cache(maxsize=4)
-def _rotation_superop(letter: str) -> Complex:
+def rotation_superop(letter: str) -> Complex:
+    """``(1, 4, 4)`` superoperator of the basis change measuring ``letter`` (X or Y) as Z."""
     rotation = BASIS_CHANGE[letter][0]
     return np.kron(rotation, rotation.conj())[None]
 
@@ -171,7 +173,7 @@ def group_probabilities(
         rotated = states.copy()
         for wire, letter in group.rotations:
             rotated = apply_superop(
-                rotated, _rotation_superop(letter), (wire, wire + n_qubits), 2 * n_qubits, kernels
+                rotated, rotation_superop(letter), (wire, wire + n_qubits), 2 * n_qubits, kernels
             )
     diagonal = rotated[:, :: (1 << n_qubits) + 1].real
     return np.maximum(diagonal, 0.0)  # rounding can leave −1e-17 on a zero population

@@ -24,12 +24,12 @@ from typing import cast
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.sim.density_matrix import initial_density
-from qtrain.sim.measure import BASIS_CHANGE, MeasurementPlan
+from qtrain.sim.density_matrix import initial_density, rotation_superop
+from qtrain.sim.measure import MeasurementPlan
 from qtrain.sim.methods import state_bytes
 from qtrain.sim.program import Program, Step
 from qtrain.sim.readout_map import ReadoutMap
-from qtrain.sim.statevector import KernelSet, divergence, run_step
+from qtrain.sim.statevector import KernelSet, divergence, owned, run_step
 from qtrain.sim.superop import Item, apply_superop, superop_matrices
 
 __all__ = ["single_step_rows", "sweep_values"]
@@ -113,8 +113,7 @@ def _functionals(
                 group.eigenvalues if readout is None else readout.eigenvalues(group)
             )
             for wire, letter in group.rotations:
-                back = BASIS_CHANGE[letter][0].conj().T  # R†: W = R† D R
-                superop = np.kron(back, back.conj())[None]
+                superop = rotation_superop(letter)[0].conj().T[None]  # of R†: W = R† D R
                 table = apply_superop(
                     table, superop, (wire, wire + n_qubits), 2 * n_qubits, kernels
                 )
@@ -141,7 +140,7 @@ def sweep_values(
     kept = np.unique(at[at >= 0])
     n2 = program.n_qubits
     widest = int(np.bincount(at[at >= 0]).max(initial=0))
-    need = (kept.size + len(plans) + widest + 2) * state_bytes(n2) // 4
+    need = (kept.size + len(plans) + 2 * widest + 2) * state_bytes(n2) // 4  # + kernel copies
     if kept.size < 2 or need > budget:
         return None
     saved: dict[int, Complex] = {}
@@ -153,7 +152,7 @@ def sweep_values(
             saved[k] = state.copy()
         mats = None if step.kind == "permutation" else _step_matrices(step, theta[:1])
         matrices.append(mats)
-        state = _own(_forward(state, step, mats, n2, kernels), state)
+        state = owned(_forward(state, step, mats, n2, kernels), state)
     functionals = _functionals(plans, n2 // 2, readout, kernels)
     values = np.zeros((theta.shape[0], len(plans)))
     same = divergence(program, theta) == len(program.steps)
@@ -163,13 +162,9 @@ def sweep_values(
         if k in saved:
             rows = np.flatnonzero(at == k)
             shifted = np.repeat(saved.pop(k), rows.size, axis=0)
-            shifted = _own(run_step(shifted, program.steps[k], theta[rows], n2, kernels), shifted)
+            shifted = owned(run_step(shifted, program.steps[k], theta[rows], n2, kernels), shifted)
             values[rows] = (shifted @ functionals.conj().T).real
-        functionals = _own(
+        functionals = owned(
             _adjoint(functionals, program.steps[k], matrices[k], n2, kernels), functionals
         )
     return values, same | (at >= 0)
-
-
-def _own(result: Complex, states: Complex) -> Complex:
-    return result if result is states else np.ascontiguousarray(result)

@@ -1,4 +1,4 @@
-"""Compiled (numba) sparse superoperator kernel; imports nothing from qtrain.
+"""Compiled (numba) superoperator kernels; from qtrain only ``sim.fast_kernels``' thresholds.
 
 A density-matrix step applies a ``D × D`` superoperator (``D = 4^k`` for ``k`` physical wires)
 to the amplitudes of the doubled register that differ only on its ``2k`` wires. Noise makes

@@ -5,9 +5,10 @@
 * ``"trajectories"``: gates and channels as Monte Carlo wave functions, ``T`` statevectors per
   row; an estimate with a standard error, so it needs shots.
 * ``"auto"``: the statevector when the noise model has no channels; else the density matrix
-  for exact tasks and for ``n ≤ AUTO_DENSITY_MAX_QUBITS``, trajectories for sampled tasks
-  beyond. The rule depends only on the task, never on the machine, so results the store
-  keeps under ``"auto"`` are always of the same method for the same circuit.
+  for exact tasks, and for sampled tasks with ``n ≤ AUTO_DENSITY_MAX_QUBITS`` whose density
+  matrix fits the memory budget; trajectories for the other sampled tasks. Exact results
+  under ``"auto"`` are always the density matrix's; sampled ones are draws from the same noisy
+  distribution whichever method made them, so a store may serve either.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ __all__ = [
 ]
 
 METHODS = ("auto", "statevector", "density_matrix", "trajectories")
+_IDEAL_REASONS = {
+    "statevector": "requested",
+    "auto": "auto: no noise channels",
+    "trajectories": "trajectories without noise channels are the statevector",
+}
 # At n = 12 one density matrix is 256 MiB (1 GiB with working copies); beyond, a sampled
 # task's trajectories cost T·2ⁿ against 4ⁿ amplitudes per row and win for any sensible T.
 AUTO_DENSITY_MAX_QUBITS = 12
@@ -113,7 +119,7 @@ def choose_method(
             f"unknown simulation method {requested!r}; choose one of {', '.join(METHODS)}"
         )
     noisy = has_channels(noise)
-    if requested == "statevector" or (requested == "auto" and not noisy):
+    if requested == "statevector" or (requested != "density_matrix" and not noisy):
         if noisy:
             raise SimulationMethodError(
                 "method 'statevector' simulates ideal gates but the noise model has channels; "
@@ -125,14 +131,18 @@ def choose_method(
                 f"a {n_qubits}-qubit state needs {need} bytes ({format_bytes(need)}) but the "
                 f"memory budget is {budget} bytes ({format_bytes(budget)})"
             )
-        why = "requested" if requested == "statevector" else "auto: no noise channels"
-        return MethodChoice("statevector", need, why)
+        return MethodChoice("statevector", need, _IDEAL_REASONS[requested])
     if requested == "density_matrix":
         return _density(n_qubits, budget, "requested")
     if requested == "trajectories":
         return _trajectories(n_qubits, exact, budget, "requested")
     if exact:
         return _density(n_qubits, budget, "auto: exact noisy values")
-    if n_qubits <= AUTO_DENSITY_MAX_QUBITS:
-        return _density(n_qubits, budget, f"auto: n <= {AUTO_DENSITY_MAX_QUBITS}")
-    return _trajectories(n_qubits, exact, budget, f"auto: sampled, n > {AUTO_DENSITY_MAX_QUBITS}")
+    if n_qubits <= AUTO_DENSITY_MAX_QUBITS and state_bytes(2 * n_qubits) <= budget:
+        return _density(n_qubits, budget, f"auto: sampled, n <= {AUTO_DENSITY_MAX_QUBITS}")
+    why = (
+        f"auto: sampled, n > {AUTO_DENSITY_MAX_QUBITS}"
+        if n_qubits > AUTO_DENSITY_MAX_QUBITS
+        else "auto: sampled, the density matrix does not fit the memory budget"
+    )
+    return _trajectories(n_qubits, exact, budget, why)

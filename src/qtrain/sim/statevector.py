@@ -28,6 +28,7 @@ __all__ = [
     "chunk_rows",
     "default_memory_budget",
     "format_bytes",
+    "owned",
     "run_program",
     "run_step",
     "select_kernels",
@@ -187,6 +188,11 @@ def chunk_rows(n_qubits: int, rows: int, memory_budget: int) -> int:
             f"(or ${_ENV_BUDGET})"
         )
     return max(1, min(rows, memory_budget // per_row))
+
+
+def owned(result: Complex, states: Complex) -> Complex:
+    """The array a kernel call left the state in: ``states`` (in place) or its new result."""
+    return result if result is states else np.ascontiguousarray(result)
 
 
 def run_step(

@@ -8,18 +8,22 @@ average of ``|ψ⟩⟨ψ|`` over trajectories is the density matrix. For a mixtu
 table lookup; otherwise ``p_i`` comes from the reduced density matrix on the channel's wires.
 Every trajectory's chosen operators go to the kernels as one per-row matrix batch.
 
-**Estimate and standard error.** A group's ``N`` shots are split over ``T' = min(T, N)``
-trajectories (``n_t`` each, as even as possible); trajectory ``t`` contributes
-``u_t = Σ_g (n_{t,g}/N_g)·m_{t,g}`` (its shot means, weighted), the estimate is ``Σ_t u_t``,
-and its variance is estimated from the spread of the ``u_t``: ``T'/(T'−1)·Σ_t (u_t − ū)²``.
-Trajectories are independent, so this one number carries both the trajectory noise and the
-shot noise — and the correlation between groups measured on the same trajectories (cluster
-sampling; Cochran, *Sampling Techniques*, 3rd ed., §9.2). It is floored by the shot-noise
-estimate of the pooled counts (``sim.measure.Spread``), so it is never 0.
+**Estimate and standard error.** Each (row, group) runs its own trajectories, as a device
+measures each group in its own executions. Its ``N`` shots are split over ``T' = min(T, N)``
+trajectories (as evenly as possible); trajectory ``t``'s shot mean ``m_t`` is an unbiased
+estimate of the noisy value whatever its shot count, the estimate is their plain mean ``m̄``
+and its variance ``Σ_t (m_t − m̄)²/(T'(T' − 1))`` — unbiased for independent estimates of one
+mean with unequal variances, and carrying the trajectory noise and the shot noise together
+(cluster sampling; Cochran, *Sampling Techniques*, 3rd ed., §9.2). It never exceeds
+``S²/(T' − 1)`` for values in ``[−S, S]``, and is floored by the shot-noise estimate of the
+pooled counts (``sim.measure.Spread``), so it is never 0. The variance estimate rests on
+``T'`` values: its z-scores follow Student's t with ``T' − 1`` degrees of freedom (sd 1.13 at
+``T' = 10``), hence at least ``MIN_TRAJECTORIES``.
 
-**Reproducible.** Each row draws its trajectories' uniforms from
-``SeedSequence(seed, spawn_key=(*row_key, TRAJECTORY_STREAM))`` and its shots per group as
-``sim.measure`` does, ``row_key`` the row's content: numbers do not depend on batching,
+**Reproducible.** Each (row, group) draws its trajectories' uniforms from
+``SeedSequence(seed, spawn_key=(*row_key, group, TRAJECTORY_STREAM))``, block by block as they
+run (memory stays within the budget), and its shots as ``sim.measure`` does, ``row_key`` the
+row's content: numbers do not depend on batching,
 chunking, order or deduplication.
 """
 
@@ -39,10 +43,18 @@ from qtrain.sim import kernels as reference_kernels
 from qtrain.sim.measure import GroupPlan, MeasurementPlan, draw_counts, rotated_probabilities
 from qtrain.sim.program import Program, Step, StepBuilder, first_steps
 from qtrain.sim.readout_map import ReadoutMap
-from qtrain.sim.statevector import KernelSet, run_step
+from qtrain.sim.statevector import KernelSet, owned, run_step
 from qtrain.sim.superop import PlacedChannel
 
-__all__ = ["TRAJECTORY_STREAM", "compile_trajectory_program", "trajectory_values"]
+__all__ = [
+    "MIN_TRAJECTORIES",
+    "TRAJECTORY_STREAM",
+    "compile_trajectory_program",
+    "trajectory_values",
+]
+
+MIN_TRAJECTORIES = 10
+"""The fewest trajectories an estimate's error bar may rest on (see the module docstring)."""
 
 TRAJECTORY_STREAM = 0xFFFFFFFF
 """The spawn-key slot of the trajectory uniforms (group indices never reach it)."""
@@ -154,24 +166,19 @@ def _simulate(
     shared = kinds.index("channel") if "channel" in kinds else len(kinds)
     states = reference_kernels.zero_states(theta.shape[0], n)
     for step in program.steps[:shared]:
-        states = _own(run_step(states, step, theta, n, kernels), states)
+        states = owned(run_step(states, step, theta, n, kernels), states)
     states = np.repeat(states, sizes, axis=0)
     repeated = np.repeat(theta, sizes, axis=0)
     c = 0
     for step in program.steps[shared:]:
         if step.kind == "channel":
-            states = _own(
+            states = owned(
                 _apply_channel(states, step, uniforms[:, c], n_qubits=n, kernels=kernels), states
             )
             c += 1
         else:
-            states = _own(run_step(states, step, repeated, n, kernels), states)
+            states = owned(run_step(states, step, repeated, n, kernels), states)
     return states
-
-
-def _own(result: Complex, states: Complex) -> Complex:
-    """The kernels return ``states`` (in place) or a new array; either is the new state."""
-    return result if result is states else np.ascontiguousarray(result)
 
 
 def _shot_split(total: int, parts: int) -> NDArray[np.int64]:
@@ -208,7 +215,7 @@ class _Unit:
                 weights = np.bincount(self.group.level_of, weights=weights, minlength=self.eig.size)
             counts = draw_counts(self.rng, int(self.split[self.done]), weights)
             self.pooled += counts
-            self.u[self.done] = float(counts @ self.eig) / self.shots
+            self.u[self.done] = float(counts @ self.eig) / max(int(self.split[self.done]), 1)
             self.done += 1
 
     def result(self) -> tuple[float, float]:
@@ -217,10 +224,11 @@ class _Unit:
         mean = float(self.pooled @ self.eig) / n
         second = float(self.pooled @ (self.eig * self.eig)) / n
         pooled = self.group.spread.variance(self.pooled, mean, second, n)
+        estimate = float(self.u.mean())
         if self.count < 2:
-            return float(self.u.sum()), pooled
-        cluster = self.count / (self.count - 1) * float(((self.u - self.u.mean()) ** 2).sum())
-        return float(self.u.sum()), max(cluster, pooled)
+            return estimate, pooled
+        cluster = float(((self.u - estimate) ** 2).sum()) / (self.count * (self.count - 1))
+        return estimate, max(cluster, pooled)
 
 
 def _blocks(counts: list[int], capacity: int) -> list[list[tuple[int, int, int]]]:
@@ -270,13 +278,16 @@ def trajectory_values(
     """
     n = program.n_qubits
     n_channels = sum(step.kind == "channel" for step in program.steps)
-    units, rows_of, draws = _units(
-        plans, shots, seed=seed, row_keys=row_keys, trajectories=trajectories, channels=n_channels
+    units, rows_of, jumps = _units(
+        plans, shots, seed=seed, row_keys=row_keys, trajectories=trajectories
     )
     for batch in _blocks([unit.count for unit in units], max(1, capacity)):
         ids = np.array([rows_of[u] for u, _, _ in batch])
         sizes = np.array([stop - first for _, first, stop in batch])
-        uniforms = np.concatenate([draws[u][first:stop] for u, first, stop in batch])
+        # Drawn as the blocks run, in trajectory order: the same numbers as drawn at once.
+        uniforms = np.concatenate(
+            [jumps[u].random((stop - first, n_channels)) for u, first, stop in batch]
+        )
         states = _simulate(program, theta[ids], sizes, uniforms=uniforms, kernels=kernels)
         offset = 0
         for (u, _, _), size in zip(batch, sizes, strict=True):
@@ -292,22 +303,21 @@ def _units(
     seed: int,
     row_keys: NDArray[np.uint32],
     trajectories: int | None,
-    channels: int,
-) -> tuple[list[_Unit], list[int], list[Real]]:
-    """Every (row, group) unit in row-major order, its row, and its trajectories' uniforms."""
+) -> tuple[list[_Unit], list[int], list[np.random.Generator]]:
+    """Every (row, group) unit in row-major order, its row, and its trajectories' stream."""
     groups = [group for plan in plans for group in plan.groups]
-    units, rows_of, draws = [], [], []
+    units, rows_of, jumps = [], [], []
     for row in range(shots.shape[0]):
         key = tuple(int(k) for k in row_keys[row])
         for g, group in enumerate(groups):
             n = int(shots[row, g])
             count = n if trajectories is None else min(trajectories, n)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*key, g)))
-            jumps = np.random.SeedSequence(seed, spawn_key=(*key, g, TRAJECTORY_STREAM))
+            stream = np.random.SeedSequence(seed, spawn_key=(*key, g, TRAJECTORY_STREAM))
             units.append(_Unit(group, n, count, rng))
             rows_of.append(row)
-            draws.append(np.random.default_rng(jumps).random((count, channels)))
-    return units, rows_of, draws
+            jumps.append(np.random.default_rng(stream))
+    return units, rows_of, jumps
 
 
 def _totals(plans: list[MeasurementPlan], units: list[_Unit], rows: int) -> tuple[Real, Real]:
