@@ -72,7 +72,7 @@ def embed(mats: Complex, positions: Sequence[int], k: int) -> Complex:
 def _kron_conj(mats: Complex) -> Complex:
     """``U ⊗ conj(U)`` per row: ``(B, d, d)`` → ``(B, d², d²)``."""
     rows, d = mats.shape[0], mats.shape[1]
-    product: Complex = np.einsum("bij,bkl->bikjl", mats, mats.conj())
+    product: Complex = mats[:, :, None, :, None] * mats.conj()[:, None, :, None, :]
     return product.reshape(rows, d * d, d * d)
 
 
@@ -96,6 +96,20 @@ def superop_matrices(
     Each op contributes ``U ⊗ conj(U)`` (per parameter row when it has parameters), each
     channel ``Σ K ⊗ conj(K)``; later items multiply from the left.
     """
+    if not any(isinstance(item, Op) and item.param_indices for item in items):
+        return _constant_superop(wires, tuple(items))
+    return _superop(wires, items, theta)
+
+
+@lru_cache(maxsize=1024)
+def _constant_superop(wires: tuple[int, ...], items: tuple[Item, ...]) -> Complex:
+    """:func:`superop_matrices` of items without parameters (cached, read-only): ``(1, D, D)``."""
+    mats = _superop(wires, items, np.zeros((1, 0)))
+    mats.setflags(write=False)
+    return mats
+
+
+def _superop(wires: tuple[int, ...], items: Sequence[Item], theta: NDArray[np.float64]) -> Complex:
     k = len(wires)
     where = {w: i for i, w in enumerate(wires)}
     total: Complex | None = None
