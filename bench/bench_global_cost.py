@@ -66,9 +66,11 @@ def main() -> None:
         theta = np.random.default_rng(1).uniform(0, 2 * np.pi, n)
         value, expval = timed(qt.expval, circuit, cost, theta)
         error = abs(value - (1 - np.prod(np.cos(theta / 2) ** 2)))
-        print(f"| {n} | {cost.n_terms} | {build:.3f} s | {first_hash * 1e3:.2f} ms | "
-              f"{groups * 1e3:.1f} ms | {fingerprint:.3f} s | {plan:.3f} s | {expval:.3f} s | "
-              f"{error:.1e} |")
+        print(
+            f"| {n} | {cost.n_terms} | {build:.3f} s | {first_hash * 1e3:.2f} ms | "
+            f"{groups * 1e3:.1f} ms | {fingerprint:.3f} s | {plan:.3f} s | {expval:.3f} s | "
+            f"{error:.1e} |"
+        )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def run(steps: int, size: int, folder: Path) -> dict[str, Any]:
     objective, theta0 = problem()
     clock = StepClock()
     run_dir = folder / "long-run"
+
     def train(**extra: Any) -> qt.FitResult:
         return qt.fit(
             objective,

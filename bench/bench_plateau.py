@@ -86,7 +86,11 @@ def draws_of(n: int, depth: int, samples: int) -> Any:
 
 def qtrain_gradients(draws: Any, n: int) -> np.ndarray:
     tasks, assemble = plan_gradients(
-        draws, (qt.diagnostics.global_cost(n),), np.array([0]), shots=None, seed=None,
+        draws,
+        (qt.diagnostics.global_cost(n),),
+        np.array([0]),
+        shots=None,
+        seed=None,
         random_structure=True,
     )
     return assemble(qt.Executor(qt.LocalSimulator()).run(tasks)).values[0, :, 0]
@@ -95,7 +99,12 @@ def qtrain_gradients(draws: Any, n: int) -> np.ndarray:
 def scan(n: int, depth: int, samples: int, executor: Any = None) -> tuple[float, Any]:
     started = time.perf_counter()
     result = qt.diagnostics.variance_scan(
-        "mcclean", qubits=[n], depths=depth, cost="global", samples=samples, seed=SEED,
+        "mcclean",
+        qubits=[n],
+        depths=depth,
+        cost="global",
+        samples=samples,
+        seed=SEED,
         executor=executor,
     )
     return time.perf_counter() - started, result.points[0]
@@ -164,8 +173,11 @@ def time_peer(peer: PennyLane, draws: Any, samples: int, cap: float) -> dict[str
         seconds = pilot_s
     else:
         seconds, _ = peer.run(draws, count)
-    return {"seconds": seconds * samples / count, "draws_timed": count,
-            "extrapolated": count < samples}
+    return {
+        "seconds": seconds * samples / count,
+        "draws_timed": count,
+        "extrapolated": count < samples,
+    }
 
 
 def arguments() -> argparse.Namespace:
@@ -253,12 +265,16 @@ def main() -> int:
         dask.close()
     table(rows, peers)
     keys = [k for k in ("qtrain", "qtrain-dask", *peers) if all(k in r for r in rows)]
-    totals = {k: sum(r[k] if isinstance(r[k], float) else r[k]["seconds"] for r in rows)
-              for k in keys}
+    totals = {
+        k: sum(r[k] if isinstance(r[k], float) else r[k]["seconds"] for r in rows) for k in keys
+    }
     print("totals:", json.dumps(totals))
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"environment": env, "checks": checks, "rows": rows, "totals": totals}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"environment": env, "checks": checks, "rows": rows, "totals": totals}, indent=1
+            )
+        )
     return 0
 
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from qtrain.backends.protocol import Result, Task, fresh_seed
 from qtrain.noise.model import NoiseModel
 from qtrain.sim.density_matrix import compile_density_program, density_probabilities
-from qtrain.sim.dm_sweep import sweep_values
+from qtrain.sim.dm_sweep import SWEEP_MIN_AMPLITUDES, sweep_values
 from qtrain.sim.measure import (
     MeasurementPlan,
     exact_values,
@@ -79,7 +79,8 @@ def run_task(
             else compile_program(task.circuit)
         )
         swept = None
-        if method == "density_matrix" and shots is None:
+        row_amplitudes = task.params.shape[0] << 2 * task.circuit.n_qubits
+        if method == "density_matrix" and shots is None and row_amplitudes >= SWEEP_MIN_AMPLITUDES:
             swept = sweep_values(
                 program, task.params, plans, readout=readout, kernels=kernels, budget=budget
             )

@@ -86,19 +86,24 @@ def _forward(
     return apply_superop(state, mats, step.wires, n2, kernels)
 
 
-def _adjoint(
-    functionals: Complex, step: Step, mats: Complex | None, n2: int, kernels: KernelSet
+def _pulled_back(
+    conjugates: Complex, step: Step, mats: Complex | None, n2: int, kernels: KernelSet
 ) -> Complex:
-    """``S†`` of one step applied to ``functionals (O, 4ⁿ)``; ``mats``: its base-row matrix."""
+    """``conj(S† w) = Sᵀ conj(w)`` for one step, on ``conjugates = conj(w) (O, 4ⁿ)``.
+
+    The functionals are carried conjugated, so each row's value is a plain product
+    ``conj(w)·ρ`` with no conjugated copy of ``w`` (256 MiB each at n = 12) per step.
+    ``mats`` is the step's base-row matrix.
+    """
     if step.kind == "permutation":
         assert step.source is not None
-        return kernels.apply_permutation(functionals, np.argsort(step.source))
+        return kernels.apply_permutation(conjugates, np.argsort(step.source))
     assert mats is not None  # every other density-matrix step has a superoperator
     if step.kind == "diagonal":
-        diag = np.ascontiguousarray(np.diagonal(mats, axis1=1, axis2=2).conj())
-        return kernels.apply_diagonal(functionals, diag, step.wires, n2)
-    adjoint = np.ascontiguousarray(mats.conj().transpose(0, 2, 1))
-    return apply_superop(functionals, adjoint, step.wires, n2, kernels)
+        diag = np.ascontiguousarray(np.diagonal(mats, axis1=1, axis2=2))
+        return kernels.apply_diagonal(conjugates, diag, step.wires, n2)
+    transposed = np.ascontiguousarray(mats.transpose(0, 2, 1))
+    return apply_superop(conjugates, transposed, step.wires, n2, kernels)
 
 
 def _functionals(
@@ -140,16 +145,15 @@ def sweep_values(
 
     Returns ``(values, done)``: ``done (B,)`` marks the rows computed (the others, differing
     from row 0 in several steps, are left for the ordinary path), or ``None`` when the kept
-    forward states do not fit ``budget`` bytes, too few rows would gain, or the batch is so
-    small (:data:`SWEEP_MIN_AMPLITUDES`) that the sweeps' Python steps cost more.
+    forward states do not fit ``budget`` bytes or too few rows would gain. Callers skip it
+    for batches below :data:`SWEEP_MIN_AMPLITUDES`, where the sweeps' Python steps cost more.
     """
     at = single_step_rows(program, theta)
     kept = np.unique(at[at >= 0])
     n2 = program.n_qubits
     widest = int(np.bincount(at[at >= 0]).max(initial=0))
     need = (kept.size + len(plans) + 2 * widest + 2) * state_bytes(n2) // 4  # + kernel copies
-    small = theta.shape[0] << n2 < SWEEP_MIN_AMPLITUDES
-    if small or kept.size < 2 or need > budget:
+    if kept.size < 2 or need > budget:
         return None
     saved: dict[int, Complex] = {}
     keep = set(kept.tolist())
@@ -161,18 +165,20 @@ def sweep_values(
         mats = None if step.kind == "permutation" else _step_matrices(step, theta[:1])
         matrices.append(mats)
         state = owned(_forward(state, step, mats, n2, kernels), state)
-    functionals = _functionals(plans, n2 // 2, readout, kernels)
+    conjugates = np.conj(_functionals(plans, n2 // 2, readout, kernels))
     values = np.zeros((theta.shape[0], len(plans)))
     same = divergence(program, theta) == len(program.steps)
     same[0] = True
-    values[same] = (functionals.conj() @ state[0]).real
+    values[same] = (conjugates @ state[0]).real
+    buffer = np.empty((widest, state.shape[1]), dtype=np.complex128)  # reused: no fresh pages
     for k in range(len(program.steps) - 1, -1, -1):
         if k in saved:
             rows = np.flatnonzero(at == k)
-            shifted = np.repeat(saved.pop(k), rows.size, axis=0)
+            shifted = buffer[: rows.size]
+            shifted[...] = saved.pop(k)
             shifted = owned(run_step(shifted, program.steps[k], theta[rows], n2, kernels), shifted)
-            values[rows] = (shifted @ functionals.conj().T).real
-        functionals = owned(
-            _adjoint(functionals, program.steps[k], matrices[k], n2, kernels), functionals
+            values[rows] = (shifted @ conjugates.T).real
+        conjugates = owned(
+            _pulled_back(conjugates, program.steps[k], matrices[k], n2, kernels), conjugates
         )
     return values, same | (at >= 0)
