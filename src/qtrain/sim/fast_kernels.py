@@ -40,6 +40,8 @@ __all__ = [
     "apply_matrix",
     "apply_one_qubit",
     "apply_permutation",
+    "compile_versions",
+    "pick",
     "weighted_probabilities",
 ]
 
@@ -229,7 +231,7 @@ def _weighted(states, weights, out):  # type: ignore[no-untyped-def]  # numba-ty
         out[b] = total
 
 
-def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
+def compile_versions(kernel: Callable[..., None]) -> tuple[Any, Any]:
     """Serial and parallel compiled versions of one kernel.
 
     Each gets its own ``__qualname__`` because numba's on-disk cache is keyed by name and
@@ -246,7 +248,7 @@ def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
 
 
 _KERNELS = {
-    f.__name__: _compile(f)
+    f.__name__: compile_versions(f)
     for f in (
         _one_qubit,
         _diagonal,
@@ -262,8 +264,12 @@ _KERNELS = {
 
 
 def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
-    """The kernel version for a call and how many pieces to cut each row into."""
-    serial, parallel = _KERNELS[name]
+    return pick(_KERNELS[name], rows, dim)
+
+
+def pick(versions: tuple[Any, Any], rows: int, dim: int) -> tuple[Any, int]:
+    """The version (of :func:`compile_versions`) for a call, and how many pieces per row."""
+    serial, parallel = versions
     threshold = FEW_ROWS_PARALLEL_MIN_AMPLITUDES if rows < FEW_ROWS else PARALLEL_MIN_AMPLITUDES
     if rows * dim < threshold:
         return serial, 1

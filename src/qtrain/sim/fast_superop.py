@@ -12,10 +12,6 @@ choice as ``sim.fast_kernels``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import FunctionType
-from typing import Any
-
 import numba as nb
 import numpy as np
 from numpy.typing import NDArray
@@ -73,26 +69,7 @@ def _four(states, mats, hi, lo, parts):  # type: ignore[no-untyped-def]  # numba
             states[b, i | high | low] = m[3, 0] * a0 + m[3, 1] * a1 + m[3, 2] * a2 + m[3, 3] * a3
 
 
-def _compile(kernel: Callable[..., None]) -> tuple[Any, Any]:
-    """Serial and parallel versions, named apart for numba's cache (as ``fast_kernels``)."""
-    versions = []
-    for mode, parallel in (("serial", False), ("parallel", True)):
-        assert isinstance(kernel, FunctionType)
-        clone = FunctionType(kernel.__code__, kernel.__globals__, f"{kernel.__name__}_{mode}")
-        clone.__qualname__ = clone.__name__
-        versions.append(nb.njit(parallel=parallel, cache=True)(clone))
-    return versions[0], versions[1]
-
-
-_KERNELS = {f.__name__: _compile(f) for f in (_csr, _four)}
-
-
-def _pick(name: str, rows: int, dim: int) -> tuple[Any, int]:
-    serial, parallel = _KERNELS[name]
-    if rows * dim < fast_kernels.PARALLEL_MIN_AMPLITUDES:
-        return serial, 1
-    threads = nb.get_num_threads()
-    return parallel, max(1, min(dim >> 10, -(-4 * threads // rows)))
+_KERNELS = {f.__name__: fast_kernels.compile_versions(f) for f in (_csr, _four)}
 
 
 def apply_sparse(
@@ -110,7 +87,7 @@ def apply_sparse(
     """
     shifts = np.array([n_qubits - 1 - w for w in wires], dtype=np.int64)
     if len(wires) == 2:
-        kernel, parts = _pick("_four", *states.shape)
+        kernel, parts = fast_kernels.pick(_KERNELS["_four"], *states.shape)
         kernel(states, np.ascontiguousarray(mats), int(shifts[0]), int(shifts[1]), parts)
         return states
     k = len(wires)
@@ -119,6 +96,6 @@ def apply_sparse(
     rows, cols = pattern
     starts = np.searchsorted(rows, np.arange((1 << k) + 1)).astype(np.int64)
     vals = np.ascontiguousarray(mats[:, rows, cols])
-    kernel, parts = _pick("_csr", *states.shape)
+    kernel, parts = fast_kernels.pick(_KERNELS["_csr"], *states.shape)
     kernel(states, vals, starts, cols, offsets, np.sort(shifts), parts)
     return states
