@@ -18,9 +18,6 @@ not a different gradient. Rows that differ in more than one step take the ordina
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,7 +27,7 @@ from qtrain.sim.methods import state_bytes
 from qtrain.sim.program import Program, Step
 from qtrain.sim.readout_map import ReadoutMap
 from qtrain.sim.statevector import KernelSet, divergence, owned, run_step
-from qtrain.sim.superop import Item, apply_superop, superop_matrices
+from qtrain.sim.superop import apply_step, apply_superop, step_matrices
 
 __all__ = ["SWEEP_MIN_AMPLITUDES", "single_step_rows", "sweep_values"]
 
@@ -67,23 +64,6 @@ def single_step_rows(program: Program, theta: Real) -> NDArray[np.int64]:
     single = (first == last) & (first < steps)
     single[0] = False
     return np.where(single, first, -1)
-
-
-def _step_matrices(step: Step, theta: Real) -> Complex:
-    physical = step.wires[: len(step.wires) // 2]
-    return superop_matrices(physical, cast("Sequence[Item]", step.items), theta)
-
-
-def _forward(
-    state: Complex, step: Step, mats: Complex | None, n2: int, kernels: KernelSet
-) -> Complex:
-    """One step applied to the base state, with its precomputed matrix."""
-    if mats is None:
-        return run_step(state, step, np.zeros((1, 0)), n2, kernels)  # a permutation
-    if step.kind == "diagonal":
-        diag = np.ascontiguousarray(np.diagonal(mats, axis1=1, axis2=2))
-        return kernels.apply_diagonal(state, diag, step.wires, n2)
-    return apply_superop(state, mats, step.wires, n2, kernels)
 
 
 def _pulled_back(
@@ -162,9 +142,12 @@ def sweep_values(
     for k, step in enumerate(program.steps):
         if k in keep:
             saved[k] = state.copy()
-        mats = None if step.kind == "permutation" else _step_matrices(step, theta[:1])
+        if step.kind == "permutation":  # no matrix: a gather (its inverse on the way back)
+            mats, state = None, owned(run_step(state, step, theta[:1], n2, kernels), state)
+        else:
+            mats = step_matrices(step, theta[:1])
+            state = owned(apply_step(state, step, mats, n2, kernels), state)
         matrices.append(mats)
-        state = owned(_forward(state, step, mats, n2, kernels), state)
     conjugates = np.conj(_functionals(plans, n2 // 2, readout, kernels))
     values = np.zeros((theta.shape[0], len(plans)))
     same = divergence(program, theta) == len(program.steps)

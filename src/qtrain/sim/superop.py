@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Item",
     "PlacedChannel",
+    "apply_step",
     "apply_superop",
     "embed",
     "run_step",
     "sparsity",
+    "step_matrices",
     "superop_matrices",
 ]
 
@@ -157,8 +159,19 @@ def run_step(
     ``n_qubits`` is the doubled register's size ``2n``; a ``"diagonal"`` step (phases only:
     diagonal gates without channels) multiplies by the superoperator's diagonal.
     """
+    return apply_step(states, step, step_matrices(step, theta), n_qubits, kernels)
+
+
+def step_matrices(step: Step, theta: NDArray[np.float64]) -> Complex:
+    """A density-matrix step's superoperator ``(B|1, 4^k, 4^k)`` at parameter rows ``theta``."""
     physical = step.wires[: len(step.wires) // 2]
-    mats = superop_matrices(physical, cast("Sequence[Item]", step.items), theta)
+    return superop_matrices(physical, cast("Sequence[Item]", step.items), theta)
+
+
+def apply_step(
+    states: Complex, step: Step, mats: Complex, n_qubits: int, kernels: KernelSet
+) -> Complex:
+    """Apply a step's superoperator ``mats`` (:func:`step_matrices`); a diagonal one by phases."""
     if step.kind == "diagonal":
         diag = np.ascontiguousarray(np.diagonal(mats, axis1=1, axis2=2))
         return kernels.apply_diagonal(states, diag, step.wires, n_qubits)
