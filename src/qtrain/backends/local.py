@@ -6,14 +6,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from qtrain.backends.local_run import run_task
+from qtrain.backends.local_run import program_for, run_task
 from qtrain.backends.protocol import BackendLimits, Result, Task
-from qtrain.errors import ConfigError, QtrainError, SimulationMethodError
+from qtrain.errors import ConfigError, QtrainError
 from qtrain.ir.circuit import Circuit
 from qtrain.noise.model import NoiseModel
-from qtrain.sim.density_matrix import compile_density_program
-from qtrain.sim.methods import METHODS, MethodChoice, choose_method, has_channels
-from qtrain.sim.program import compile_program
+from qtrain.sim.methods import MethodChoice, check_method, choose_method, has_channels
 from qtrain.sim.statevector import KernelSet, default_memory_budget, select_kernels
 from qtrain.sim.trajectories import MIN_TRAJECTORIES
 
@@ -182,13 +180,9 @@ class LocalSimulator:
         n = task.circuit.n_qubits
         try:
             method = self.choose(task.circuit, task.shots is None).method
-            program = (
-                compile_density_program(task.circuit, self.noise)
-                if method == "density_matrix"
-                else compile_program(task.circuit)
-            )
+            program = program_for(task.circuit, method, self.noise)
         except QtrainError:  # run() will refuse it; the estimate need not
-            method, program = "statevector", compile_program(task.circuit)
+            method, program = "statevector", program_for(task.circuit, "statevector", None)
         steps = len(program.steps) + 1
         shots = task.shot_matrix()
         most = 1 if shots is None else int(shots.max(initial=1))
@@ -230,15 +224,7 @@ def _checked_noise(
     if noise is not None and not isinstance(noise, NoiseModel):
         raise ConfigError(f"noise must be a qt.NoiseModel or None, got {type(noise).__name__}")
     model = None if noise is None or noise.is_empty else noise
-    if not isinstance(method, str) or method not in METHODS:
-        raise SimulationMethodError(
-            f"unknown simulation method {method!r}; choose one of {', '.join(METHODS)}"
-        )
-    if method == "statevector" and has_channels(model):
-        raise SimulationMethodError(
-            "method='statevector' simulates ideal gates but the noise model has channels; "
-            "use method='density_matrix', 'trajectories' or 'auto'"
-        )
+    method = check_method(method, model)
     if trajectories is not None and method in ("statevector", "density_matrix"):
         raise ConfigError(
             f"trajectories={trajectories!r} means nothing for method={method!r}: set it with "

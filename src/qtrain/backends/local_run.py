@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Result, Task, fresh_seed
+from qtrain.ir.circuit import Circuit
 from qtrain.noise.model import NoiseModel
 from qtrain.sim.density_matrix import compile_density_program, density_probabilities
 from qtrain.sim.dm_sweep import SWEEP_MIN_AMPLITUDES, sweep_values
@@ -31,7 +32,7 @@ from qtrain.sim.readout_map import ReadoutMap
 from qtrain.sim.statevector import KernelSet, state_chunks
 from qtrain.sim.trajectories import compile_trajectory_program, trajectory_values
 
-__all__ = ["run_task"]
+__all__ = ["program_for", "run_task"]
 
 Real = NDArray[np.float64]
 
@@ -73,11 +74,7 @@ def run_task(
             readout=readout,
         )
     else:
-        program = (
-            compile_density_program(task.circuit, noise)
-            if method == "density_matrix"
-            else compile_program(task.circuit)
-        )
+        program = program_for(task.circuit, method, noise)
         swept = None
         row_amplitudes = task.params.shape[0] << 2 * task.circuit.n_qubits
         if method == "density_matrix" and shots is None and row_amplitudes >= SWEEP_MIN_AMPLITUDES:
@@ -111,6 +108,13 @@ def run_task(
         metadata["seed"] = seed
     spent = 0 if shots is None else int(shots.sum())
     return Result(values, variances, spent, metadata)
+
+
+def program_for(circuit: Circuit, method: str, noise: NoiseModel | None) -> Program:
+    """The compiled program a statevector or density-matrix task runs (cached by circuit)."""
+    if method == "density_matrix":
+        return compile_density_program(circuit, noise)
+    return compile_program(circuit)
 
 
 def _chunked(

@@ -23,6 +23,7 @@ __all__ = [
     "AUTO_DENSITY_MAX_QUBITS",
     "METHODS",
     "MethodChoice",
+    "check_method",
     "choose_method",
     "has_channels",
     "state_bytes",
@@ -99,6 +100,24 @@ def _trajectories(n: int, exact: bool, budget: int, why: str) -> MethodChoice:
     return MethodChoice("trajectories", one, why)
 
 
+def check_method(requested: object, noise: NoiseModel | None) -> str:
+    """``requested`` if it is a method that can run under ``noise``.
+
+    Raises:
+        SimulationMethodError: an unknown method, or ``"statevector"`` with channels.
+    """
+    if not isinstance(requested, str) or requested not in METHODS:
+        raise SimulationMethodError(
+            f"unknown simulation method {requested!r}; choose one of {', '.join(METHODS)}"
+        )
+    if requested == "statevector" and has_channels(noise):
+        raise SimulationMethodError(
+            "method 'statevector' simulates ideal gates but the noise model has channels; "
+            "use method='density_matrix' or 'trajectories' (or 'auto')"
+        )
+    return requested
+
+
 def choose_method(
     requested: str,
     n_qubits: int,
@@ -114,17 +133,9 @@ def choose_method(
             ``"trajectories"`` for an exact task.
         StateTooLargeError: one row (one trajectory) does not fit the budget.
     """
-    if requested not in METHODS:
-        raise SimulationMethodError(
-            f"unknown simulation method {requested!r}; choose one of {', '.join(METHODS)}"
-        )
+    check_method(requested, noise)
     noisy = has_channels(noise)
     if requested == "statevector" or (requested != "density_matrix" and not noisy):
-        if noisy:
-            raise SimulationMethodError(
-                "method 'statevector' simulates ideal gates but the noise model has channels; "
-                "use method='density_matrix' or 'trajectories' (or 'auto')"
-            )
         need = state_bytes(n_qubits)
         if need > budget:
             raise StateTooLargeError(
