@@ -77,7 +77,13 @@ def test_local_simulator_row_numbers_depend_only_on_row_content():
 
 
 def test_local_simulator_unseeded_sampling_uses_fresh_entropy_and_records_it():
-    task = qt.Task(qt.Circuit(1).ry(0, qt.P(0)), (qt.Z(0),), np.array([[1.1]]), shots=5000)
+    # Incommensurate coefficients on 8 wires: two runs give one value only for equal counts of
+    # all 256 outcomes (a single ⟨Z⟩ at 5000 shots collided in ~3 % of runs of this test).
+    circuit = qt.Circuit(8)
+    for w in range(8):
+        circuit = circuit.ry(w, (w + 1) * qt.P(0))
+    observable = sum((np.sqrt(w + 2) * qt.Z(w) for w in range(1, 8)), np.sqrt(2) * qt.Z(0))
+    task = qt.Task(circuit, (observable,), np.array([[1.1]]), shots=5000)
     sim = qt.LocalSimulator()
     results = [sim.run([task])[0] for _ in range(3)]
     assert len({float(r.values[0, 0]) for r in results}) == 3
