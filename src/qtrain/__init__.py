@@ -8,6 +8,7 @@ The front door::
 """
 
 from qtrain import diagnostics as diagnostics
+from qtrain import mitigation as mitigation
 from qtrain import noise as noise
 from qtrain import observe as observe
 from qtrain import optim as optim
@@ -27,7 +28,9 @@ from qtrain.errors import ConfigError as ConfigError
 from qtrain.errors import CorruptFileError as CorruptFileError
 from qtrain.errors import DiskFullError as DiskFullError
 from qtrain.errors import ExecutionError as ExecutionError
+from qtrain.errors import ExtrapolationError as ExtrapolationError
 from qtrain.errors import IncompleteResultError as IncompleteResultError
+from qtrain.errors import MitigationError as MitigationError
 from qtrain.errors import NoiseModelError as NoiseModelError
 from qtrain.errors import NotReadableError as NotReadableError
 from qtrain.errors import NotWritableError as NotWritableError
@@ -68,6 +71,9 @@ from qtrain.ir.observables import Z as Z
 from qtrain.ir.params import P as P
 from qtrain.ir.params import ParamExpr as ParamExpr
 from qtrain.logs import configure_logging as configure_logging
+from qtrain.mitigation.mitigated import Mitigated as Mitigated
+from qtrain.mitigation.readout import ReadoutMitigation as ReadoutMitigation
+from qtrain.mitigation.zne import ZNE as ZNE
 from qtrain.noise.calibration import Calibration as Calibration
 from qtrain.noise.model import NoiseModel as NoiseModel
 from qtrain.observe.metrics import MetricsTracker as MetricsTracker
@@ -88,6 +94,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GATES",
+    "ZNE",
     "Backend",
     "Budget",
     "BudgetExceededError",
@@ -104,6 +111,7 @@ __all__ = [
     "Estimate",
     "ExecutionError",
     "Executor",
+    "ExtrapolationError",
     "FaultProfile",
     "FaultyBackend",
     "FitResult",
@@ -114,6 +122,8 @@ __all__ = [
     "LocalSimulator",
     "MeasurementGroup",
     "MetricsTracker",
+    "Mitigated",
+    "MitigationError",
     "MlflowTracker",
     "NoiseModel",
     "NoiseModelError",
@@ -131,6 +141,7 @@ __all__ = [
     "PauliTerm",
     "Pipeline",
     "QtrainError",
+    "ReadoutMitigation",
     "Result",
     "ResultStore",
     "RetryPolicy",
@@ -157,6 +168,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "metric_tensor",
+    "mitigation",
     "noise",
     "observe",
     "optim",

@@ -280,3 +280,16 @@ class NoiseModelError(QtrainError, ValueError):
     Raised for a channel that is not completely positive and trace preserving, a probability
     outside ``[0, 1]``, ``t2 > 2·t1``, an unknown gate name or a wire the circuit lacks.
     """
+
+
+class MitigationError(ConfigError):
+    """Error mitigation cannot be applied as asked.
+
+    Raised for bad ``qt.ZNE`` / ``qt.ReadoutMitigation`` options (scale factors below 1 or not
+    increasing, an unknown extrapolation), too few shots to split over the scale factors, a
+    readout calibration that cannot be measured or inverted.
+    """
+
+
+class ExtrapolationError(MitigationError):
+    """A zero-noise extrapolation has no answer: e.g. an exponential fit on values of mixed sign."""

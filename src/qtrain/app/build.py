@@ -22,6 +22,7 @@ from qtrain.app.config import (
     RunConfig,
     StoreConfig,
 )
+from qtrain.app.mitigation_config import MitigationConfig, check_folding
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator, MethodChoice
 from qtrain.backends.protocol import Backend
@@ -136,12 +137,14 @@ def _shots(config: RunConfig) -> ShotPolicy | None:
 def prepare(config: RunConfig) -> Prepared:
     """Build the objective, θ₀ and optimizer, and check the simulator can run it.
 
-    A missing seed is drawn and recorded, and so is the noise model's fingerprint.
+    A missing seed is drawn and recorded, and so are the noise model's and the mitigation's
+    fingerprints (and a measured readout calibration's seed).
 
     Raises:
         ConfigError: naming the key (``backend.method``, ``backend.noise``, ...) when the
             simulator cannot run the objective: trajectories without shots, a noise rule on a
-            wire the circuits lack, a state too large for the memory budget.
+            wire the circuits lack, a state too large for the memory budget, a folded circuit
+            (``mitigation.zne``) the noise model cannot run.
     """
     if config.seed is None:
         config = config.model_copy(update={"seed": resolve_seed(None)})
@@ -176,7 +179,13 @@ def backend_spec(config: RunConfig) -> tuple[str, LocalBackendConfig]:
 
 
 def _pinned(config: RunConfig) -> RunConfig:
-    """``config`` with its noise model's fingerprint recorded (refused later if it changes)."""
+    """``config`` with its noise and mitigation fingerprints recorded (refused if they change).
+
+    A measured readout calibration's seed is recorded too (a resumed run measures the same).
+    """
+    if config.mitigation is not None:
+        assert config.seed is not None  # drawn by prepare first
+        config = config.model_copy(update={"mitigation": config.mitigation.pinned(config.seed)})
     key, spec = backend_spec(config)
     if spec.noise is None:
         return config
@@ -208,6 +217,9 @@ def _simulation(config: RunConfig, objective: Objective, *, exact: bool) -> tupl
             raise ConfigError(f"{key}.memory_budget: {error}") from None
         except QtrainError as error:  # SimulationMethodError: e.g. trajectories, exact
             raise ConfigError(f"{key}.method: {error}") from None
+        problem = check_folding(config.mitigation, circuits[0], model)
+        if problem:
+            raise ConfigError(f"mitigation.zne: {problem}")
         out.append(Simulation(n, len(circuits), choice))
     return tuple(out)
 
@@ -223,13 +235,18 @@ def local_simulator(spec: LocalBackendConfig) -> LocalSimulator:
     )
 
 
-def make_backend(spec: LocalBackendConfig | FaultyBackendConfig) -> Backend:
-    """The configured backend: the local simulator, or a fault-injecting wrapper of it."""
+def make_backend(
+    spec: LocalBackendConfig | FaultyBackendConfig, mitigation: MitigationConfig | None = None
+) -> Backend:
+    """The configured backend: the local simulator, or a fault-injecting wrapper of it.
+
+    With ``mitigation``, wrapped in ``qt.Mitigated`` (outside: faults hit its inner calls).
+    """
     inner = spec.inner if isinstance(spec, FaultyBackendConfig) else spec
-    local = local_simulator(inner)
+    backend: Backend = local_simulator(inner)
     if isinstance(spec, FaultyBackendConfig):
-        return FaultyBackend(local, seed=spec.seed, profile=spec.profile())
-    return local
+        backend = FaultyBackend(backend, seed=spec.seed, profile=spec.profile())
+    return backend if mitigation is None else mitigation.wrap(backend)
 
 
 def make_executor(config: RunConfig, store_path: Path | None) -> Executor:
@@ -241,7 +258,8 @@ def make_executor(config: RunConfig, store_path: Path | None) -> Executor:
     else:
         path = store_path if spec is True else spec or None
     store = ResultStore(path, durability=durability) if isinstance(path, Path) else None
-    return executor_for(config.executor, make_backend(config.backend), store)
+    backend = make_backend(config.backend, config.mitigation)
+    return executor_for(config.executor, backend, store)
 
 
 def executor_for(spec: ExecutorConfig, backend: Backend, store: ResultStore | None) -> Executor:

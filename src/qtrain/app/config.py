@@ -2,7 +2,8 @@
 
 A config names the problem (a built-in from ``qt.problems``, or an ansatz and an observable),
 the optimizer, the gradient and its shots, budgets, stop rules, the backend (``local`` or a
-``faulty`` wrapper for chaos runs), the executor (retries, chunking, Dask) and the run folder.
+``faulty`` wrapper for chaos runs), its error mitigation (:mod:`qtrain.app.mitigation_config`),
+the executor (retries, chunking, Dask) and the run folder.
 Every mistake — an unknown key, a wrong type, an impossible value — is a ``ConfigError``
 naming the key and what is allowed::
 
@@ -27,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from qtrain.app.config_errors import KeyedError, describe
+from qtrain.app.mitigation_config import MitigationConfig, check_gradient
 from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
 from qtrain.backends.faulty import FaultProfile
 from qtrain.errors import ConfigError, QtrainError
@@ -295,6 +297,7 @@ class RunConfig(_Strict):
     store: bool | Path | StoreConfig = True
     run: RunDirConfig = Field(default_factory=RunDirConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    mitigation: MitigationConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -319,6 +322,7 @@ class RunConfig(_Strict):
         noisy = local.noise_model() is not None or local.method not in ("auto", "statevector")
         if self.gradient.method == "adjoint" and noisy:
             raise KeyedError("gradient.method", ADJOINT_NOISY)
+        check_gradient(self.gradient.method, self.gradient.shots, self.mitigation)
         return self
 
 

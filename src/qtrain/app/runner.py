@@ -37,8 +37,9 @@ from qtrain.app.config import (
     load_config,
     parse_config,
 )
+from qtrain.app.mitigation_config import mitigation_plan
 from qtrain.backends.protocol import Task
-from qtrain.errors import CheckpointError, StateTooLargeError
+from qtrain.errors import CheckpointError, ExtrapolationError, StateTooLargeError
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
 from qtrain.train.checkpoint import write_bytes_atomic
@@ -104,44 +105,65 @@ def _fit(
 
 
 def _problem_report(prepared: Prepared) -> Report | None:
-    """What a run adds to its summary: a built-in problem's own numbers, and the noise.
+    """What a run adds to its summary: a built-in problem's own numbers, the noise, mitigation.
 
     A problem reports its energy error, approximation ratio or accuracy; a noisy run its
-    methods and noise model, with the exact noisy and ideal losses at the final θ.
+    methods and noise model, with the exact noisy and ideal losses at the final θ; a mitigated
+    run its options and the exact mitigated loss there (the problem's numbers then use it).
     """
     problem, objective = prepared.problem, prepared.objective
     _, spec = backend_spec(prepared.config)
     noisy = spec.noise_model() is not None or spec.method != "auto"
-    if problem is None and not noisy:
+    mitigation = prepared.config.mitigation
+    if problem is None and not noisy and mitigation is None:
         return None
+
+    def loss(terms: NDArray[np.float64] | None) -> float | None:
+        return None if terms is None else objective.loss_fn.value(terms, objective.targets)
 
     def report(theta: NDArray[np.float64]) -> dict[str, Any]:
         ideal = objective.exact_terms(theta)
-        terms = _noisy_terms(prepared, theta) if noisy else ideal
+        raw = _noisy_terms(prepared, theta) if noisy else ideal
+        terms = raw if mitigation is None else _noisy_terms(prepared, theta, mitigated=True)
         out: dict[str, Any] = {}
         if problem is not None and terms is not None:
             out["problem"] = {"name": problem.name, "report": problem.report(terms)}
         if noisy:
             out["noise"] = {
                 **noise_description(prepared),
-                "noisy_loss": None
-                if terms is None
-                else objective.loss_fn.value(terms, objective.targets),
-                "ideal_loss": objective.loss_fn.value(ideal, objective.targets),
+                "noisy_loss": loss(raw),
+                "ideal_loss": loss(ideal),
+            }
+        if mitigation is not None:
+            readout, zne = mitigation.options()
+            out["mitigation"] = {
+                "readout": None if readout is None else readout.describe(),
+                "zne": None if zne is None else zne.describe(),
+                "mitigated_loss": loss(terms),
+                "unmitigated_loss": loss(raw),
             }
         return out
 
     return report
 
 
-def _noisy_terms(prepared: Prepared, theta: NDArray[np.float64]) -> NDArray[np.float64] | None:
-    """Exact noisy term values (the density matrix where trajectories ran); ``None``: too big."""
+def _noisy_terms(
+    prepared: Prepared, theta: NDArray[np.float64], *, mitigated: bool = False
+) -> NDArray[np.float64] | None:
+    """Exact noisy term values (the density matrix where trajectories ran), or mitigated ones.
+
+    ``None``: the state is too large, or the extrapolation has no answer there.
+    """
     _, spec = backend_spec(prepared.config)
     if spec.method == "trajectories":
         spec = spec.model_copy(update={"method": "density_matrix"})
+    backend = local_simulator(spec)
+    mitigation = prepared.config.mitigation
     try:
-        return prepared.objective.exact_terms(theta, local_simulator(spec))
-    except StateTooLargeError:
+        if mitigated and mitigation is not None:
+            return prepared.objective.exact_terms(theta, mitigation.wrap(backend))
+        return prepared.objective.exact_terms(theta, backend)
+    except (StateTooLargeError, ExtrapolationError):
         return None
 
 
@@ -248,16 +270,26 @@ def gradient_from_config(config: RunConfig) -> tuple[Prepared, Evaluation]:
 
 
 def plan_from_config(config: RunConfig) -> dict[str, Any]:
-    """The cost of the first step and of the whole run, with nothing executed."""
+    """The cost of the first step and of the whole run, with nothing executed.
+
+    A mitigated run adds ``mitigation``: circuits, rows and shots per step with and without
+    it, the one-off readout calibration, and how much ZNE multiplies each value's variance.
+    """
     prepared = prepare(config)
     first = _first_step(prepared)
     step = dry_run(first.tasks, executor=first.executor)
+    share = (step.unique_rows - step.cached_rows) / step.rows if step.rows else 1.0
+    mitigation = mitigation_plan(first.executor.backend, first.tasks, unique_share=share)
+    calibration = 0 if mitigation is None else int(mitigation["calibration"]["shots"])
     budget = budget_of(prepared.config)
     affordable = budget.max_steps
     if budget.max_shots is not None and step.shots > 0:
-        affordable = min(affordable, budget.max_shots // step.shots)
-    seconds = None if step.estimated_seconds is None else step.estimated_seconds * affordable
-    return {
+        affordable = min(affordable, max(budget.max_shots - calibration, 0) // step.shots)
+    step_seconds = step.estimated_seconds
+    if step_seconds is None and mitigation is not None:
+        step_seconds = mitigation["step"]["estimated_seconds"]
+    seconds = None if step_seconds is None else step_seconds * affordable
+    report = {
         "name": prepared.config.name,
         "n_params": prepared.objective.n_params,
         "terms": len(prepared.objective.circuits),
@@ -268,7 +300,7 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
             "rows": step.rows,
             "distinct_rows": step.unique_rows,
             "shots": step.shots,
-            "estimated_seconds": step.estimated_seconds,
+            "estimated_seconds": step_seconds,
         },
         "steps": affordable,
         "max_steps": budget.max_steps,
@@ -288,3 +320,7 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         ],
         "backend": noise_description(prepared),
     }
+    if mitigation is not None:
+        mitigation["total_shots"] = step.shots * affordable + calibration
+        report["mitigation"] = mitigation
+    return report

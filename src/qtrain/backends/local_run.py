@@ -4,6 +4,11 @@ Statevector and density matrix share the loop: chunks of rows (``sim.statevector
 ``state_chunks`` on ``n`` or ``2n`` wires), every observable measured exactly or sampled per
 commuting group, readout errors applied to the outcomes (``sim.readout_map``). Trajectories
 measure inside their own loop (``sim.trajectories``).
+
+A sampled task with ``term_values`` also gets ``metadata["term_values"]`` (``Task``,
+``Result``): every term's raw estimate from the same shots, on every method. Its values and
+variances are the same, bit for bit, as without: the draws that split level counts by term
+parities come after the value's draw, or from a stream of their own (``sim.term_values``).
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ def run_task(
 ) -> Result:
     """Run ``task`` with ``method``; a sampled task without a seed draws fresh entropy.
 
-    ``metadata`` records the backend stage times, the method and (sampled) the seed.
+    ``metadata`` records the backend stage times, the method, (sampled) the seed and, when
+    the task asks for them, the term values.
     """
     started = time.time()
     n_qubits = task.circuit.n_qubits
@@ -57,6 +63,7 @@ def run_task(
     shots = task.shot_matrix()
     seed = 0 if shots is None else fresh_seed() if task.seed is None else task.seed
     readout = None if noise is None else ReadoutMap.of(noise.readout_errors(n_qubits), n_qubits)
+    terms = _term_tables(task) if shots is not None and task.term_values else None
     variances: Real | None
     if method == "trajectories":
         assert shots is not None and noise is not None  # choose_method guarantees both
@@ -72,6 +79,7 @@ def run_task(
             capacity=budget // state_bytes(n_qubits),
             kernels=kernels,
             readout=readout,
+            term_out=terms,
         )
     else:
         program = program_for(task.circuit, method, noise)
@@ -83,7 +91,14 @@ def run_task(
             )
         if swept is None:
             values, variances = _chunked(
-                task, program, plans, seed=seed, budget=budget, kernels=kernels, readout=readout
+                task,
+                program,
+                plans,
+                seed=seed,
+                budget=budget,
+                kernels=kernels,
+                readout=readout,
+                terms=terms,
             )
         else:  # the rows two sweeps could not reach (several shifted steps) the ordinary way
             values, done = swept
@@ -106,8 +121,15 @@ def run_task(
     }
     if shots is not None:
         metadata["seed"] = seed
+    if terms is not None:
+        metadata["term_values"] = tuple(terms)
     spent = 0 if shots is None else int(shots.sum())
     return Result(values, variances, spent, metadata)
+
+
+def _term_tables(task: Task) -> list[Real]:
+    """One ``(B, T_o)`` table per observable for the term values to fill."""
+    return [np.ones((task.params.shape[0], len(obs.terms))) for obs in task.observables]
 
 
 def program_for(circuit: Circuit, method: str, noise: NoiseModel | None) -> Program:
@@ -126,10 +148,12 @@ def _chunked(
     budget: int,
     kernels: KernelSet,
     readout: ReadoutMap | None,
+    terms: list[Real] | None = None,
 ) -> tuple[Real, Real | None]:
     """Statevector or density-matrix (``program`` on ``2n`` wires) values, chunk by chunk.
 
-    Variances too when the task is sampled.
+    Variances too when the task is sampled, and ``terms`` (one ``(B, T_o)`` table per
+    observable) filled with the term values when given.
     """
     n_qubits = task.circuit.n_qubits
     density = program.n_qubits == 2 * n_qubits
@@ -148,6 +172,7 @@ def _chunked(
                 )
                 continue
             cells = shots[ids, first_group : first_group + len(plan.groups)]
+            block = None if terms is None else np.empty((len(ids), terms[o].shape[1]))
             values[ids, o], variances[ids, o] = sampled_values(
                 states,
                 plan,
@@ -158,7 +183,10 @@ def _chunked(
                 kernels=kernels,
                 readout=readout,
                 probabilities=hook,
+                term_out=block,
             )
+            if terms is not None:
+                terms[o][ids] = block
             first_group += len(plan.groups)
         del states, hook  # free this chunk before the generator builds the next one
     return values, variances

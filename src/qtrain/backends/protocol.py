@@ -6,6 +6,12 @@ row and observable ``(B, O)``, the estimated variance of each when sampled, the 
 actually spent and metadata. The execution layer (dedup, retries, durable store) is built on
 this protocol alone.
 
+Optional capability, *per-term values from the same shots*: a sampled task with
+``term_values=True`` asks for ``Result.metadata["term_values"]``, the raw estimate of every
+Pauli term of every observable from the very shots behind ``values`` (what readout
+mitigation needs to propagate a calibration's uncertainty). A backend without it leaves the
+key out; a wrapper passes it through. ``LocalSimulator`` supports it on every sampled method.
+
 A backend's *identity* (:func:`backend_identity`) names where a result came from: its name
 and every option that changes results. The durable store keys every row by it, so backends
 that would give different numbers never share rows. A backend declares it with an
@@ -70,6 +76,8 @@ class Task:
         seed: sampling entropy (a non-negative int); ignored when ``shots`` is ``None``.
             ``None`` with shots means fresh entropy: the executor (or the backend) draws one
             with :func:`fresh_seed` and records it as ``metadata["seed"]`` of the result.
+        term_values: when true and the task is sampled, a backend that supports it returns
+            ``metadata["term_values"]`` (see :class:`Result`). Exact tasks ignore it.
     """
 
     circuit: Circuit
@@ -77,6 +85,7 @@ class Task:
     params: NDArray[np.float64]
     shots: int | NDArray[np.int64] | None = None
     seed: int | None = None
+    term_values: bool = False
 
     @property
     def n_groups(self) -> int:
@@ -114,7 +123,15 @@ class Result:
         values: ``(B, O)`` expectation values (exact or estimated).
         variances: ``(B, O)`` estimated variance of each value; ``None`` when exact.
         shots: total shots spent on the task.
-        metadata: backend name, timings and anything else worth recording.
+        metadata: backend name, timings and anything else worth recording. Optionally
+            ``"term_values"`` (a sampled task with ``term_values=True``, on a backend that
+            supports it): a tuple with one float64 array per observable, the ``o``-th of
+            shape ``(B, T_o)``, ``T_o = len(observable.terms)``. Column ``t`` estimates the
+            real expectation of term ``t``'s Pauli word, its coefficient left out: the mean
+            ±1 parity of the word over the shots of the group that holds the term — the very
+            draws behind ``values[:, o]``, misread by any readout error as they are — and
+            1.0 for the identity term. So ``values[b, o] = Σ_t Re(c_t)·term_values[o][b, t]``
+            to rounding (until a wrapper changes ``values``, as calibration drift does).
     """
 
     values: NDArray[np.float64]

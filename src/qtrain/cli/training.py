@@ -30,6 +30,7 @@ from qtrain.cli.observe import (
 )
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.diagnostics.monitor import PlateauWarning
+from qtrain.mitigation.extrapolation import MitigationWarning
 from qtrain.problems import PROBLEMS
 from qtrain.sim.statevector import format_bytes
 from qtrain.train.loop import FitResult
@@ -64,6 +65,7 @@ def run_and_report(
             # The monitor's decisions reach the terminal as log lines (and metrics.jsonl);
             # the Python warning a library user gets would only repeat them here.
             warnings.simplefilter("ignore", PlateauWarning)
+            warnings.simplefilter("ignore", MitigationWarning)  # logged: mitigation.fallback
             result: FitResult = start([tracker, *extra])
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -190,9 +192,11 @@ def plan(config: ConfigPath, as_json: AsJson = False) -> None:
         total += f" of max {report['max_shots']:,}"
     table.add_row("shots", f"{step['shots']:,}", total)
     table.add_row("time", seconds(step["estimated_seconds"]), seconds(report["estimated_seconds"]))
+    for row in _mitigation_table_rows(report):
+        table.add_row(*row)
     console = Console()
     console.print(table)
-    for name, value in _simulation_rows(report):
+    for name, value in _simulation_rows(report) + _mitigation_rows(report):
         console.print(f"{name}: {value}", highlight=False, soft_wrap=True)
     if report["adaptive_shots"]:
         console.print("the optimizer adapts its shots: later steps may cost more or less")
@@ -209,6 +213,64 @@ def _simulation_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     backend = report["backend"]
     if backend["model"] is not None:
         rows.append(("noise model", f"{backend['model'][:12]}, {backend['source']}"))
+    return rows
+
+
+def _mitigation_table_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """What the mitigated backend runs per step and for the run (``qt.Mitigated.overhead``)."""
+    spec = report.get("mitigation")
+    if not spec:
+        return []
+    step, plain, calibration = spec["step"], spec["unmitigated"], spec["calibration"]
+    factors = spec["scale_factors"]
+    rows = f"{step['rows']:,}"
+    if factors > 1:
+        rows += f" ({plain['rows']:,} × {factors} factors)"
+    run_rows = f"{step['rows'] * report['steps']:,}"
+    if calibration["circuits"]:
+        run_rows += f" + {calibration['circuits']} calibration"
+    run_shots = f"{spec['total_shots']:,}"
+    if calibration["shots"]:
+        run_shots += f" (incl. {calibration['shots']:,} calibration)"
+    return [
+        ("mitigated circuits (rows)", rows, run_rows),
+        ("mitigated shots", f"{step['shots']:,}", run_shots),
+    ]
+
+
+def _mitigation_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``mitigation``: the readout source and the ZNE options; ZNE's variance cost in words."""
+    spec = report.get("mitigation")
+    if not spec:
+        return []
+    parts = []
+    readout, zne, calibration = spec["readout"], spec["zne"], spec["calibration"]
+    if readout is not None and readout["source"] == "measured":
+        cost = f"{calibration['shots']:,} shots, seed {readout['seed']}"
+        parts.append(
+            f"readout inverted, calibration measured once ({calibration['circuits']} circuits, "
+            f"{cost if calibration['shots'] else 'exact'})"
+        )
+    elif readout is not None:
+        parts.append("readout inverted with the given calibration")
+    if zne is not None:
+        factors = ", ".join(f"{f:g}" for f in zne["factors"])
+        extrapolation = zne["extrapolation"]
+        if isinstance(extrapolation, list):
+            extrapolation = f"polynomial (degree {extrapolation[1]})"
+        parts.append(
+            f"ZNE at scale factors {factors} ({extrapolation} extrapolation, "
+            f"{zne['folding']} folding)"
+        )
+    rows = [("mitigation", "; ".join(parts))]
+    if zne is not None:
+        rows.append(
+            (
+                "variance",
+                f"ZNE multiplies each value's variance by ~{spec['variance_factor']:.3g} at equal "
+                f"shots: stderr ×{spec['stderr_factor']:.2g}",
+            )
+        )
     return rows
 
 

@@ -193,6 +193,7 @@ def noise_verdict(summary: Mapping[str, Any]) -> str | None:
     """
     noise, exact = summary.get("noise") or {}, summary.get("exact_value")
     noisy = noise.get("noisy_loss")
+    mitigated = (summary.get("mitigation") or {}).get("mitigated_loss")
     if not noise.get("model") or noisy is None or exact is None:
         return None
     fci = "error_vs_fci" in ((summary.get("problem") or {}).get("report") or {})
@@ -210,6 +211,11 @@ def noise_verdict(summary: Mapping[str, Any]) -> str | None:
         )
     if gap < 0:
         text += "; below the exact minimum: readout error biases the estimate"
+    if mitigated is not None:
+        text += (
+            f"; mitigated: {mitigated:.6f}{unit}, {abs(mitigated - exact):.6f}{unit} "
+            f"{'above' if mitigated >= exact else 'below'} {ref} (an estimate, not a bound)"
+        )
     return text
 
 
@@ -219,7 +225,10 @@ def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
     table.add_column("quantity")
     table.add_column("value", justify="right")
     noisy = bool((summary.get("noise") or {}).get("model"))
+    mitigation = summary.get("mitigation") or {}
     final = "final loss (exact, noisy, at final θ)" if noisy else None
+    if mitigation:
+        final = "final loss (exact, mitigated, at final θ)"
     rows: list[tuple[str, str]] = [
         ("stopped by", str(summary["stopped_by"])),
         ("steps", f"{summary['steps']:,}"),
@@ -230,6 +239,8 @@ def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
         ),
     ]
     rows += _noise_rows(summary)
+    if mitigation.get("unmitigated_loss") is not None:
+        rows.append(("unmitigated loss at final θ", f"{mitigation['unmitigated_loss']:.8f}"))
     if summary.get("exact_value") is not None:
         rows.append(("exact minimum", f"{summary['exact_value']:.8f}"))
     if summary.get("error") is not None:

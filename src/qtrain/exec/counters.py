@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ExecutorCounters"]
+__all__ = ["ExecutorCounters", "overhead_shots"]
 
 
 @dataclass
@@ -14,8 +15,10 @@ class ExecutorCounters:
 
     Shots spent but never used are ``rejected_shots`` (results that came back invalid) plus
     ``abandoned_shots`` (results of timed-out calls, counted when they come back: valid ones
-    are stored, so a later run reads them for free). A budget that must hold the backend's
-    real spend adds both to the shots of the results it used.
+    are stored, so a later run reads them for free). ``overhead_shots`` are what a backend
+    spent beside the tasks' own shots (a mitigated backend's readout calibration, reported as
+    ``Result.metadata["overhead_shots"]``). A budget that must hold the backend's real spend
+    adds all three to the shots of the results it used.
     """
 
     submitted: int = 0
@@ -31,8 +34,19 @@ class ExecutorCounters:
     abandoned_shots: int = 0  # shots of results that abandoned calls returned later
     recovered: int = 0  # rows of those results that were valid (stored, if there is a store)
     rejected_shots: int = 0  # shots of results that came back invalid
+    overhead_shots: int = 0  # shots spent beside the tasks' own (readout calibration)
     latencies_s: list[float] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return asdict(self)
+
+
+def overhead_shots(results: Iterable[object]) -> int:
+    """The ``metadata["overhead_shots"]`` of a call's results, summed (``None``s skipped)."""
+    total = 0
+    for result in results:
+        metadata = getattr(result, "metadata", None)
+        value = metadata.get("overhead_shots", 0) if isinstance(metadata, dict) else 0
+        total += value if isinstance(value, int) and value > 0 else 0
+    return total

@@ -52,7 +52,7 @@ from qtrain.errors import (
 )
 from qtrain.exec import events
 from qtrain.exec.chunks import incomplete, refuse_past_allowance, split_chunks
-from qtrain.exec.counters import ExecutorCounters
+from qtrain.exec.counters import ExecutorCounters, overhead_shots
 from qtrain.exec.keys import Units, split_units
 from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
@@ -236,7 +236,8 @@ class Executor:
             raise incomplete(outstanding, units, self.retry.attempts, error) from error
 
     def _wasted(self) -> int:
-        return self.counters.rejected_shots + self.counters.abandoned_shots
+        counters = self.counters
+        return counters.rejected_shots + counters.abandoned_shots + counters.overhead_shots
 
     def _run_backend(self, tasks: list[Task]) -> Sequence[Result | None]:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
@@ -297,7 +298,7 @@ class Executor:
         except Exception as error:  # on a thread of its own: reported, never raised
             lost = error
         with self._abandoned.lock:
-            self.counters.abandoned_shots += spent
+            self.counters.abandoned_shots += spent + overhead_shots(call.results or [])
             self.counters.recovered += sum(b.units.size for b in finished) if lost is None else 0
         self._abandoned.discard(call)
         events.abandoned_returned(self.name, group, units, spent, error=call.error, lost=lost)
@@ -345,6 +346,7 @@ class Executor:
             self.counters.throttled += isinstance(error, ThrottledError)
             events.call_failed(self.name, group, units, error)
             return [], error
+        self.counters.overhead_shots += overhead_shots(results)
         finished = [
             block
             for chunk, result in zip(group, results, strict=True)

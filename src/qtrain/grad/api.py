@@ -59,7 +59,8 @@ def _check_inputs(
         raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")
     if method not in METHODS:
         raise UnknownMethodError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    checked = tuple(check_observable_fits(circuit, obs) for obs in observables)
+    several = [observables] if isinstance(observables, (Observable, str)) else observables
+    checked = tuple(check_observable_fits(circuit, obs) for obs in several)
     rows, batched = check_theta(circuit, theta)
     if batched:
         raise ParameterShapeError(f"a gradient needs theta of shape (P,), got {rows.shape}")

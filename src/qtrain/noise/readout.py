@@ -130,12 +130,25 @@ def pauli_readout_terms(
     >>> pauli_readout_terms([(0, "Z")], {0: readout_error(0.25, 0.5)})
     ((0.25, ()), (0.25, ((0, 'Z'),)))
     """
+    maps = {wire: (error.scale, error.shift) for wire, error in errors.items()}
+    return affine_word_terms(factors, maps)
+
+
+def affine_word_terms(
+    factors: Sequence[tuple[int, str]], maps: Mapping[int, tuple[float, float]]
+) -> tuple[tuple[float, Factors], ...]:
+    """Expand ``E[Π_{w∈W} (a_w·z_w + b_w)]`` over the sub-words of the word ``factors``.
+
+    ``maps[w] = (a_w, b_w)``; a wire without a map is ``(1, 0)``. With a readout error's
+    ``(scale, shift)`` it is :func:`pauli_readout_terms`; with its inverse ``(1/a, −b/a)`` it
+    is readout-error mitigation (``qtrain.mitigation``). Returns ``((coefficient, sub_word),
+    ...)`` ordered by (length, word), zero coefficients dropped.
+    """
     terms: dict[Factors, float] = {(): 1.0}
     for wire, letter in sorted(factors):
         if letter not in ("X", "Y", "Z"):
             raise NoiseModelError(f"readout: Pauli letter must be X, Y or Z, got {letter!r}")
-        err = errors.get(wire)
-        a, b = (1.0, 0.0) if err is None else (err.scale, err.shift)
+        a, b = maps.get(wire, (1.0, 0.0))
         grown: dict[Factors, float] = {}
         for word, coeff in terms.items():
             if a != 0.0:

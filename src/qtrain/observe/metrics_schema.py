@@ -34,6 +34,7 @@ EXECUTOR_COUNTERS = (
     ("qtrain_exec_abandoned_shots", "abandoned_shots", "Shots of results that came too late."),
     ("qtrain_exec_rows_recovered", "recovered", "Late rows of abandoned calls stored."),
     ("qtrain_exec_rejected_shots", "rejected_shots", "Shots of results rejected as invalid."),
+    ("qtrain_exec_overhead_shots", "overhead_shots", "Shots beside the tasks' (calibration)."),
 )
 # (metric name, _StepTotals field, help)
 STEP_COUNTERS = (

@@ -8,7 +8,9 @@ group's eigenvalue on outcome ``j`` is ``D_g[j] = Σ_t c_t·(-1)^{popcount(j & m
 * the exact value is ``Σ_g p_g · D_g`` with ``p_g = |rotated ψ|²``, and
 * with ``N`` shots per group, each group's mean ``D̄_g`` estimates it; its variance is
   estimated per group (:class:`Spread`: plug-in, Laplace-smoothed for two-level groups,
-  floored when every shot agrees) and, groups being measured independently, summed.
+  floored when every shot agrees) and, groups being measured independently, summed;
+* on request, each term's raw estimate is its word's mean parity over the same shots
+  (``sim.term_values``; ``Σ_t c_t`` times them is ``D̄_g``).
 
 Sampling is seeded per (row content, group) through ``numpy.random.SeedSequence`` spawn
 keys, so a row's numbers do not depend on how the batch was chunked, ordered or deduplicated
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +30,9 @@ from qtrain.ir.matrices import HADAMARD
 from qtrain.ir.observables import Observable
 from qtrain.sim.draws import draw_counts, row_seed_keys
 from qtrain.sim.readout_map import ReadoutMap
+from qtrain.sim.spread import Spread
 from qtrain.sim.statevector import KernelSet, select_kernels
+from qtrain.sim.term_values import TermTable, mask_signs, walsh_hadamard
 
 __all__ = [
     "BASIS_CHANGE",
@@ -47,95 +51,11 @@ __all__ = [
 ]
 
 _MAX_LEVEL_SHARE = 0.25  # sample by level when there are at most 2ⁿ/4 distinct eigenvalues
-_SAME_LEVEL = 1e-9  # eigenvalues closer than this × max|D_g| are one level (rounding twins)
-_ROUNDING = 64 * float(np.finfo(np.float64).eps)  # cancellation slack of second − mean²
 
 BASIS_CHANGE = {
     "X": HADAMARD[None],
     "Y": (HADAMARD @ np.diag([1.0, -1j]))[None],
 }
-
-
-@dataclass(frozen=True, eq=False)
-class Spread:
-    """How the variance of one group's mean is estimated from ``N`` shots' ``counts``.
-
-    The values a shot can give are the entries of ``eig`` (the group's ``levels`` or its
-    outcome eigenvalues), merged into distinct levels ``a_1 < … < a_L`` (entries closer than
-    1e-9·max|D_g| are one level: rounding twins and degenerate outcomes). The estimate is
-
-    * ``L = 1`` (a constant group): 0 — the value is known;
-    * ``L = 2`` (gap ``Δ``, ``k`` shots at the upper level): ``Δ²·p̃(1 − p̃)/N`` with the
-      Laplace / Agresti–Coull centre ``p̃ = (k + 1)/(N + 2)`` (Agresti & Coull, Am. Stat. 52,
-      119 (1998); Brown, Cai & DasGupta, Stat. Sci. 16, 101 (2001)). The plug-in
-      ``p̂(1 − p̂)`` is 0 whenever all shots agree and badly noisy with a handful of rare
-      outcomes (⟨Z⟩ = 0.9, exact binomial sums: 50 shots give stderr 0 in 7.7 % of
-      estimates; 100 shots z sd 1.18 and ±2σ coverage 88 %, Laplace 1.06 and 96 %);
-      ``p̃`` pulls ``p̂`` toward ½ by one pseudo-outcome on each side, which keeps the
-      variance positive and calibrates the z-scores near ±1. It is at most ``Δ²/(4N)``;
-    * ``L ≥ 3``: the unbiased sample variance over ``N``, ``m₂/(N − 1)``; when every shot lands
-      on one level ``a_i`` it is 0, and is replaced by the variance had one of the ``N``
-      shots landed on the nearest other level instead: ``δ_i²/N²``, ``δ_i`` the gap from
-      ``a_i`` to its nearest neighbour in the spectrum. ``N`` agreeing shots cannot prove an
-      eigenstate (the "rule of three" spirit: no failure in ``N`` trials bounds the rate
-      at ~3/N, not 0), so even an eigenstate reports this small, non-zero error.
-
-    Every estimate is at most ``S²/(N − 1)`` (``S = Σ|c_t|`` over the group, all levels in
-    ``[−S, S]``): the plug-in's bound; ``Δ²/(4N) ≤ S²/N``; ``δ_i²/N² < 4S²/N² ≤ S²/(N − 1)``.
-
-    Attributes:
-        merged: ``(L,)`` the distinct levels, ascending.
-        member: ``(E,)`` the merged level of every entry of ``eig``.
-        nearest: ``(L,)`` each level's gap to its nearest other level (0 when ``L = 1``).
-        upper: ``(E,)`` 1 on entries at the upper level when ``L = 2``, else ``None``.
-        top: the entry of the upper level when ``eig`` is just the two levels, else −1
-            (``counts[top]`` is ``k`` without a dot product: the common one-term group).
-        suspect: ``m₂`` below ``suspect/N`` may be one level: then the counts decide.
-    """
-
-    merged: NDArray[np.float64]
-    member: NDArray[np.intp]
-    nearest: NDArray[np.float64]
-    upper: NDArray[np.int64] | None
-    top: int
-    suspect: float
-
-    @classmethod
-    def of(cls, eig: NDArray[np.float64]) -> Spread:
-        """The spread model of a group whose shots take the values ``eig``."""
-        distinct, inverse = np.unique(eig, return_inverse=True)
-        scale = float(np.max(np.abs(distinct), initial=0.0))
-        starts = np.diff(distinct) > _SAME_LEVEL * scale
-        cluster = np.concatenate([[0], np.cumsum(starts)])
-        merged = distinct[np.concatenate([[True], starts])]
-        gaps = np.diff(merged)
-        nearest = np.minimum(np.append(gaps, np.inf), np.insert(gaps, 0, np.inf))
-        nearest[~np.isfinite(nearest)] = 0.0  # one level: nothing to be confused with
-        member = cluster[inverse.reshape(-1)]
-        upper = (member == 1).astype(np.int64) if merged.size == 2 else None
-        top = int(np.argmax(member)) if member.size == merged.size == 2 else -1
-        min_gap = float(gaps.min(initial=np.inf)) if gaps.size else 0.0
-        return cls(merged, member, nearest, upper, top, 0.25 * min_gap * min_gap)
-
-    def variance(self, counts: NDArray[np.int64], mean: float, second: float, n: int) -> float:
-        """The estimated variance of the mean of ``n`` shots (``NaN`` for one shot)."""
-        if n < 2:
-            return float("nan")  # one sample says nothing about its spread
-        if self.merged.size < 2:
-            return 0.0
-        if self.upper is not None:
-            k = counts[self.top] if self.top >= 0 else counts @ self.upper
-            tilde = (float(k) + 1.0) / (n + 2)
-            gap = float(self.merged[1] - self.merged[0])
-            return gap * gap * tilde * (1.0 - tilde) / n
-        moment = max(second - mean * mean, 0.0)
-        if moment > self.suspect / n + _ROUNDING * abs(second):
-            return moment / (n - 1)  # two levels at least δ apart give m₂ ≥ δ²(n−1)/n²
-        hit = self.member[counts > 0]
-        if hit.min() != hit.max():
-            return moment / (n - 1)
-        gap = float(self.nearest[hit[0]])
-        return gap * gap / (n * n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,18 +66,27 @@ class GroupPlan:
     when there are few (Σ Z_i has n + 1): sampling then draws from the ``L`` level
     probabilities instead of the ``2ⁿ`` outcomes — the same distribution of the group's
     eigenvalue, at O(2ⁿ) for a ``bincount`` plus O(L) per draw. ``spread`` (derived) says
-    how the variance of the group's mean is estimated.
+    how the variance of the group's mean is estimated. ``term_indices`` (into
+    ``Observable.terms``) and their words' wire ``masks`` (wire ``w`` is bit ``n − 1 − w`` of
+    an outcome) serve per-term estimates (``term_table``).
     """
 
     rotations: tuple[tuple[int, str], ...]
     eigenvalues: NDArray[np.float64]
     levels: NDArray[np.float64] | None = None
     level_of: NDArray[np.intp] | None = None
+    term_indices: tuple[int, ...] = ()
+    masks: tuple[int, ...] = ()
     spread: Spread = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         values = self.eigenvalues if self.levels is None else self.levels
         object.__setattr__(self, "spread", Spread.of(values))
+
+    @cached_property
+    def term_table(self) -> TermTable:
+        """How this group's counts become its terms' estimates (built on first use)."""
+        return TermTable.of(self.masks, self.eigenvalues.size.bit_length() - 1, self.level_of)
 
 
 Probabilities = Callable[[GroupPlan], NDArray[np.float64]]
@@ -175,41 +104,14 @@ class MeasurementPlan:
 
 def parity_signs(wires: tuple[int, ...], n_qubits: int) -> NDArray[np.float64]:
     """``(-1)^{number of set bits of j on wires}`` for every basis index ``j``."""
-    index = np.arange(1 << n_qubits, dtype=np.int64)
     mask = 0
     for w in wires:
         mask |= 1 << (n_qubits - 1 - w)
-    bits = np.bitwise_and(index, mask)
-    parity = np.zeros_like(index)
-    while mask:
-        parity ^= bits & 1
-        bits >>= 1
-        mask >>= 1
-    signs: NDArray[np.float64] = 1.0 - 2.0 * parity.astype(np.float64)
-    return signs
+    return mask_signs(mask, n_qubits)
 
 
 def _wire_mask(wires: tuple[int, ...], n_qubits: int) -> int:
     return sum(1 << (n_qubits - 1 - w) for w in wires)
-
-
-def walsh_hadamard(values: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The unnormalised Walsh–Hadamard transform ``out[j] = Σ_m values[m]·(-1)^{|j ∧ m|}``.
-
-    ``n`` butterfly passes over ``(2ⁿ,)``: O(n·2ⁿ) whatever the number of non-zero inputs.
-
-    >>> walsh_hadamard(np.array([0.0, 1.0, 0.0, 0.0])).tolist()   # Z on the low bit
-    [1.0, -1.0, 1.0, -1.0]
-    """
-    out = np.array(values, dtype=np.float64)
-    size, half = out.size, 1
-    while half < size:
-        pairs = out.reshape(-1, 2, half)
-        low, high = pairs[:, 0, :].copy(), pairs[:, 1, :]
-        pairs[:, 0, :] += high
-        pairs[:, 1, :] = low - high
-        half *= 2
-    return out
 
 
 def _group_eigenvalues(
@@ -243,11 +145,13 @@ def measurement_plan(observable: Observable, n_qubits: int) -> MeasurementPlan:
         eigenvalues = _group_eigenvalues(observable, group.term_indices, coeffs, n_qubits)
         eigenvalues.setflags(write=False)
         rotations = tuple((w, p) for w, p in group.basis if p != "Z")
+        terms = group.term_indices
+        masks = tuple(_wire_mask(observable.terms[t][0].wires, n_qubits) for t in terms)
         levels, level_of = np.unique(eigenvalues, return_inverse=True)
         if levels.size > _MAX_LEVEL_SHARE * eigenvalues.size:  # hardly fewer: sample outcomes
-            groups.append(GroupPlan(rotations, eigenvalues))
+            groups.append(GroupPlan(rotations, eigenvalues, None, None, terms, masks))
         else:
-            groups.append(GroupPlan(rotations, eigenvalues, levels, level_of))
+            groups.append(GroupPlan(rotations, eigenvalues, levels, level_of, terms, masks))
     return MeasurementPlan(n_qubits, float(observable.identity_coefficient.real), tuple(groups))
 
 
@@ -325,6 +229,7 @@ def sampled_values(
     kernels: KernelSet | None = None,
     readout: ReadoutMap | None = None,
     probabilities: Probabilities | None = None,
+    term_out: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Estimate every row's expectation from ``shots`` samples per group.
 
@@ -342,6 +247,10 @@ def sampled_values(
         readout: per-qubit readout errors: outcomes are drawn from the misread distribution
             ``A p`` (the same as flipping each sampled bit independently).
         probabilities: as in :func:`exact_values`.
+        term_out: ``(B, T)`` (``T`` the observable's terms), when given, receives every
+            term's raw estimate from the very same shots (``sim.term_values``; 1 for the
+            identity term). A group sampled by level then goes on drawing from its
+            generator to split its level counts, after the value's draw: values unchanged.
 
     Returns:
         ``(values (B,), variances (B,))``: the estimates and the estimated variance of each
@@ -357,6 +266,8 @@ def sampled_values(
     keys = np.arange(rows, dtype=np.uint32)[:, None] if row_keys is None else row_keys
     values = np.full(rows, plan.constant)
     variances = np.zeros(rows)
+    if term_out is not None:
+        term_out[...] = 1.0  # the identity term, in no group
     for g, group in enumerate(plan.groups):
         probs = _probabilities(states, group, plan.n_qubits, chosen, probabilities)
         if readout is not None:
@@ -370,8 +281,12 @@ def sampled_values(
             weights = probs[r]
             if group.level_of is not None:
                 weights = np.bincount(group.level_of, weights=weights, minlength=eig.size)
-            counts = draw_counts(np.random.default_rng(seq), n, weights)
+            rng = np.random.default_rng(seq)
+            counts = draw_counts(rng, n, weights)
             mean = float(counts @ eig) / n
             values[r] += mean
             variances[r] += spread.variance(counts, mean, float(counts @ squares) / n, n)
+            if term_out is not None:  # the draw is done: rng may go on to split it
+                table = group.term_table
+                term_out[r, group.term_indices] = table.estimates(counts, probs[r], n, rng)
     return values, variances

@@ -24,7 +24,8 @@ pooled counts (``sim.measure.Spread``), so it is never 0. The variance estimate 
 ``SeedSequence(seed, spawn_key=(*row_key, group, TRAJECTORY_STREAM))``, block by block as they
 run (memory stays within the budget), and its shots as ``sim.measure`` does, ``row_key`` the
 row's content: numbers do not depend on batching,
-chunking, order or deduplication.
+chunking, order or deduplication. Term values (``term_out``) split level counts with draws
+from ``(*row_key, group, TERM_STREAM)``, so asking for them changes no value.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from qtrain.sim.superop import PlacedChannel
 
 __all__ = [
     "MIN_TRAJECTORIES",
+    "TERM_STREAM",
     "TRAJECTORY_STREAM",
     "compile_trajectory_program",
     "trajectory_values",
@@ -58,6 +60,9 @@ MIN_TRAJECTORIES = 10
 
 TRAJECTORY_STREAM = 0xFFFFFFFF
 """The spawn-key slot of the trajectory uniforms (group indices never reach it)."""
+
+TERM_STREAM = 0xFFFFFFFE
+"""The spawn-key slot of the draws that split level counts for term values."""
 
 Complex = NDArray[np.complex128]
 Real = NDArray[np.float64]
@@ -191,16 +196,27 @@ class _Unit:
     """One (row, group): its own trajectories, shot stream and running sums.
 
     Groups of a row use independent trajectories, as a device measures each group in its
-    own executions: the groups' estimates stay independent and their variances add.
+    own executions: the groups' estimates stay independent and their variances add. With a
+    ``term_rng`` (the stream of its level splits) it also sums each trajectory's per-term
+    means, estimated from that trajectory's shots as ``u`` is.
     """
 
-    def __init__(self, group: GroupPlan, shots: int, count: int, rng: np.random.Generator):
+    def __init__(
+        self,
+        group: GroupPlan,
+        shots: int,
+        count: int,
+        rng: np.random.Generator,
+        term_rng: np.random.Generator | None = None,
+    ):
         self.group, self.shots, self.count, self.rng = group, shots, count, rng
         self.eig = group.eigenvalues if group.levels is None else group.levels
         self.split = _shot_split(shots, count)
         self.u = np.zeros(count)
         self.pooled = np.zeros(self.eig.size, dtype=np.int64)
         self.done = 0
+        self.term_rng = term_rng
+        self.term_sum = np.zeros(len(group.term_indices))
 
     def measure(
         self, states: Complex, n_qubits: int, kernels: KernelSet, readout: ReadoutMap | None
@@ -215,7 +231,11 @@ class _Unit:
                 weights = np.bincount(self.group.level_of, weights=weights, minlength=self.eig.size)
             counts = draw_counts(self.rng, int(self.split[self.done]), weights)
             self.pooled += counts
-            self.u[self.done] = float(counts @ self.eig) / max(int(self.split[self.done]), 1)
+            n = max(int(self.split[self.done]), 1)
+            self.u[self.done] = float(counts @ self.eig) / n
+            if self.term_rng is not None:
+                table = self.group.term_table
+                self.term_sum += table.estimates(counts, probs[t], n, self.term_rng)
             self.done += 1
 
     def result(self) -> tuple[float, float]:
@@ -229,6 +249,11 @@ class _Unit:
             return estimate, pooled
         cluster = float(((self.u - estimate) ** 2).sum()) / (self.count * (self.count - 1))
         return estimate, max(cluster, pooled)
+
+    def term_result(self) -> Real:
+        """``(T_g,)`` the mean over trajectories of each term's per-trajectory mean."""
+        means: Real = self.term_sum / self.count
+        return means
 
 
 def _blocks(counts: list[int], capacity: int) -> list[list[tuple[int, int, int]]]:
@@ -260,6 +285,7 @@ def trajectory_values(
     capacity: int,
     kernels: KernelSet,
     readout: ReadoutMap | None = None,
+    term_out: list[Real] | None = None,
 ) -> tuple[Real, Real]:
     """Estimated values and variances ``(B, O)`` of every row and observable.
 
@@ -275,11 +301,21 @@ def trajectory_values(
         capacity: how many statevectors fit the memory budget at once (≥ 1).
         kernels: the kernel set.
         readout: readout errors on the sampled outcomes.
+        term_out: one ``(B, T_o)`` array per observable, when given, filled with every term's
+            raw estimate: as the value, the mean over a unit's trajectories of the mean ±1
+            parity of the term's word over each trajectory's shots (1 for the identity term;
+            ``sim.term_values``), so ``values = Σ_t c_t·term_out`` to rounding.
+            The values do not change: the level splits draw from their own stream.
     """
     n = program.n_qubits
     n_channels = sum(step.kind == "channel" for step in program.steps)
     units, rows_of, jumps = _units(
-        plans, shots, seed=seed, row_keys=row_keys, trajectories=trajectories
+        plans,
+        shots,
+        seed=seed,
+        row_keys=row_keys,
+        trajectories=trajectories,
+        terms=term_out is not None,
     )
     for batch in _blocks([unit.count for unit in units], max(1, capacity)):
         ids = np.array([rows_of[u] for u, _, _ in batch])
@@ -293,7 +329,7 @@ def trajectory_values(
         for (u, _, _), size in zip(batch, sizes, strict=True):
             units[u].measure(states[offset : offset + size], n, kernels, readout)
             offset += size
-    return _totals(plans, units, theta.shape[0])
+    return _totals(plans, units, theta.shape[0], term_out)
 
 
 def _units(
@@ -303,8 +339,14 @@ def _units(
     seed: int,
     row_keys: NDArray[np.uint32],
     trajectories: int | None,
+    terms: bool,
 ) -> tuple[list[_Unit], list[int], list[np.random.Generator]]:
-    """Every (row, group) unit in row-major order, its row, and its trajectories' stream."""
+    """Every (row, group) unit in row-major order, its row, and its trajectories' stream.
+
+    With ``terms`` each unit also gets a stream for its level splits (``TERM_STREAM``): its
+    shot stream goes on to its next trajectory, so drawing the splits from it would change
+    the values.
+    """
     groups = [group for plan in plans for group in plan.groups]
     units, rows_of, jumps = [], [], []
     for row in range(shots.shape[0]):
@@ -314,19 +356,32 @@ def _units(
             count = n if trajectories is None else min(trajectories, n)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*key, g)))
             stream = np.random.SeedSequence(seed, spawn_key=(*key, g, TRAJECTORY_STREAM))
-            units.append(_Unit(group, n, count, rng))
+            splits = None
+            if terms:
+                splits = np.random.default_rng(
+                    np.random.SeedSequence(seed, spawn_key=(*key, g, TERM_STREAM))
+                )
+            units.append(_Unit(group, n, count, rng, splits))
             rows_of.append(row)
             jumps.append(np.random.default_rng(stream))
     return units, rows_of, jumps
 
 
-def _totals(plans: list[MeasurementPlan], units: list[_Unit], rows: int) -> tuple[Real, Real]:
-    """Sum the units' estimates and variances per row and observable."""
+def _totals(
+    plans: list[MeasurementPlan], units: list[_Unit], rows: int, terms: list[Real] | None
+) -> tuple[Real, Real]:
+    """Sum the units' estimates and variances per row and observable (and fill ``terms``)."""
     values, variances = np.empty((rows, len(plans))), np.empty((rows, len(plans)))
-    results = iter(unit.result() for unit in units)
+    for table in terms or []:
+        table[...] = 1.0  # the identity term, in no group
+    unit_order = iter(units)
     for row in range(rows):
         for o, plan in enumerate(plans):
-            parts = [next(results) for _ in plan.groups]
+            members = [next(unit_order) for _ in plan.groups]
+            parts = [unit.result() for unit in members]
             values[row, o] = plan.constant + sum(value for value, _ in parts)
             variances[row, o] = sum(variance for _, variance in parts)
+            if terms is not None:
+                for unit in members:
+                    terms[o][row, unit.group.term_indices] = unit.term_result()
     return values, variances

@@ -276,8 +276,11 @@ class Objective:
         )
         return Piece(terms, n_i, tasks, assemble, value)
 
-    def exact_terms(self, theta: object, simulator: LocalSimulator | None = None) -> Vector:
-        """``(T,)`` exact term values at ``theta`` on the statevector simulator."""
+    def exact_terms(self, theta: object, simulator: Backend | None = None) -> Vector:
+        """``(T,)`` exact term values at ``theta`` on the statevector simulator.
+
+        ``simulator`` may be any backend that computes exact values (a ``Mitigated`` one).
+        """
         point = self.check_theta(theta)
         target = simulator if simulator is not None else LocalSimulator()
         tasks = [
@@ -288,11 +291,11 @@ class Objective:
         ]
         values = np.zeros(len(self.circuits))
         for (_, terms), result in zip(self._groups, target.run(tasks), strict=True):
-            assert result is not None  # the local simulator always answers
+            assert result is not None  # exact local values always come back
             values[list(terms)] = result.values[0]
         return values
 
-    def exact_loss(self, theta: object, simulator: LocalSimulator | None = None) -> float:
+    def exact_loss(self, theta: object, simulator: Backend | None = None) -> float:
         """The exact loss at ``theta`` on the statevector simulator (no shots, no gradient)."""
         return self.loss_fn.value(self.exact_terms(theta, simulator), self.targets)
 

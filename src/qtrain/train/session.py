@@ -47,8 +47,8 @@ Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
 
 
 def _wasted(counters: ExecutorCounters) -> int:
-    """Shots spent on results that were never used (rejected, or returned after a timeout)."""
-    return counters.rejected_shots + counters.abandoned_shots
+    """Shots spent beside the results used: rejected, returned after a timeout, overhead."""
+    return counters.rejected_shots + counters.abandoned_shots + counters.overhead_shots
 
 
 def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
@@ -59,6 +59,18 @@ def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
     uninterrupted run.
     """
     return dry_run(tasks, backend=backend).shots if tasks else 0
+
+
+def _pending_overhead(tasks: Sequence[Task], backend: Backend) -> int:
+    """Shots the backend will spend beside the tasks' (a readout calibration still to measure).
+
+    The budget refuses a step that cannot pay for them too; the ledger charges what the
+    executor then counts (``overhead_shots``).
+    """
+    price = getattr(backend, "overhead", None)
+    if not callable(price) or not tasks:
+        return 0
+    return int(getattr(price(tasks), "calibration_shots", 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +177,8 @@ class Session:
                 options=options,
             )
             cost = _nominal_shots(tasks, self.executor.backend)
-            return _Planned(tasks, assemble, shots, cost), cost
+            extra = _pending_overhead(tasks, self.executor.backend)
+            return _Planned(tasks, assemble, shots, cost), cost + extra
 
         last = state.history[-1].seconds if state.history else None
 
@@ -274,7 +287,9 @@ class Session:
         simulator = simulator_inside(self.executor.backend)
         final = None
         if simulator is not None and _exact_possible(simulator, self.settings.objective):
-            final = self.settings.objective.exact_loss(state.theta, simulator)
+            final = self.settings.objective.exact_loss(
+                state.theta, _exact_backend(self.executor.backend, simulator)
+            )
         summary = run_summary(
             state,
             reason,
@@ -299,6 +314,24 @@ class Session:
             summary,
             None if self.directory is None else Path(self.directory.path),
         )
+
+
+def _exact_backend(backend: object, simulator: LocalSimulator) -> Backend:
+    """Where the run's final exact loss is computed: ``simulator``, the one inside ``backend``.
+
+    A wrapper whose values are not its inner backend's (``Mitigated``: ``transforms_values``
+    and ``rewrapped``) is kept, around ``simulator`` itself — so a mitigated run reports a
+    mitigated loss, and faults injected between them (``FaultyBackend``) cannot end the run
+    at its finish, outside the executor's retries.
+    """
+    for _ in range(8):  # wrappers nest a few deep at most
+        if getattr(backend, "transforms_values", False) and hasattr(backend, "rewrapped"):
+            wrapped: Backend = backend.rewrapped(simulator)
+            return wrapped
+        backend = getattr(backend, "inner", None)
+        if backend is None:
+            break
+    return simulator
 
 
 def _exact_possible(simulator: LocalSimulator, objective: Objective) -> bool:

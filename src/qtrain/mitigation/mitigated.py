@@ -1,0 +1,383 @@
+"""``qt.Mitigated``: readout-error mitigation and zero-noise extrapolation as a backend wrapper.
+
+It implements the backend protocol, so ``qt.expval``, ``qt.grad``, ``qt.fit``, variance scans,
+the executor's retries, the store and Dask run through it unchanged. A call becomes one call
+of the inner backend holding, for every task, one task per scale factor (the folded circuit,
+same parameter rows, the task's shots split over the factors: ``mitigation.zne``) whose
+observables are the readout-inverted measurement groups (``mitigation.readout``), so a
+task's ``(B, G)`` shots are spent exactly: mitigation costs variance, not shots. The only
+extra shots are the readout calibration's, reported as ``metadata["overhead_shots"]``.
+
+Per task: values per factor (readout-mitigated), extrapolated to zero noise; the variance is
+``Σ_λ w_λ² Var y_λ`` (independent factors) plus the calibration's delta-method term, whose
+derivatives are combined over groups and factors first (one calibration error moves them
+all). ``metadata["mitigation"]`` holds the raw (unmitigated, first factor) values, the
+values per factor, the factors reached and the calibration used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qtrain.backends.protocol import (
+    Backend,
+    BackendLimits,
+    Result,
+    Task,
+    backend_identity,
+    fresh_seed,
+)
+from qtrain.errors import ConfigError, MitigationError, TransientExecutionError
+from qtrain.ir.circuit import Circuit
+from qtrain.ir.observables import Observable
+from qtrain.logs import emit
+from qtrain.mitigation.combine import Combined, combine
+from qtrain.mitigation.readout import (
+    ReadoutCalibration,
+    ReadoutMitigation,
+    calibration_from,
+    calibration_tasks,
+    mitigated_groups,
+)
+from qtrain.mitigation.zne import ZNE, split_shots
+
+__all__ = ["Mitigated", "Overhead", "TaskPlan"]
+
+_LOG = logging.getLogger("qtrain.mitigation")
+
+
+def derived_seed(seed: int, *key: int) -> int:
+    """A seed for a sub-stream of ``seed`` (per scale factor, per calibration): independent."""
+    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(2, np.uint64)
+    return int(state[0]) % (1 << 63)
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """What mitigation adds to a call (``Mitigated.overhead``), for plans and budgets.
+
+    Attributes:
+        circuits: circuits the inner backend runs (tasks × scale factors), against ``tasks``.
+        rows: parameter rows the inner backend runs, against ``rows_unmitigated``.
+        shots: data shots: the tasks' own (split over factors, never multiplied).
+        calibration_shots: shots of readout calibrations still to measure (0 when cached
+            or given), with ``calibration_circuits`` circuits.
+        variance_factor: how much ZNE multiplies a value's variance at equal per-shot
+            variance, ``Σ_λ w_λ²/π_λ`` (weights ``w``, shot fractions ``π``); 1 without ZNE.
+    """
+
+    tasks: int
+    circuits: int
+    rows_unmitigated: int
+    rows: int
+    shots: int
+    calibration_shots: int
+    calibration_circuits: int
+    variance_factor: float
+
+
+@dataclass(eq=False)
+class TaskPlan:
+    """One outer task as inner tasks: one per scale factor, and how to read them back."""
+
+    task: Task
+    factors: tuple[float, ...]
+    first: int  # index of its first inner task
+    calibration: ReadoutCalibration | None
+    rewritten: tuple[tuple[Observable, ...], ...] = field(default=())  # per observable, group
+
+
+class Mitigated:
+    """A backend whose results are mitigated: readout errors inverted, noise extrapolated away.
+
+    Args:
+        backend: the backend that runs the circuits (any ``Backend``).
+        readout: ``True`` (calibration circuits measured on the backend), a
+            :class:`ReadoutMitigation`, or ``None``/``False`` for none.
+        zne: a :class:`ZNE` (folding and extrapolation), or ``None``.
+
+    Raises:
+        MitigationError: neither readout nor zne asked for, or a bad option.
+
+    >>> import numpy as np, qtrain as qt
+    >>> noise = qt.NoiseModel().readout(qt.noise.readout_error(0.05, 0.1))
+    >>> sim = qt.Mitigated(qt.LocalSimulator(noise=noise), readout=True)
+    >>> c = qt.Circuit(1).ry(0, qt.P(0))
+    >>> value = qt.expval(c, qt.Z(0), np.array([0.4]), backend=sim)  # exact: readout inverted
+    >>> bool(abs(value - np.cos(0.4)) < 1e-12)
+    True
+    """
+
+    unbounded_values = True  # an inverted or extrapolated value may leave the spectrum
+    transforms_values = True  # its values are not its inner backend's (no exact shortcut)
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        readout: bool | ReadoutMitigation | None = None,
+        zne: ZNE | None = None,
+    ) -> None:
+        if not isinstance(backend, Backend):
+            raise ConfigError(f"Mitigated needs a backend, got {type(backend).__name__}")
+        if readout is True:
+            readout = ReadoutMitigation()
+        if readout is False:
+            readout = None
+        if readout is not None and not isinstance(readout, ReadoutMitigation):
+            raise MitigationError(
+                f"readout must be True, False, None or a qt.ReadoutMitigation, got {readout!r}"
+            )
+        if zne is not None and not isinstance(zne, ZNE):
+            raise MitigationError(f"zne must be None or a qt.ZNE, got {zne!r}")
+        if readout is None and zne is None:
+            raise MitigationError("Mitigated: nothing to mitigate; give readout= and/or zne=")
+        self.inner = backend
+        self.readout = readout
+        self.zne = zne
+        self._calibrations: dict[tuple[int, bool], ReadoutCalibration] = {}
+        self._unreported = 0
+        self._calibration_shots = 0  # all calibrations measured so far
+
+    @property
+    def name(self) -> str:
+        """``mitigated(<inner name>)``."""
+        return f"mitigated({self.inner.name})"
+
+    @property
+    def limits(self) -> BackendLimits:
+        """The inner backend's limits (a task's shots are split, never multiplied)."""
+        return self.inner.limits
+
+    @property
+    def independent_samples(self) -> int | None:
+        """The inner backend's (``Backend`` protocol)."""
+        samples = getattr(self.inner, "independent_samples", None)
+        return samples if isinstance(samples, int) else None
+
+    def identity(self) -> dict[str, object]:
+        """The inner backend's identity under ``"inner"``, with the mitigation options."""
+        return {
+            "backend": "mitigated",
+            "inner": backend_identity(self.inner),
+            "readout": None if self.readout is None else self.readout.describe(),
+            "zne": None if self.zne is None else self.zne.describe(),
+        }
+
+    def rewrapped(self, backend: Backend) -> Mitigated:
+        """The same mitigation around another backend (measured calibrations not shared)."""
+        return Mitigated(backend, readout=self.readout, zne=self.zne)
+
+    def cancel(self, tasks: Sequence[Task]) -> None:
+        """Passed on to the inner backend (best effort; the inner call's tasks differ)."""
+        cancel = getattr(self.inner, "cancel", None)
+        if callable(cancel):
+            cancel(tasks)
+
+    def calibration(
+        self, n_qubits: int, *, exact: bool, seed: int | None = None
+    ) -> ReadoutCalibration | None:
+        """The readout calibration for ``n_qubits`` wires, measuring it if needed.
+
+        Returns ``None`` without readout mitigation. A measured calibration is cached per
+        ``(n_qubits, exact)`` until it is older than ``max_age_s`` or the backend reports a
+        new calibration id.
+        """
+        if self.readout is None:
+            return None
+        if not self.readout.measured:
+            return self.readout.given(n_qubits)
+        key = (n_qubits, exact)
+        cached = self._calibrations.get(key)
+        age = self.readout.max_age_s
+        if cached is not None and (age is None or cached.age_s() <= age):
+            return cached
+        shots = None if exact else self.readout.shots
+        if shots is not None and self.inner.limits.max_shots < shots:
+            raise MitigationError(
+                f"readout calibration needs {shots} shots per circuit on backend "
+                f"{self.inner.name!r}, which takes at most {self.inner.limits.max_shots}: give "
+                "ReadoutMitigation(calibration=...) or fewer shots"
+            )
+        chosen = self.readout.seed if self.readout.seed is not None else seed
+        tasks = calibration_tasks(n_qubits, shots, None if exact else chosen)
+        results = list(self.inner.run(tasks))
+        if any(r is None for r in results):
+            raise TransientExecutionError("readout calibration: a calibration result is missing")
+        measured = calibration_from([r for r in results if r is not None], n_qubits, shots)
+        self._calibrations[key] = measured
+        self._calibration_shots += measured.shots
+        return measured
+
+    def overhead(self, tasks: Sequence[Task]) -> Overhead:
+        """What running ``tasks`` costs beyond the unmitigated call; runs nothing."""
+        factors = 1 if self.zne is None else len(self.zne.factors)
+        rows = sum(task.params.shape[0] for task in tasks)
+        shots = sum(int(m.sum()) for m in (t.shot_matrix() for t in tasks) if m is not None)
+        pending = set()
+        if self.readout is not None and self.readout.measured:
+            pending = {
+                (t.circuit.n_qubits, t.shots is None)
+                for t in tasks
+                if (t.circuit.n_qubits, t.shots is None) not in self._calibrations
+            }
+        calibration_shots = (
+            sum(0 if exact else 2 * n * self.readout.shots for n, exact in pending)
+            if self.readout
+            else 0
+        )
+        variance = 1.0
+        if self.zne is not None:
+            weights = self.zne.fit.weights(self.zne.factors)
+            variance = float(np.sum(weights**2 / self.zne.fractions()))
+        return Overhead(
+            tasks=len(tasks),
+            circuits=len(tasks) * factors,
+            rows_unmitigated=rows,
+            rows=rows * factors,
+            shots=shots,
+            calibration_shots=calibration_shots,
+            calibration_circuits=2 * len(pending),
+            variance_factor=variance,
+        )
+
+    def plan(self, tasks: Sequence[Task]) -> tuple[list[TaskPlan], list[Task], int]:
+        """Every task's plan, the inner tasks and the calibration shots spent meanwhile.
+
+        Calibration shots are reported by the call's first result that comes back
+        (``metadata["overhead_shots"]``: the executor charges them to the ledger and the
+        budget), or by a later call's if none does.
+
+        Raises:
+            MitigationError: shots that cannot be split over the factors (before any work).
+        """
+        tasks = [_seeded(task) for task in tasks]
+        fractions = None if self.zne is None else self.zne.fractions()
+        splits = []
+        for task in tasks:
+            shots = task.shot_matrix()
+            splits.append(
+                None if shots is None or fractions is None else split_shots(shots, fractions)
+            )
+        spent_before = self._calibration_shots
+        plans: list[TaskPlan] = []
+        inner: list[Task] = []
+        for task, split in zip(tasks, splits, strict=True):
+            plan, made = self._plan_one(task, split, len(inner))
+            plans.append(plan)
+            inner.extend(made)
+        overhead = self._calibration_shots - spent_before
+        self._unreported += overhead  # until a result reports it
+        return plans, inner, overhead
+
+    def _plan_one(
+        self, task: Task, split: NDArray[np.int64] | None, first: int
+    ) -> tuple[TaskPlan, list[Task]]:
+        exact = task.shots is None
+        seed = None if exact else task.seed
+        calibration = self.calibration(
+            task.circuit.n_qubits,
+            exact=exact,
+            seed=None if seed is None else derived_seed(seed, 0xCA1),
+        )
+        circuits: tuple[Circuit, ...] = (task.circuit,)
+        factors: tuple[float, ...] = (1.0,)
+        if self.zne is not None:
+            circuits, factors = self.zne.folded(task.circuit)
+        observables = task.observables
+        rewritten: tuple[tuple[Observable, ...], ...] = ()
+        if calibration is not None:
+            maps = calibration.inverse_maps()
+            rewritten = tuple(mitigated_groups(obs, maps) for obs in task.observables)
+            observables = tuple(o for groups in rewritten for o in groups)
+        terms = not exact and calibration is not None  # raw values, calibration derivatives
+        made = []
+        for index, circuit in enumerate(circuits):
+            shots = task.shots if split is None else split[index]
+            made.append(
+                Task(
+                    circuit,
+                    observables,
+                    task.params,
+                    shots,
+                    None if seed is None else derived_seed(seed, index + 1),
+                    term_values=terms,
+                )
+            )
+        return TaskPlan(task, factors, first, calibration, rewritten), made
+
+    def run(self, tasks: Sequence[Task]) -> list[Result | None]:
+        """Mitigated results, one per task (``None`` where an inner result is missing)."""
+        plans, inner, _ = self.plan(tasks)
+        results = list(self.inner.run(inner)) if inner else []
+        out: list[Result | None] = []
+        for plan in plans:
+            own = results[plan.first : plan.first + len(plan.factors)]
+            if any(r is None for r in own):
+                out.append(None)
+                continue
+            combined = combine(plan, [r for r in own if r is not None], self.zne)
+            _log_fallback(self.name, plan, combined)
+            out.append(self._result(plan, combined, self._unreported))
+            self._unreported = 0  # reported once, by the first result that came back
+            self._notice_recalibration(plan, own)
+        return out
+
+    def _result(self, plan: TaskPlan, combined: Combined, overhead: int) -> Result:
+        metadata: dict[str, object] = {
+            "backend": self.name,
+            "mitigation": combined.metadata,
+            "overhead_shots": overhead,
+        }
+        if combined.calibration_id:
+            metadata["calibration_id"] = combined.calibration_id
+        if plan.task.shots is not None:
+            metadata["seed"] = plan.task.seed
+        return Result(combined.values, combined.variances, combined.shots, metadata)
+
+    def _notice_recalibration(self, plan: TaskPlan, results: Sequence[Result | None]) -> None:
+        """Drop a measured calibration when the backend names a new calibration id."""
+        cal = plan.calibration
+        if cal is None or self.readout is None or not self.readout.measured:
+            return
+        ids = {str(r.metadata.get("calibration_id", "")) for r in results if r is not None}
+        if ids - {"", cal.calibration_id}:
+            key = (plan.task.circuit.n_qubits, plan.task.shots is None)
+            self._calibrations.pop(key, None)
+
+
+def _log_fallback(name: str, plan: TaskPlan, combined: Combined) -> None:
+    """One ``mitigation.fallback`` log event for a task with cells the fit could not answer."""
+    cells = combined.metadata.get("fallback_cells", 0)
+    if isinstance(cells, int) and cells > 0:
+        emit(
+            _LOG,
+            logging.WARNING,
+            "mitigation.fallback",
+            f"{cells} value(s) fell back to the linear fit (exponential had no answer)",
+            backend=name,
+            cells=cells,
+            rows=int(plan.task.params.shape[0]),
+        )
+
+
+def _seeded(task: Task) -> Task:
+    """``task`` with a seed when sampled (``None`` means fresh entropy, drawn here)."""
+    if task.shots is None or task.seed is not None:
+        return task
+    return Task(task.circuit, task.observables, task.params, task.shots, fresh_seed())
+
+
+def overhead_of(results: Sequence[Result | None]) -> int:
+    """Calibration shots reported by a call's results (``metadata["overhead_shots"]``)."""
+    total = 0
+    for result in results:
+        if result is not None:
+            value = result.metadata.get("overhead_shots", 0)
+            total += int(value) if isinstance(value, (int, np.integer)) else 0
+    return total
