@@ -27,10 +27,7 @@ def test_plan_of_the_example_shows_the_mitigation_overhead():
         "mitigation: readout inverted, calibration measured once (2 circuits, exact); ZNE at "
         "scale factors 1, 3, 5 (exponential extrapolation, global folding)"
     ) in text
-    assert (
-        "variance: ZNE multiplies each value's variance by ~3.36 at equal shots: stderr ×1.8"
-        in (text)
-    )
+    assert "variance:" not in text  # exact values: ZNE costs no variance here
     report = json.loads(
         runner.invoke(app, ["plan", str(EXAMPLES / "h2_mitigated.yaml"), "--json"]).stdout
     )

@@ -263,12 +263,14 @@ def _mitigation_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             f"{zne['folding']} folding)"
         )
     rows = [("mitigation", "; ".join(parts))]
-    if zne is not None:
+    if zne is not None and spec["step"]["shots"]:  # exact values: ZNE costs no variance
+        exponential = zne["extrapolation"] == "exponential"
         rows.append(
             (
                 "variance",
                 f"ZNE multiplies each value's variance by ~{spec['variance_factor']:.3g} at equal "
-                f"shots: stderr ×{spec['stderr_factor']:.2g}",
+                f"shots: stderr ×{spec['stderr_factor']:.2g}"
+                + (" (more as the values decay: the fit's weights grow)" if exponential else ""),
             )
         )
     return rows

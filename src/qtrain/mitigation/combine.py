@@ -18,7 +18,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Result
+from qtrain.errors import MitigationError
 from qtrain.ir.observables import Observable
+from qtrain.mitigation.correlated import (
+    ConfusionMatrix,
+    correlated_group,
+    correlated_variance,
+    read_distribution,
+)
 from qtrain.mitigation.extrapolation import MitigationWarning
 from qtrain.mitigation.readout import (
     ReadoutCalibration,
@@ -57,6 +64,7 @@ class _PerFactor:
     d10: Real | None
     missing: int = 0
     bounded: bool = False  # derivatives are bounds: the backend gave no term values
+    pieces: list[list[tuple[int, Real, Real]]] | None = None  # correlated: (factor, u, p̂)
 
 
 def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combined:
@@ -81,10 +89,14 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
     if per.variances is not None:
         variances = np.sum(np.moveaxis(weights, -1, 0) ** 2 * per.variances, axis=0)
         cal = plan.calibration
-        if cal is not None and per.d01 is not None and per.d10 is not None:
+        if isinstance(cal, ReadoutCalibration) and per.d01 is not None and per.d10 is not None:
             w = np.moveaxis(weights, -1, 0)[..., None]
             d01, d10 = np.sum(w * per.d01, axis=0), np.sum(w * per.d10, axis=0)
             variances = variances + calibration_variance(cal, d01, d10)
+        if isinstance(cal, ConfusionMatrix) and per.pieces is not None:
+            for o, pieces in enumerate(per.pieces):
+                weighted = [(weights[:, o, f], u, dist) for f, u, dist in pieces]
+                variances[:, o] += correlated_variance(cal, weighted)
     metadata: dict[str, object] = {
         "raw_values": per.raw,
         "values_by_factor": per.values,
@@ -97,8 +109,16 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
     return Combined(values, variances, sum(r.shots for r in results), metadata, ids[0])
 
 
-def _describe(cal: ReadoutCalibration, per: _PerFactor) -> dict[str, object]:
+def _describe(cal: ReadoutCalibration | ConfusionMatrix, per: _PerFactor) -> dict[str, object]:
+    if isinstance(cal, ConfusionMatrix):
+        return {
+            "model": "correlated",
+            "matrix": cal.matrix.tolist(),
+            "column_shots": cal.column_shots.tolist(),
+            "calibration_id": cal.calibration_id,
+        }
     return {
+        "model": "tensored",
         "p01": cal.p01.tolist(),
         "p10": cal.p10.tolist(),
         "stderr01": np.sqrt(cal.var01).tolist(),
@@ -123,9 +143,12 @@ def _per_factor(plan: TaskPlan, results: Sequence[Result]) -> _PerFactor:
         return _PerFactor(values, variances, values[0].copy(), None, None)
     cal = plan.calibration
     wants = sampled and cal.has_variance
-    d01 = np.zeros((factors, rows, count, cal.n_qubits)) if wants else None
+    tensored = wants and isinstance(cal, ReadoutCalibration)
+    d01 = np.zeros((factors, rows, count, cal.n_qubits)) if tensored else None
     d10 = np.zeros_like(d01) if d01 is not None else None
     per = _PerFactor(values, variances, np.full((rows, count), np.nan), d01, d10)
+    if wants and isinstance(cal, ConfusionMatrix):
+        per.pieces = [[] for _ in range(count)]
     for index, result in enumerate(results):
         _read_factor(plan, index, result, per)
     return per
@@ -147,7 +170,11 @@ def _read_factor(plan: TaskPlan, index: int, result: Result, per: _PerFactor) ->
             per.variances[index, :, o] = result.variances[:, block].sum(axis=1)
         if index == 0:
             per.raw[:, o] = _raw(observable, groups, terms, column, result)
-        if per.d01 is not None and per.d10 is not None:
+        if per.pieces is not None and isinstance(cal, ConfusionMatrix):
+            per.pieces[o] += _correlated_pieces(
+                observable, groups, cal, index=index, terms=terms, column=column
+            )
+        if per.d01 is not None and per.d10 is not None and isinstance(cal, ReadoutCalibration):
             for g, group in enumerate(observable.groups()):
                 rewritten = groups[g]
                 if isinstance(terms, tuple):
@@ -168,6 +195,29 @@ def _read_factor(plan: TaskPlan, index: int, result: Result, per: _PerFactor) ->
             MitigationWarning,
             stacklevel=4,
         )
+
+
+def _correlated_pieces(
+    observable: Observable,
+    groups: tuple[Observable, ...],
+    cal: ConfusionMatrix,
+    *,
+    index: int,
+    terms: object,
+    column: int,
+) -> list[tuple[int, Real, Real]]:
+    """``(factor, u, p̂)`` of every group of ``observable`` (``mitigation.correlated``)."""
+    if not isinstance(terms, tuple):
+        raise MitigationError(
+            "the correlated readout model needs per-term values (Task.term_values) from the "
+            "backend to carry its calibration's error: use the tensored model"
+        )
+    pieces = []
+    for g, group in enumerate(observable.groups()):
+        _, estimate = correlated_group(observable, group, cal)
+        table = np.asarray(terms[column + g])
+        pieces.append((index, estimate, read_distribution(groups[g], table, cal.n_qubits)))
+    return pieces
 
 
 def _raw(

@@ -37,11 +37,13 @@ from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.logs import emit
 from qtrain.mitigation.combine import Combined, combine
+from qtrain.mitigation.correlated import ConfusionMatrix, correlated_group, correlated_tasks
 from qtrain.mitigation.readout import (
     ReadoutCalibration,
     ReadoutMitigation,
     calibration_from,
     calibration_tasks,
+    derived_seed,
     mitigated_groups,
 )
 from qtrain.mitigation.zne import ZNE, split_shots
@@ -49,12 +51,6 @@ from qtrain.mitigation.zne import ZNE, split_shots
 __all__ = ["Mitigated", "Overhead", "TaskPlan"]
 
 _LOG = logging.getLogger("qtrain.mitigation")
-
-
-def derived_seed(seed: int, *key: int) -> int:
-    """A seed for a sub-stream of ``seed`` (per scale factor, per calibration): independent."""
-    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(2, np.uint64)
-    return int(state[0]) % (1 << 63)
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,7 @@ class TaskPlan:
     task: Task
     factors: tuple[float, ...]
     first: int  # index of its first inner task
-    calibration: ReadoutCalibration | None
+    calibration: ReadoutCalibration | ConfusionMatrix | None
     rewritten: tuple[tuple[Observable, ...], ...] = field(default=())  # per observable, group
 
 
@@ -140,7 +136,7 @@ class Mitigated:
         self.inner = backend
         self.readout = readout
         self.zne = zne
-        self._calibrations: dict[tuple[int, bool], ReadoutCalibration] = {}
+        self._calibrations: dict[tuple[int, bool], ReadoutCalibration | ConfusionMatrix] = {}
         self._unreported = 0
         self._calibration_shots = 0  # all calibrations measured so far
 
@@ -181,7 +177,7 @@ class Mitigated:
 
     def calibration(
         self, n_qubits: int, *, exact: bool, seed: int | None = None
-    ) -> ReadoutCalibration | None:
+    ) -> ReadoutCalibration | ConfusionMatrix | None:
         """The readout calibration for ``n_qubits`` wires, measuring it if needed.
 
         Returns ``None`` without readout mitigation. A measured calibration is cached per
@@ -205,11 +201,18 @@ class Mitigated:
                 "ReadoutMitigation(calibration=...) or fewer shots"
             )
         chosen = self.readout.seed if self.readout.seed is not None else seed
-        tasks = calibration_tasks(n_qubits, shots, None if exact else chosen)
+        correlated = self.readout.correlated
+        made = correlated_tasks if correlated else calibration_tasks
+        tasks = made(n_qubits, shots, None if exact else chosen)
         results = list(self.inner.run(tasks))
         if any(r is None for r in results):
             raise TransientExecutionError("readout calibration: a calibration result is missing")
-        measured = calibration_from([r for r in results if r is not None], n_qubits, shots)
+        done = [r for r in results if r is not None]
+        measured: ReadoutCalibration | ConfusionMatrix = (
+            ConfusionMatrix.from_results(done, n_qubits, shots)
+            if correlated
+            else calibration_from(done, n_qubits, shots)
+        )
         self._calibrations[key] = measured
         self._calibration_shots += measured.shots
         return measured
@@ -219,18 +222,7 @@ class Mitigated:
         factors = 1 if self.zne is None else len(self.zne.factors)
         rows = sum(task.params.shape[0] for task in tasks)
         shots = sum(int(m.sum()) for m in (t.shot_matrix() for t in tasks) if m is not None)
-        pending = set()
-        if self.readout is not None and self.readout.measured:
-            pending = {
-                (t.circuit.n_qubits, t.shots is None)
-                for t in tasks
-                if (t.circuit.n_qubits, t.shots is None) not in self._calibrations
-            }
-        calibration_shots = (
-            sum(0 if exact else 2 * n * self.readout.shots for n, exact in pending)
-            if self.readout
-            else 0
-        )
+        circuits, calibration_shots = self._pending_calibration(tasks)
         variance = 1.0
         if self.zne is not None:
             weights = self.zne.fit.weights(self.zne.factors)
@@ -242,9 +234,23 @@ class Mitigated:
             rows=rows * factors,
             shots=shots,
             calibration_shots=calibration_shots,
-            calibration_circuits=2 * len(pending),
+            calibration_circuits=circuits,
             variance_factor=variance,
         )
+
+    def _pending_calibration(self, tasks: Sequence[Task]) -> tuple[int, int]:
+        """Circuits and shots of the readout calibrations ``tasks`` would measure now."""
+        readout = self.readout
+        if readout is None or not readout.measured:
+            return 0, 0
+        pending = {(t.circuit.n_qubits, t.shots is None) for t in tasks} - set(self._calibrations)
+        circuits = shots = 0
+        for n, exact in pending:
+            # tensored: |0…0⟩ and |1…1⟩, each Z_w its own group; correlated: 2ⁿ, one group
+            count, groups = ((1 << n), 1) if readout.correlated else (2, n)
+            circuits += count
+            shots += 0 if exact else count * groups * readout.shots
+        return circuits, shots
 
     def plan(self, tasks: Sequence[Task]) -> tuple[list[TaskPlan], list[Task], int]:
         """Every task's plan, the inner tasks and the calibration shots spent meanwhile.
@@ -291,7 +297,13 @@ class Mitigated:
             circuits, factors = self.zne.folded(task.circuit)
         observables = task.observables
         rewritten: tuple[tuple[Observable, ...], ...] = ()
-        if calibration is not None:
+        if isinstance(calibration, ConfusionMatrix):
+            rewritten = tuple(
+                tuple(correlated_group(obs, g, calibration)[0] for g in obs.groups())
+                for obs in task.observables
+            )
+            observables = tuple(o for groups in rewritten for o in groups)
+        elif calibration is not None:
             maps = calibration.inverse_maps()
             rewritten = tuple(mitigated_groups(obs, maps) for obs in task.observables)
             observables = tuple(o for groups in rewritten for o in groups)
@@ -359,7 +371,7 @@ def _log_fallback(name: str, plan: TaskPlan, combined: Combined) -> None:
             _LOG,
             logging.WARNING,
             "mitigation.fallback",
-            f"{cells} value(s) fell back to the linear fit (exponential had no answer)",
+            f"{cells} value(s) lie on both sides of the exponential's asymptote: linear fit used",
             backend=name,
             cells=cells,
             rows=int(plan.task.params.shape[0]),
@@ -371,13 +383,3 @@ def _seeded(task: Task) -> Task:
     if task.shots is None or task.seed is not None:
         return task
     return Task(task.circuit, task.observables, task.params, task.shots, fresh_seed())
-
-
-def overhead_of(results: Sequence[Result | None]) -> int:
-    """Calibration shots reported by a call's results (``metadata["overhead_shots"]``)."""
-    total = 0
-    for result in results:
-        if result is not None:
-            value = result.metadata.get("overhead_shots", 0)
-            total += int(value) if isinstance(value, (int, np.integer)) else 0
-    return total

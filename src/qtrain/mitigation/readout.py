@@ -43,6 +43,7 @@ __all__ = [
     "calibration_gradients",
     "calibration_tasks",
     "calibration_variance",
+    "derived_seed",
     "mitigated_groups",
 ]
 
@@ -65,6 +66,9 @@ class ReadoutMitigation:
             results name a new ``calibration_id`` also triggers a re-measurement.
         seed: the calibration circuits' sampling seed; default derived from the first
             sampled task's seed, so a seeded run is reproducible.
+        correlated: measure the full ``2ⁿ × 2ⁿ`` confusion matrix (crosstalk included;
+            ``2ⁿ`` calibration circuits, ``n ≤ 8``, ``mitigation.correlated``) instead of one
+            ``2 × 2`` matrix per qubit.
 
     Raises:
         MitigationError: a bad option, naming it.
@@ -74,9 +78,19 @@ class ReadoutMitigation:
     shots: int = 8192
     max_age_s: float | None = None
     seed: int | None = None
+    correlated: bool = False
 
     def __post_init__(self) -> None:
         cal = self.calibration
+        if not isinstance(self.correlated, bool):
+            raise MitigationError(
+                f"ReadoutMitigation.correlated must be a bool, got {self.correlated!r}"
+            )
+        if self.correlated and cal is not None:
+            raise MitigationError(
+                "ReadoutMitigation(correlated=True) measures the full confusion matrix on the "
+                "backend: a given per-qubit calibration cannot provide it"
+            )
         if cal is not None and not isinstance(cal, Calibration):
             if not isinstance(cal, Mapping) or not all(
                 isinstance(w, int) and w >= 0 and isinstance(e, ReadoutError)
@@ -113,7 +127,10 @@ class ReadoutMitigation:
             source = {"calibration": cal.fingerprint()}
         elif cal is not None:
             source = {str(w): e.fingerprint() for w, e in sorted(cal.items())}
-        return {"source": source, "shots": self.shots, "seed": self.seed}
+        described = {"source": source, "shots": self.shots, "seed": self.seed}
+        if self.correlated:
+            described["model"] = "correlated"
+        return described
 
     def given(self, n_qubits: int) -> ReadoutCalibration:
         """The given calibration on wires ``0..n−1`` (exact: no variance)."""
@@ -201,15 +218,28 @@ class ReadoutCalibration:
         return 0.0 if self.measured_at == 0.0 else time.time() - self.measured_at
 
 
+def derived_seed(seed: int, *key: int) -> int:
+    """A seed for a sub-stream of ``seed`` (per scale factor, per calibration): independent."""
+    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(2, np.uint64)
+    return int(state[0]) % (1 << 63)
+
+
 def calibration_tasks(n_qubits: int, shots: int | None, seed: int | None) -> list[Task]:
-    """The two calibration circuits: all wires in ``|0⟩`` and all in ``|1⟩``, each ``Z_w``."""
+    """The two calibration circuits: all wires in ``|0⟩`` and all in ``|1⟩``, each ``Z_w``.
+
+    Each draws from its own stream of ``seed``: the two rows have the same (empty) content,
+    and a shared stream would correlate the two estimates.
+    """
     observables = tuple(Z(w) for w in range(n_qubits))
     zeros = Circuit(n_qubits)
     ones = Circuit(n_qubits)
     for w in range(n_qubits):
         ones = ones.x(w)
     params = np.zeros((1, 0))
-    return [Task(c, observables, params, shots, seed) for c in (zeros, ones)]
+    return [
+        Task(c, observables, params, shots, None if seed is None else derived_seed(seed, k))
+        for k, c in enumerate((zeros, ones))
+    ]
 
 
 def calibration_from(results: list[Result], n_qubits: int, shots: int | None) -> ReadoutCalibration:
