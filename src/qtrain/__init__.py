@@ -8,6 +8,7 @@ The front door::
 """
 
 from qtrain import diagnostics as diagnostics
+from qtrain import interop as interop
 from qtrain import mitigation as mitigation
 from qtrain import noise as noise
 from qtrain import observe as observe
@@ -30,6 +31,7 @@ from qtrain.errors import DiskFullError as DiskFullError
 from qtrain.errors import ExecutionError as ExecutionError
 from qtrain.errors import ExtrapolationError as ExtrapolationError
 from qtrain.errors import IncompleteResultError as IncompleteResultError
+from qtrain.errors import InteropError as InteropError
 from qtrain.errors import MitigationError as MitigationError
 from qtrain.errors import NoiseModelError as NoiseModelError
 from qtrain.errors import NotReadableError as NotReadableError
@@ -56,6 +58,7 @@ from qtrain.grad.api import jacobian as jacobian
 from qtrain.grad.api import metric_tensor as metric_tensor
 from qtrain.grad.result import Gradient as Gradient
 from qtrain.grad.shots import ShotPolicy as ShotPolicy
+from qtrain.interop import qasm as qasm
 from qtrain.ir import ansatz as ansatz
 from qtrain.ir.circuit import Circuit as Circuit
 from qtrain.ir.circuit import Op as Op
@@ -119,6 +122,7 @@ __all__ = [
     "Gradient",
     "I",
     "IncompleteResultError",
+    "InteropError",
     "LocalSimulator",
     "MeasurementGroup",
     "MetricsTracker",
@@ -166,6 +170,7 @@ __all__ = [
     "grad",
     "gradient_tasks",
     "hessian",
+    "interop",
     "jacobian",
     "metric_tensor",
     "mitigation",
@@ -173,6 +178,7 @@ __all__ = [
     "observe",
     "optim",
     "problems",
+    "qasm",
     "serve_metrics",
     "train",
     "write_report",

@@ -293,3 +293,13 @@ class MitigationError(ConfigError):
 
 class ExtrapolationError(MitigationError):
     """A zero-noise extrapolation has no answer: e.g. an exponential fit on values of mixed sign."""
+
+
+class InteropError(QtrainError, ValueError):
+    """A circuit or observable cannot be converted to or from another library's form.
+
+    Raised by :mod:`qtrain.interop` for a gate or instruction qtrain has no exact equivalent
+    for (reset, mid-circuit measurement, classical control, an opaque gate), a non-affine
+    parameter expression and a non-Hermitian or parameterized Pauli sum; the message names
+    the offending instruction, its position and the value.
+    """

@@ -169,7 +169,7 @@ def test_gradients_that_cannot_run_through_mitigation_are_refused_at_load_time()
     (line,) = problems_of(with_mitigation({"zne": True}, **ideal))
     assert line.startswith("gradient.method: 'adjoint'") and "mitigation" in line
     (line,) = problems_of(with_mitigation({"zne": True}, gradient={"shots": 2}))
-    assert line.startswith("gradient.shots: ") and "at least 3" in line
+    assert line.startswith("gradient.shots: ") and "at least 6" in line
     best = parse_config(with_mitigation({"readout": True}, gradient={"method": "best"}))
     _, evaluation = gradient_from_config(best)
     assert evaluation.method == "param-shift"  # best: no adjoint through a wrapper

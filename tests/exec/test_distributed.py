@@ -5,6 +5,7 @@ import sys
 
 import cloudpickle
 import dask
+import distributed  # noqa: F401  # its config defaults must be loaded before dask.config.set
 import numpy as np
 import pytest
 

@@ -29,7 +29,8 @@ def test_distributed_mitigated_gradient_gives_the_local_numbers():
     with qt.DaskExecutor(backend=mitigated(), n_workers=2, max_rows=4) as remote:
         spread = qt.grad(circuit, hamiltonian, theta, shots=400, seed=2, executor=remote)
         assert remote.counters.calls >= 2
-        assert remote.counters.overhead_shots >= 2 * 3 * 2000  # each worker calibrates
+        # measured once, in this process, before the call spread over the workers
+        assert remote.counters.overhead_shots == 2 * 3 * 2000
     np.testing.assert_array_equal(spread.value, local.value)
     np.testing.assert_array_equal(spread.stderr, local.stderr)
 

@@ -22,15 +22,11 @@ def test_split_shots_spends_every_shot_and_follows_the_fractions() -> None:
     np.testing.assert_allclose(big / 100_000, fractions, atol=1e-4)
 
 
-def test_split_shots_gives_one_shot_each_when_there_are_few() -> None:
-    split = split_shots(np.array([[3, 4, 5]]), np.array([0.5, 0.3, 0.2]))
-    assert split.min() >= 1
-    np.testing.assert_array_equal(split.sum(axis=0), [[3, 4, 5]])
-
-
-def test_split_shots_refuses_fewer_shots_than_factors() -> None:
-    with pytest.raises(MitigationError, match="at least 3 shots per \\(row, group\\), got 2"):
-        split_shots(np.array([[5, 2]]), np.array([0.5, 0.3, 0.2]))
+def test_split_shots_refuses_fewer_than_two_shots_per_factor() -> None:
+    with pytest.raises(MitigationError, match=r"at least 6 shots per \(row, group\).*got 5"):
+        split_shots(np.array([[6, 5]]), np.array([0.5, 0.3, 0.2]))
+    split = split_shots(np.array([[6, 7]]), np.array([0.5, 0.3, 0.2]))
+    assert split.min() == 2 and split.sum() == 13
 
 
 def test_default_fractions_follow_the_richardson_weights() -> None:

@@ -34,6 +34,7 @@ from qtrain.exec.expval import resolve_seed
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore
 from qtrain.grad.shots import ShotPolicy
+from qtrain.interop import qasm
 from qtrain.ir import ansatz
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
@@ -95,6 +96,11 @@ class Prepared:
 
 
 def _circuit(spec: CircuitConfig) -> Circuit:
+    if spec.qasm is not None:
+        try:
+            return qasm.load(spec.qasm)
+        except QtrainError as error:  # the file changed since the config was validated
+            raise ConfigError(f"circuit.qasm: {error}") from None
     if spec.path is not None:
         try:
             return Circuit.from_dict(json.loads(Path(spec.path).read_text(encoding="utf-8")))

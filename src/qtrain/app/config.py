@@ -21,9 +21,11 @@ naming the key and what is allowed::
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
+import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -33,6 +35,7 @@ from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
 from qtrain.backends.faulty import FaultProfile
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.grad.api import METHODS
+from qtrain.interop import qasm
 from qtrain.noise import NoiseModel
 from qtrain.optim import OPTIMIZERS, from_config
 from qtrain.sim.trajectories import MIN_TRAJECTORIES
@@ -71,19 +74,32 @@ class ProblemConfig(BaseModel):
 
 
 class CircuitConfig(_Strict):
-    """``circuit: {ansatz: hardware_efficient, n_qubits: 4, layers: 2}`` or ``{path: c.json}``."""
+    """``{ansatz: hardware_efficient, n_qubits: 4}``, ``{path: c.json}`` or ``{qasm: c.qasm}``."""
 
     ansatz: Literal["hardware_efficient", "strongly_entangling"] | None = None
     n_qubits: Annotated[int, Field(ge=1, le=40)] | None = None
     layers: Annotated[int, Field(ge=1)] = 1
     path: Path | None = None
+    qasm: Path | None = None
+
+    @pydantic.field_validator("qasm")
+    @classmethod
+    def _relative_to_config(cls, path: Path | None, info: pydantic.ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base") or Path()
+        return None if path is None else Path(os.path.abspath(Path(base) / path.expanduser()))
 
     @model_validator(mode="after")
     def _one_source(self) -> CircuitConfig:
-        if (self.ansatz is None) == (self.path is None):
-            raise ValueError("give either ansatz (with n_qubits) or path (a circuit JSON file)")
+        if sum(s is not None for s in (self.ansatz, self.path, self.qasm)) != 1:
+            message = "give one of ansatz (with n_qubits), path (circuit JSON) or qasm (OpenQASM)"
+            raise ValueError(message)
         if self.ansatz is not None and self.n_qubits is None:
             raise ValueError(f"ansatz {self.ansatz!r} needs n_qubits")
+        if self.qasm is not None:
+            try:
+                qasm.load(self.qasm)
+            except QtrainError as error:
+                raise KeyedError("qasm", str(error)) from None
         return self
 
 

@@ -253,19 +253,20 @@ def check_gradient(method: str, shots: int | None, spec: MitigationConfig | None
     """Refuse a gradient that cannot run through mitigation.
 
     Raises:
-        KeyedError: ``gradient.method`` (adjoint) or ``gradient.shots`` (fewer than factors).
+        KeyedError: ``gradient.method`` (adjoint) or ``gradient.shots`` (fewer than two
+            per factor).
     """
     if spec is None:
         return
     if method == "adjoint":
         raise KeyedError("gradient.method", ADJOINT_MITIGATED)
     zne = spec.options()[1]
-    if zne is not None and shots is not None and shots < len(zne.factors):
+    if zne is not None and shots is not None and shots < 2 * len(zne.factors):
         raise KeyedError(
             "gradient.shots",
             f"zero-noise extrapolation splits each (row, group)'s shots over its "
-            f"{len(zne.factors)} scale factors (mitigation.zne.factors): give at least "
-            f"{len(zne.factors)}",
+            f"{len(zne.factors)} scale factors (mitigation.zne.factors), two at least each: "
+            f"give at least {2 * len(zne.factors)}",
         )
 
 

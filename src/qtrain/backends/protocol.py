@@ -132,6 +132,8 @@ class Result:
             draws behind ``values[:, o]``, misread by any readout error as they are — and
             1.0 for the identity term. So ``values[b, o] = Σ_t Re(c_t)·term_values[o][b, t]``
             to rounding (until a wrapper changes ``values``, as calibration drift does).
+            Optionally ``"overhead_shots"``: shots spent beside the task's own (a readout
+            calibration), which the executor charges; ``shots`` stays the task's.
     """
 
     values: NDArray[np.float64]
@@ -152,6 +154,12 @@ class Backend(Protocol):
     * ``unbounded_values: bool``: ``True`` when values may legitimately leave the
       observable's spectrum (mitigation: extrapolated or inverted estimates); the executor
       then skips its range checks on values and variances.
+    * ``prepare(tasks) -> int``: set-up before a call (a mitigated backend measures its
+      readout calibrations); the executor calls it once per call, in its own process, before
+      spreading the call over threads or workers, and charges the shots it returns as
+      ``overhead_shots``.
+    * ``transforms_values: bool``: ``True`` for a wrapper whose values are not its inner
+      backend's (mitigation): a run's final exact loss goes through it.
     * ``independent_samples: int | None``: at most this many independent samples stand
       behind a group's shots (quantum trajectories shared by several shots); the executor's
       variance bound then uses ``min(shots, independent_samples)`` samples.

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ExecutorCounters", "overhead_shots"]
+from qtrain.errors import TransientExecutionError
+
+if TYPE_CHECKING:
+    from qtrain.backends.protocol import Task
+
+__all__ = ["ExecutorCounters", "overhead_shots", "prepare_backend"]
 
 
 @dataclass
@@ -50,3 +55,21 @@ def overhead_shots(results: Iterable[object]) -> int:
         value = metadata.get("overhead_shots", 0) if isinstance(metadata, dict) else 0
         total += value if isinstance(value, int) and value > 0 else 0
     return total
+
+
+def prepare_backend(backend: object, tasks: Sequence[Task]) -> int:
+    """``backend.prepare(tasks)`` if it has one (``Backend`` protocol): the shots it spent.
+
+    A backend with set-up to do before a call (``Mitigated``: its readout calibrations) does
+    it here, in the executor's process, before the call is spread over threads or Dask
+    workers — which then receive the backend with the set-up done. A transient failure here
+    is left to the call itself, which does the set-up again under the retry policy.
+    """
+    prepare = getattr(backend, "prepare", None)
+    if not callable(prepare):
+        return 0
+    try:
+        spent = prepare(tasks)
+    except TransientExecutionError:
+        return 0
+    return spent if isinstance(spent, int) and spent > 0 else 0

@@ -52,7 +52,7 @@ from qtrain.errors import (
 )
 from qtrain.exec import events
 from qtrain.exec.chunks import incomplete, refuse_past_allowance, split_chunks
-from qtrain.exec.counters import ExecutorCounters, overhead_shots
+from qtrain.exec.counters import ExecutorCounters, overhead_shots, prepare_backend
 from qtrain.exec.keys import Units, split_units
 from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
@@ -164,6 +164,8 @@ class Executor:
         pending = units.owner[0] if units.simple else np.arange(len(units))
         if self.store is not None and len(units):
             pending = self._read_store(units, ledger)
+        if pending.size:  # set-up a backend does once per call (a readout calibration), here
+            self.counters.overhead_shots += prepare_backend(self.backend, tasks)
         self._execute(pending, units, tasks, ledger, max_shots)
         charged = np.zeros(len(tasks), dtype=np.int64)  # shots spent now, to the first holder
         if units.simple:

@@ -91,6 +91,8 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
         cal = plan.calibration
         if isinstance(cal, ReadoutCalibration) and per.d01 is not None and per.d10 is not None:
             w = np.moveaxis(weights, -1, 0)[..., None]
+            if per.bounded:  # bounds of magnitudes add up, whatever the weights' signs
+                w = np.abs(w)
             d01, d10 = np.sum(w * per.d01, axis=0), np.sum(w * per.d10, axis=0)
             variances = variances + calibration_variance(cal, d01, d10)
         if isinstance(cal, ConfusionMatrix) and per.pieces is not None:

@@ -59,6 +59,8 @@ def check_factors(factors: object) -> tuple[float, ...]:
     Raises:
         MitigationError: naming the offending factors.
     """
+    if isinstance(factors, (str, bytes)):
+        raise MitigationError(f"ZNE scale factors must be a sequence of numbers, got {factors!r}")
     try:
         values = tuple(float(f) for f in factors)  # type: ignore[attr-defined]  # any iterable
     except (TypeError, ValueError):

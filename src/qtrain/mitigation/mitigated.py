@@ -32,17 +32,17 @@ from qtrain.backends.protocol import (
     backend_identity,
     fresh_seed,
 )
-from qtrain.errors import ConfigError, MitigationError, TransientExecutionError
+from qtrain.errors import ConfigError, MitigationError
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.logs import emit
+from qtrain.mitigation.calibrations import Calibrations
 from qtrain.mitigation.combine import Combined, combine
-from qtrain.mitigation.correlated import ConfusionMatrix, correlated_group, correlated_tasks
+from qtrain.mitigation.correlated import ConfusionMatrix, correlated_group
+from qtrain.mitigation.inner import usable
 from qtrain.mitigation.readout import (
     ReadoutCalibration,
     ReadoutMitigation,
-    calibration_from,
-    calibration_tasks,
     derived_seed,
     mitigated_groups,
 )
@@ -119,8 +119,8 @@ class Mitigated:
         readout: bool | ReadoutMitigation | None = None,
         zne: ZNE | None = None,
     ) -> None:
-        if not isinstance(backend, Backend):
-            raise ConfigError(f"Mitigated needs a backend, got {type(backend).__name__}")
+        if isinstance(backend, type) or not isinstance(backend, Backend):
+            raise ConfigError(f"Mitigated needs a backend instance, got {backend!r}")
         if readout is True:
             readout = ReadoutMitigation()
         if readout is False:
@@ -136,9 +136,9 @@ class Mitigated:
         self.inner = backend
         self.readout = readout
         self.zne = zne
-        self._calibrations: dict[tuple[int, bool], ReadoutCalibration | ConfusionMatrix] = {}
-        self._unreported = 0
-        self._calibration_shots = 0  # all calibrations measured so far
+        self._calibrations = None if readout is None else Calibrations(readout)
+        self._unreported = 0  # calibration shots no result has reported yet
+        self._inner_calls: dict[int, list[Task]] = {}  # id(outer tasks) -> the inner call's
 
     @property
     def name(self) -> str:
@@ -170,59 +170,49 @@ class Mitigated:
         return Mitigated(backend, readout=self.readout, zne=self.zne)
 
     def cancel(self, tasks: Sequence[Task]) -> None:
-        """Passed on to the inner backend (best effort; the inner call's tasks differ)."""
+        """Cancel the inner call that runs ``tasks`` (best effort, as the protocol says)."""
         cancel = getattr(self.inner, "cancel", None)
-        if callable(cancel):
-            cancel(tasks)
+        inner = self._inner_calls.get(id(tasks))
+        if callable(cancel) and inner is not None:
+            cancel(inner)
+
+    def prepare(self, tasks: Sequence[Task]) -> int:
+        """Measure the readout calibrations ``tasks`` need now; the shots that cost.
+
+        The executor calls it once per call before spreading the call over threads or Dask
+        workers (which then get the calibrations with the backend) and charges the shots
+        (``overhead_shots``); they are not reported again by a result.
+        """
+        if self._calibrations is None or not self._calibrations.readout.measured:
+            return 0
+        before = self._calibrations.spent
+        for n_qubits, exact in {(t.circuit.n_qubits, t.shots is None) for t in tasks}:
+            self._calibrations.get(self.inner, n_qubits, exact)
+        return self._calibrations.spent - before
 
     def calibration(
-        self, n_qubits: int, *, exact: bool, seed: int | None = None
+        self, n_qubits: int, *, exact: bool
     ) -> ReadoutCalibration | ConfusionMatrix | None:
         """The readout calibration for ``n_qubits`` wires, measuring it if needed.
 
-        Returns ``None`` without readout mitigation. A measured calibration is cached per
+        Returns ``None`` without readout mitigation. A measured calibration is kept per
         ``(n_qubits, exact)`` until it is older than ``max_age_s`` or the backend reports a
-        new calibration id.
+        new calibration id (``mitigation.calibrations``).
         """
-        if self.readout is None:
+        if self.readout is None or self._calibrations is None:
             return None
         if not self.readout.measured:
             return self.readout.given(n_qubits)
-        key = (n_qubits, exact)
-        cached = self._calibrations.get(key)
-        age = self.readout.max_age_s
-        if cached is not None and (age is None or cached.age_s() <= age):
-            return cached
-        shots = None if exact else self.readout.shots
-        if shots is not None and self.inner.limits.max_shots < shots:
-            raise MitigationError(
-                f"readout calibration needs {shots} shots per circuit on backend "
-                f"{self.inner.name!r}, which takes at most {self.inner.limits.max_shots}: give "
-                "ReadoutMitigation(calibration=...) or fewer shots"
-            )
-        chosen = self.readout.seed if self.readout.seed is not None else seed
-        correlated = self.readout.correlated
-        made = correlated_tasks if correlated else calibration_tasks
-        tasks = made(n_qubits, shots, None if exact else chosen)
-        results = list(self.inner.run(tasks))
-        if any(r is None for r in results):
-            raise TransientExecutionError("readout calibration: a calibration result is missing")
-        done = [r for r in results if r is not None]
-        measured: ReadoutCalibration | ConfusionMatrix = (
-            ConfusionMatrix.from_results(done, n_qubits, shots)
-            if correlated
-            else calibration_from(done, n_qubits, shots)
-        )
-        self._calibrations[key] = measured
-        self._calibration_shots += measured.shots
-        return measured
+        return self._calibrations.get(self.inner, n_qubits, exact)
 
     def overhead(self, tasks: Sequence[Task]) -> Overhead:
         """What running ``tasks`` costs beyond the unmitigated call; runs nothing."""
         factors = 1 if self.zne is None else len(self.zne.factors)
         rows = sum(task.params.shape[0] for task in tasks)
         shots = sum(int(m.sum()) for m in (t.shot_matrix() for t in tasks) if m is not None)
-        circuits, calibration_shots = self._pending_calibration(tasks)
+        circuits = calibration_shots = 0
+        if self._calibrations is not None and self._calibrations.readout.measured:
+            circuits, calibration_shots = self._calibrations.pending(tasks)
         variance = 1.0
         if self.zne is not None:
             weights = self.zne.fit.weights(self.zne.factors)
@@ -237,20 +227,6 @@ class Mitigated:
             calibration_circuits=circuits,
             variance_factor=variance,
         )
-
-    def _pending_calibration(self, tasks: Sequence[Task]) -> tuple[int, int]:
-        """Circuits and shots of the readout calibrations ``tasks`` would measure now."""
-        readout = self.readout
-        if readout is None or not readout.measured:
-            return 0, 0
-        pending = {(t.circuit.n_qubits, t.shots is None) for t in tasks} - set(self._calibrations)
-        circuits = shots = 0
-        for n, exact in pending:
-            # tensored: |0…0⟩ and |1…1⟩, each Z_w its own group; correlated: 2ⁿ, one group
-            count, groups = ((1 << n), 1) if readout.correlated else (2, n)
-            circuits += count
-            shots += 0 if exact else count * groups * readout.shots
-        return circuits, shots
 
     def plan(self, tasks: Sequence[Task]) -> tuple[list[TaskPlan], list[Task], int]:
         """Every task's plan, the inner tasks and the calibration shots spent meanwhile.
@@ -270,14 +246,14 @@ class Mitigated:
             splits.append(
                 None if shots is None or fractions is None else split_shots(shots, fractions)
             )
-        spent_before = self._calibration_shots
+        spent_before = 0 if self._calibrations is None else self._calibrations.spent
         plans: list[TaskPlan] = []
         inner: list[Task] = []
         for task, split in zip(tasks, splits, strict=True):
             plan, made = self._plan_one(task, split, len(inner))
             plans.append(plan)
             inner.extend(made)
-        overhead = self._calibration_shots - spent_before
+        overhead = (0 if self._calibrations is None else self._calibrations.spent) - spent_before
         self._unreported += overhead  # until a result reports it
         return plans, inner, overhead
 
@@ -286,11 +262,7 @@ class Mitigated:
     ) -> tuple[TaskPlan, list[Task]]:
         exact = task.shots is None
         seed = None if exact else task.seed
-        calibration = self.calibration(
-            task.circuit.n_qubits,
-            exact=exact,
-            seed=None if seed is None else derived_seed(seed, 0xCA1),
-        )
+        calibration = self.calibration(task.circuit.n_qubits, exact=exact)
         circuits: tuple[Circuit, ...] = (task.circuit,)
         factors: tuple[float, ...] = (1.0,)
         if self.zne is not None:
@@ -326,11 +298,18 @@ class Mitigated:
     def run(self, tasks: Sequence[Task]) -> list[Result | None]:
         """Mitigated results, one per task (``None`` where an inner result is missing)."""
         plans, inner, _ = self.plan(tasks)
-        results = list(self.inner.run(inner)) if inner else []
+        self._inner_calls[id(tasks)] = inner
+        try:
+            results = list(self.inner.run(inner)) if inner else []
+        finally:
+            self._inner_calls.pop(id(tasks), None)
         out: list[Result | None] = []
         for plan in plans:
             own = results[plan.first : plan.first + len(plan.factors)]
-            if any(r is None for r in own):
+            made = inner[plan.first : plan.first + len(plan.factors)]
+            if not all(usable(t, r) for t, r in zip(made, own, strict=True)):
+                # the executor resubmits the task; the shots its factors spent are spent
+                self._unreported += sum(r.shots for r in own if r is not None)
                 out.append(None)
                 continue
             combined = combine(plan, [r for r in own if r is not None], self.zne)
@@ -358,9 +337,8 @@ class Mitigated:
         if cal is None or self.readout is None or not self.readout.measured:
             return
         ids = {str(r.metadata.get("calibration_id", "")) for r in results if r is not None}
-        if ids - {"", cal.calibration_id}:
-            key = (plan.task.circuit.n_qubits, plan.task.shots is None)
-            self._calibrations.pop(key, None)
+        if ids - {"", cal.calibration_id} and self._calibrations is not None:
+            self._calibrations.forget((plan.task.circuit.n_qubits, plan.task.shots is None))
 
 
 def _log_fallback(name: str, plan: TaskPlan, combined: Combined) -> None:

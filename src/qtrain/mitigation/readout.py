@@ -64,8 +64,9 @@ class ReadoutMitigation:
             run the calibration circuits exactly). Their cost is reported as overhead.
         max_age_s: re-measure a calibration older than this (seconds); a backend whose
             results name a new ``calibration_id`` also triggers a re-measurement.
-        seed: the calibration circuits' sampling seed; default derived from the first
-            sampled task's seed, so a seeded run is reproducible.
+        seed: the calibration circuits' sampling seed; ``None`` is seed 0 — a fixed stream, so
+            results never depend on which task happened to come first (a run config derives
+            one from the run's seed).
         correlated: measure the full ``2ⁿ × 2ⁿ`` confusion matrix (crosstalk included;
             ``2ⁿ`` calibration circuits, ``n ≤ 8``, ``mitigation.correlated``) instead of one
             ``2 × 2`` matrix per qubit.
@@ -106,7 +107,9 @@ class ReadoutMitigation:
                 f"qubit), got {self.shots!r}"
             )
         age = self.max_age_s
-        if age is not None and (not isinstance(age, (int, float)) or not age > 0):
+        if age is not None and (
+            isinstance(age, bool) or not isinstance(age, (int, float)) or not age > 0
+        ):
             raise MitigationError(f"ReadoutMitigation.max_age_s must be > 0, got {age!r}")
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -133,16 +136,32 @@ class ReadoutMitigation:
         return described
 
     def given(self, n_qubits: int) -> ReadoutCalibration:
-        """The given calibration on wires ``0..n−1`` (exact: no variance)."""
+        """The given calibration on wires ``0..n−1`` (exact: no variance).
+
+        Raises:
+            MitigationError: a ``qt.Calibration`` of fewer qubits than the circuit, or a
+                mapping naming a wire the circuit lacks (either would mitigate the wrong
+                wires, or none, silently).
+        """
         cal = self.calibration
         assert cal is not None  # callers check ``measured`` first
         if isinstance(cal, Calibration):
-            p01 = np.zeros(n_qubits)
-            p10 = np.zeros(n_qubits)
-            known = min(n_qubits, cal.n_qubits)
-            p01[:known], p10[:known] = cal.readout_p01[:known], cal.readout_p10[:known]
+            if cal.n_qubits < n_qubits:
+                raise MitigationError(
+                    f"calibration {cal.id!r} covers {cal.n_qubits} qubit(s); the circuit has "
+                    f"{n_qubits}: wires {list(range(cal.n_qubits, n_qubits))} would go "
+                    "unmitigated"
+                )
+            p01 = np.array(cal.readout_p01[:n_qubits], dtype=np.float64)
+            p10 = np.array(cal.readout_p10[:n_qubits], dtype=np.float64)
             return ReadoutCalibration(p01, p10, calibration_id=cal.id).checked()
-        errors = {w: e for w, e in cal.items() if w < n_qubits}
+        outside = sorted(w for w in cal if w >= n_qubits)
+        if outside:
+            raise MitigationError(
+                f"the readout errors name wire(s) {outside}, which the {n_qubits}-qubit "
+                "circuit does not have"
+            )
+        errors = dict(cal)
         p01 = np.array([errors[w].p01 if w in errors else 0.0 for w in range(n_qubits)])
         p10 = np.array([errors[w].p10 if w in errors else 0.0 for w in range(n_qubits)])
         return ReadoutCalibration(p01, p10).checked()

@@ -3,8 +3,8 @@
 A mitigated task with ``S`` shots per (row, group) spends exactly ``S``: they are split over
 the ``L`` scale factors in proportion to ``|w_λ|`` (the extrapolation's weights), which
 minimises ``Σ_λ w_λ² σ²/s_λ`` under ``Σ_λ s_λ = S`` when every factor's per-shot variance is
-``σ²`` (Lagrange: ``s_λ ∝ |w_λ|σ_λ``). Each factor gets at least two shots when ``S ≥ 2L`` (one
-shot says nothing about its spread), at least one otherwise; ``S < L`` is an error.
+``σ²`` (Lagrange: ``s_λ ∝ |w_λ|σ_λ``). Each factor gets at least two shots (one shot says
+nothing about its spread), so ``S < 2L`` is an error.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class ZNE:
         factors = check_factors(self.factors)
         object.__setattr__(self, "factors", factors)
         object.__setattr__(self, "fit", Extrapolation.parse(self.extrapolation))
+        if isinstance(self.extrapolation, list):  # hashable, as a frozen value must be
+            object.__setattr__(self, "extrapolation", tuple(self.extrapolation))
         self.fit.check(factors)
         if self.folding not in FOLDING_METHODS:
             raise MitigationError(
@@ -101,9 +103,11 @@ class ZNE:
     def folded(self, circuit: Circuit) -> tuple[tuple[Circuit, ...], tuple[float, ...]]:
         """The circuit at every factor and the factors reached (the extrapolation's nodes).
 
-        Local folding rounds to whole gates, so the reached factor ``len(folded)/len(U)``
-        is used when the reached factors still increase (an empty circuit reaches none: its
-        nominal factors are kept; nothing scales there anyway).
+        Local folding rounds to whole gates, so the reached factor ``len(folded)/len(U)`` is
+        the node. An empty circuit reaches none (its nominal factors are kept: nothing scales).
+
+        Raises:
+            MitigationError: two factors reach the same gate count (too few gates to fold).
         """
         try:
             circuits = tuple(
@@ -111,9 +115,16 @@ class ZNE:
             )
         except PassError as error:
             raise MitigationError(str(error)) from None
+        if not len(circuit):
+            return circuits, self.factors
         reached = tuple(achieved_factor(circuit, c) for c in circuits)
-        increasing = all(b > a for a, b in itertools.pairwise(reached))
-        return circuits, reached if increasing else self.factors
+        if not all(b > a for a, b in itertools.pairwise(reached)):
+            raise MitigationError(
+                f"local folding of a {len(circuit)}-gate circuit reaches scale factors "
+                f"{[round(f, 4) for f in reached]} for {list(self.factors)}: two are the same "
+                "circuit; use factors further apart (or global folding)"
+            )
+        return circuits, reached
 
 
 def _checked_fractions(zne: ZNE) -> tuple[float, ...]:
@@ -135,20 +146,20 @@ def _checked_fractions(zne: ZNE) -> tuple[float, ...]:
 def split_shots(shots: NDArray[np.int64], fractions: NDArray[np.float64]) -> NDArray[np.int64]:
     """``(L, B, G)`` shots per factor whose sum over factors is ``shots (B, G)``, cell by cell.
 
-    Each cell's ``S`` shots: a floor of two (one when ``S < 2L``) per factor, the rest by
-    largest remainder on ``fractions``.
+    Each cell's ``S`` shots: two per factor, the rest by largest remainder on ``fractions``.
 
     Raises:
-        MitigationError: a cell with fewer shots than factors.
+        MitigationError: a cell with fewer than two shots per factor.
     """
     count = fractions.size
-    least = int(shots.min(initial=count))
-    if least < count:
+    least = int(shots.min(initial=2 * count))
+    if least < 2 * count:
         raise MitigationError(
-            f"zero-noise extrapolation over {count} scale factors needs at least {count} shots "
-            f"per (row, group), got {least}"
+            f"zero-noise extrapolation over {count} scale factors needs at least {2 * count} "
+            f"shots per (row, group) (two per factor: one says nothing about its spread), "
+            f"got {least}"
         )
-    floor = np.where(shots >= 2 * count, 2, 1)
+    floor = np.full(shots.shape, 2)
     rest = shots - count * floor
     raw = rest[..., None] * fractions
     base = np.floor(raw).astype(np.int64)
