@@ -11,6 +11,7 @@ import pytest
 import qtrain as qt
 from qtrain.backends.protocol import BackendLimits, Result, Task
 from qtrain.errors import ConfigError, MitigationError
+from qtrain.grad.api import plan_jacobian
 from qtrain.mitigation.extrapolation import MitigationWarning
 from qtrain.noise.readout import readout_error
 
@@ -169,3 +170,31 @@ def test_cancel_reaches_the_inner_call() -> None:
     recording.owner, recording.outer = backend, outer
     backend.run(outer)
     assert len(recording.cancelled) == 1 and len(recording.cancelled[0]) == 2  # two factors
+
+
+@pytest.mark.slow
+def test_gradient_error_bars_carry_the_calibration_error_shared_by_all_rows() -> None:
+    """One calibration error moves every shifted row: its offset part cancels in the
+    differences, its scale part adds up. The gradient's stderr follows both; summing the rows'
+    variances as if independent (``naive``) is 10× too wide on ∂⟨Z1⟩/∂θ1 here."""
+    noisy = qt.LocalSimulator(noise=qt.NoiseModel().readout(readout_error(0.08, 0.12)))
+    circuit = qt.Circuit(2).ry(0, qt.P(0)).cnot(0, 1).ry(1, qt.P(1))
+    theta = np.array([np.pi / 2, 0.0])
+    for observable in (qt.Z(0) @ qt.Z(1), qt.Z(1)):
+        values, errors, naive = [], [], []
+        for seed in range(200):
+            backend = qt.Mitigated(noisy, readout=qt.ReadoutMitigation(shots=300, seed=seed))
+            tasks, assemble = plan_jacobian(
+                circuit, [observable], theta, method="param-shift", shots=100_000, seed=seed
+            )
+            (result,) = qt.Executor(backend).run(tasks)
+            g = assemble([result])
+            assert g.stderr is not None and result.variances is not None
+            values.append(g.value[0])
+            errors.append(g.stderr[0])
+            naive.append(np.sqrt((assemble.weights**2).T @ result.variances[:, 0]))
+        spread = np.std(values, axis=0)
+        np.testing.assert_array_less(0.8 * spread, np.mean(errors, axis=0))
+        np.testing.assert_array_less(np.mean(errors, axis=0), 1.25 * spread)
+        if observable == qt.Z(1):
+            assert np.mean(naive, axis=0)[1] > 5 * spread[1]  # what the shared error fixes

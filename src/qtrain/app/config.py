@@ -29,7 +29,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from qtrain.app.config_errors import KeyedError, describe
+from qtrain.app.config_errors import KeyedError, StrictModel, describe
 from qtrain.app.mitigation_config import MitigationConfig, check_gradient
 from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
 from qtrain.backends.faulty import FaultProfile
@@ -41,10 +41,6 @@ from qtrain.optim import OPTIMIZERS, from_config
 from qtrain.sim.trajectories import MIN_TRAJECTORIES
 
 __all__ = ["RunConfig", "load_config", "parse_config", "read_yaml", "validate_model"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_keys(options: dict[str, Any], allowed: list[str], where: str) -> None:
@@ -73,7 +69,7 @@ class ProblemConfig(BaseModel):
         return self
 
 
-class CircuitConfig(_Strict):
+class CircuitConfig(StrictModel):
     """``{ansatz: hardware_efficient, n_qubits: 4}``, ``{path: c.json}`` or ``{qasm: c.qasm}``."""
 
     ansatz: Literal["hardware_efficient", "strongly_entangling"] | None = None
@@ -103,7 +99,7 @@ class CircuitConfig(_Strict):
         return self
 
 
-class InitConfig(_Strict):
+class InitConfig(StrictModel):
     """``theta0: {init: normal, scale: 0.1}``: a seeded initial point."""
 
     init: Literal["zeros", "uniform", "normal"] = "zeros"
@@ -133,7 +129,7 @@ class OptimizerConfig(BaseModel):
         return self
 
 
-class GradientConfig(_Strict):
+class GradientConfig(StrictModel):
     """How each step's gradient is measured (shots per row and group, or a budget)."""
 
     method: Literal["best", "param-shift", "adjoint", "finite-diff", "spsa"] = "best"
@@ -150,7 +146,7 @@ class GradientConfig(_Strict):
         return self
 
 
-class BudgetConfig(_Strict):
+class BudgetConfig(StrictModel):
     """Hard limits (see ``qt.Budget``)."""
 
     max_steps: Annotated[int, Field(ge=1)] = 100
@@ -158,7 +154,7 @@ class BudgetConfig(_Strict):
     max_seconds: Annotated[float, Field(gt=0)] | None = None
 
 
-class StopConfig(_Strict):
+class StopConfig(StrictModel):
     """Convergence rules (see ``qt.StopRules``)."""
 
     loss_tolerance: Annotated[float, Field(gt=0)] | None = None
@@ -168,7 +164,7 @@ class StopConfig(_Strict):
     target: float | None = None
 
 
-class MonitorConfig(_Strict):
+class MonitorConfig(StrictModel):
     """``monitor: {policy: stop, window: 5}``: the gradient-SNR monitor (``GradientMonitor``)."""
 
     policy: Literal["warn", "stop", "raise_shots", "layerwise"] = "warn"
@@ -187,7 +183,7 @@ class MonitorConfig(_Strict):
         return self
 
 
-class LocalBackendConfig(_Strict):
+class LocalBackendConfig(StrictModel):
     """``backend: {name: local}``: the batched simulator, ideal or noisy.
 
     ``noise``: see :mod:`qtrain.app.noise_config`; ``method`` and ``trajectories`` (default:
@@ -234,7 +230,7 @@ class FaultyBackendConfig(BaseModel):
         return self
 
 
-class RetryConfig(_Strict):
+class RetryConfig(StrictModel):
     """Retry policy (see ``qt.RetryPolicy``)."""
 
     attempts: Annotated[int, Field(ge=1)] = 8
@@ -244,14 +240,14 @@ class RetryConfig(_Strict):
     timeout_s: Annotated[float, Field(gt=0)] | None = None
 
 
-class DaskConfig(_Strict):
+class DaskConfig(StrictModel):
     """``dask: {address: tcp://scheduler:8786}``; no address starts a LocalCluster."""
 
     address: str | None = None
     n_workers: Annotated[int, Field(ge=1)] = 2
 
 
-class ExecutorConfig(_Strict):
+class ExecutorConfig(StrictModel):
     """The execution layer between the gradient and the backend."""
 
     retry: RetryConfig = Field(default_factory=RetryConfig)
@@ -261,7 +257,7 @@ class ExecutorConfig(_Strict):
     dask: DaskConfig | None = None
 
 
-class TrackingConfig(_Strict):
+class TrackingConfig(StrictModel):
     """``tracking: mlflow`` or ``{name: mlflow, uri: ..., experiment: ...}``.
 
     ``metrics.jsonl`` is always written; ``mlflow`` also logs to MLflow (the ``mlflow``
@@ -278,21 +274,21 @@ class TrackingConfig(_Strict):
         return {"name": data} if isinstance(data, str) else data
 
 
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     """``store: {path: ..., durability: normal}``; no path: the run folder's ``results.sqlite``."""
 
     path: Path | None = None
     durability: Literal["full", "normal"] = "full"
 
 
-class RunDirConfig(_Strict):
+class RunDirConfig(StrictModel):
     """Where runs go: ``<dir>/<id>/``; the id defaults to ``<name>-<time>-<hash>``."""
 
     dir: Path = Path("runs")
     id: str | None = None
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     """A whole run."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "run"

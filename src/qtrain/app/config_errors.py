@@ -4,7 +4,8 @@ Pydantic locates an error by a tuple such as ``("backend", "local", "noise", "af
 "channel")``: field names, list indices, and the tags it adds for each member of a union
 (``"local"``, ``"constrained-int"``). :func:`describe` turns that into
 ``backend.noise.after[1].channel: <message>``, dropping the tags, and a validator that wants
-to blame a key below its own level raises :class:`KeyedError`.
+to blame a key below its own level raises :class:`KeyedError`. Every config section is a
+:class:`StrictModel`: unknown keys are errors, and a parsed config is immutable.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import types
 import typing
 from typing import Any, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["KeyedError", "describe", "location"]
+__all__ = ["KeyedError", "StrictModel", "describe", "location"]
+
+
+class StrictModel(BaseModel):
+    """A config section: an unknown key is an error, and the parsed value is frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class KeyedError(ValueError):

@@ -38,8 +38,6 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -47,7 +45,7 @@ from pydantic import (
     model_validator,
 )
 
-from qtrain.app.config_errors import KeyedError
+from qtrain.app.config_errors import KeyedError, StrictModel
 from qtrain.app.noise_config import Wires, restrict_calibration
 from qtrain.app.noise_config import _load_calibration as load_calibration
 from qtrain.backends.protocol import Backend, Task
@@ -75,11 +73,7 @@ ADJOINT_MITIGATED = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReadoutConfig(_Strict):
+class ReadoutConfig(StrictModel):
     """``readout``: measured (``shots``, ``max_age_s``, ``seed``) or given (``calibration``)."""
 
     calibration: str | None = None
@@ -128,7 +122,7 @@ class ReadoutConfig(_Strict):
         return self._options
 
 
-class ZNEConfig(_Strict):
+class ZNEConfig(StrictModel):
     """``zne``: the keyword arguments of ``qt.ZNE`` (factors, extrapolation, folding, ...)."""
 
     factors: list[float] = Field(default_factory=lambda: [1.0, 3.0, 5.0])
@@ -180,7 +174,7 @@ def _switch(value: Any) -> Any:
     return None if value is False else value
 
 
-class MitigationConfig(_Strict):
+class MitigationConfig(StrictModel):
     """``mitigation``: ``readout`` and/or ``zne`` (see the module docstring)."""
 
     readout: ReadoutConfig | None = None

@@ -44,7 +44,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -56,7 +55,7 @@ from pydantic import (
 )
 
 from qtrain import noise as qt_noise
-from qtrain.app.config_errors import KeyedError
+from qtrain.app.config_errors import KeyedError, StrictModel
 from qtrain.app.noise_channels import CHANNELS, EXAMPLE, build_channel
 from qtrain.errors import NoiseModelError, UnknownGateError
 from qtrain.ir.gates import gate_spec
@@ -75,10 +74,6 @@ ADJOINT_NOISY = (
     "'adjoint' differentiates a pure state and cannot run on a noisy simulator "
     "(backend.noise): use param-shift (exact under noise) or best"
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ChannelConfig(RootModel[dict[str, Any]]):
@@ -128,7 +123,7 @@ def _builder(call: Callable[[], NoiseModel]) -> None:
         raise ValueError(str(error)) from None
 
 
-class AfterRule(_Strict):
+class AfterRule(StrictModel):
     """``{gate: CNOT, channel: {...}, wires: [0, 1]}``: ``.after(gate, channel, wires)``."""
 
     gate: str
@@ -159,7 +154,7 @@ def _one_wire(spec: ChannelConfig) -> ChannelConfig:
     return spec
 
 
-class MeasureRule(_Strict):
+class MeasureRule(StrictModel):
     """``{channel: {...}, wires: [0]}``: ``NoiseModel.before_measure(channel, wires)``."""
 
     channel: ChannelConfig
@@ -174,7 +169,7 @@ class MeasureRule(_Strict):
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class ReadoutRule(_Strict):
+class ReadoutRule(StrictModel):
     """``{p01: 0.02, p10: 0.05, wires: null}``: ``NoiseModel.readout(readout_error(p01, p10))``."""
 
     p01: Probability
@@ -222,7 +217,7 @@ def _load_calibration(path: str) -> Calibration:
         raise KeyedError("calibration", f"{path} is not a valid qt.Calibration: {error}") from None
 
 
-class NoiseConfig(_Strict):
+class NoiseConfig(StrictModel):
     """``backend.noise``: noise rules, or ``calibration`` (see the module docstring).
 
     ``fingerprint`` pins the model: a run records it, so a calibration file changed since

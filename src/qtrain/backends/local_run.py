@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,30 +90,16 @@ def run_task(
             swept = sweep_values(
                 program, task.params, plans, readout=readout, kernels=kernels, budget=budget
             )
+        chunked = partial(
+            _chunked, program=program, plans=plans, seed=seed, budget=budget, kernels=kernels
+        )
         if swept is None:
-            values, variances = _chunked(
-                task,
-                program,
-                plans,
-                seed=seed,
-                budget=budget,
-                kernels=kernels,
-                readout=readout,
-                terms=terms,
-            )
+            values, variances = chunked(task, readout=readout, terms=terms)
         else:  # the rows two sweeps could not reach (several shifted steps) the ordinary way
             values, done = swept
             variances, rest = None, np.flatnonzero(~done)
             if rest.size:
-                values[rest] = _chunked(
-                    replace(task, params=task.params[rest]),
-                    program,
-                    plans,
-                    seed=seed,
-                    budget=budget,
-                    kernels=kernels,
-                    readout=readout,
-                )[0]
+                values[rest] = chunked(replace(task, params=task.params[rest]), readout=readout)[0]
     metadata: dict[str, object] = {
         "backend": name,
         "method": method,

@@ -133,7 +133,12 @@ class Result:
             1.0 for the identity term. So ``values[b, o] = Σ_t Re(c_t)·term_values[o][b, t]``
             to rounding (until a wrapper changes ``values``, as calibration drift does).
             Optionally ``"overhead_shots"``: shots spent beside the task's own (a readout
-            calibration), which the executor charges; ``shots`` stays the task's.
+            calibration), which the executor charges; ``shots`` stays the task's. Optionally
+            ``"shared_errors"``: ``{"source", "loadings" (B, O, K), "variances" (K,)}``, an
+            error every row shares (a measured calibration's): row ``b``'s value moves by
+            ``Σ_k loadings[b, o, k]·ε_k`` with ``Var ε_k = variances[k]``, already counted in
+            its own variance; the executor keeps it for fresh rows of one source, and a
+            gradient's stderr adds it coherently (``grad.result.LinearAssembly``).
     """
 
     values: NDArray[np.float64]

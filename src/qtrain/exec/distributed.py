@@ -119,7 +119,7 @@ class DaskExecutor(Executor):
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # None still binds 8787 (taken by another run: warns)
                     env=dict(_WORKER_ENV),
                 )
                 self.client: Any = Client(self.cluster)  # type: ignore[no-untyped-call]  # dask is untyped

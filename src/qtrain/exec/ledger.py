@@ -8,7 +8,7 @@ task's rows in order, a copy of that block's arrays).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from qtrain.backends.protocol import Result, Task
 from qtrain.exec.store import RowBlock, StoredRow
 from qtrain.exec.validation import Chunk
 
-__all__ = ["Block", "Ledger"]
+__all__ = ["Block", "Ledger", "shared_errors"]
 
 
 @dataclass(eq=False)
@@ -87,8 +87,8 @@ class Ledger:
     def result(self, owner: NDArray[np.int64], task: Task, spent: int, backend: str) -> Result:
         """One task's result: its rows' units ``owner (B,)`` gathered from their blocks.
 
-        Its metadata: ``backend``, ``cached_rows``, ``calibration_ids`` and, when sampled,
-        ``seed``.
+        Its metadata: ``backend``, ``cached_rows``, ``calibration_ids``, when sampled
+        ``seed``, and ``shared_errors`` when its fresh rows carry them (``Result``).
         """
         if len(self.blocks) == 1 and self.blocks[0].units is owner:  # one block: the task itself
             block = self.blocks[0]
@@ -96,8 +96,10 @@ class Ledger:
             variances = None if block.variances is None else block.variances.copy()
             ids = block.calibration_ids(block.units)
             cached = 0 if block.result is not None else owner.size
+            where = (np.zeros(owner.size, dtype=np.int64), np.arange(owner.size))
         else:
             values, variances, ids, cached = self._gather(owner, task)
+            where = (self.block[owner], self.row[owner])
         metadata: dict[str, Any] = {
             "backend": backend,
             "cached_rows": cached,
@@ -105,6 +107,9 @@ class Ledger:
         }
         if task.shots is not None:
             metadata["seed"] = task.seed  # the entropy the rows used (drawn if it was None)
+            shared = shared_errors(self.blocks, *where, len(task.observables))
+            if shared is not None:
+                metadata["shared_errors"] = shared
         return Result(values, variances, spent, metadata)
 
     def _gather(
@@ -126,3 +131,32 @@ class Ledger:
             ids |= block.calibration_ids(rows[mask])
             cached += int(np.count_nonzero(mask)) if block.result is None else 0
         return values, variances, ids, cached
+
+
+def shared_errors(
+    blocks: list[Block], block_of: NDArray[np.int64], row_of: NDArray[np.int64], count: int
+) -> dict[str, Any] | None:
+    """The rows' ``shared_errors`` (``Result``), gathered from their blocks' results.
+
+    Only one source (one calibration) is kept: rows read from the store, or from results of
+    another source, get zero loadings — their variances still hold that error, as if it
+    were their own.
+    """
+    found: dict[str, Mapping[str, Any]] = {}
+    for b in dict.fromkeys(block_of.tolist()):
+        result = blocks[b].result
+        shared = None if result is None else result.metadata.get("shared_errors")
+        if isinstance(shared, Mapping):
+            found.setdefault(str(shared["source"]), shared)
+    if len(found) != 1:
+        return None
+    ((source, first),) = found.items()
+    variances = np.asarray(first["variances"], dtype=np.float64)
+    loadings = np.zeros((block_of.size, count, variances.size))
+    for b in dict.fromkeys(block_of.tolist()):
+        result = blocks[b].result
+        shared = None if result is None else result.metadata.get("shared_errors")
+        if isinstance(shared, Mapping) and str(shared["source"]) == source:
+            mask = block_of == b
+            loadings[mask] = np.asarray(shared["loadings"])[row_of[mask]]
+    return {"source": source, "loadings": loadings, "variances": variances}

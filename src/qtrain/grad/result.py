@@ -129,14 +129,22 @@ class LinearAssembly:
         stderr = cov = fun_err = fun_cov = None
         meta: dict[str, Any] = {"rows": rows, "shot_matrix": self.shots, **self.metadata}
         if result.variances is not None:
-            var = result.variances
-            stderr = np.sqrt(((weights**2).T @ var).T)
+            var, shared = _independent(result)
+            stderr = np.sqrt(((weights**2).T @ var).T + _shared_variance(weights, shared))
             if self.covariance:
                 cov = np.einsum("rp,ro,rq->opq", weights, var, weights)
+                if shared is not None:  # one error moving every row: Σ_k σ_k² g_k g_kᵀ
+                    loadings, sigma2 = shared
+                    g = np.einsum("rp,rok->okp", weights, loadings)
+                    cov = cov + np.einsum("okp,k,okq->opq", g, sigma2, g)
             if value_row is not None:
-                fun_err = np.sqrt(var[value_row])
+                fun_err = np.sqrt(result.variances[value_row])
                 # Cov(v̂, Ĵ[o, k]) = W[value_row, k]·Var v̂: the value row is also a gradient row.
                 fun_cov = var[value_row][:, None] * weights[value_row][None, :]
+                if shared is not None:  # and the shared error moves both
+                    loadings, sigma2 = shared
+                    g = np.einsum("rp,rok->okp", weights, loadings)
+                    fun_cov = fun_cov + np.einsum("ok,k,okp->op", loadings[value_row], sigma2, g)
             if self.shots is not None:
                 meta["weight_squares"], meta["weight_squares_per_shot"] = component_shots(
                     weights, self.shots
@@ -145,6 +153,32 @@ class LinearAssembly:
         return Gradient(
             jac, stderr, rows, result.shots, self.method, fun, fun_err, cov, meta, fun_cov
         )
+
+
+def _independent(result: Result) -> tuple[NDArray[np.float64], Any]:
+    """The rows' own variances ``(R, O)`` and their shared error, if the result carries one.
+
+    ``Result.metadata["shared_errors"]`` (a mitigated backend's calibration: one error that
+    moves every row): each row's variance holds ``Σ_k σ_k² D_rk²`` of it, taken out here and
+    put back coherently, ``Σ_k σ_k² (Σ_r W_rp D_rok)²``, by :func:`_shared_variance`.
+    """
+    assert result.variances is not None  # the caller checked
+    shared = result.metadata.get("shared_errors")
+    if not isinstance(shared, Mapping):
+        return result.variances, None
+    loadings = np.asarray(shared["loadings"], dtype=np.float64)  # (R, O, K)
+    sigma2 = np.asarray(shared["variances"], dtype=np.float64)  # (K,)
+    own = np.maximum(result.variances - (loadings**2) @ sigma2, 0.0)
+    return own, (loadings, sigma2)
+
+
+def _shared_variance(weights: NDArray[np.float64], shared: Any) -> NDArray[np.float64] | float:
+    """``(O, P)`` the shared error's variance in ``Wᵀ v`` (0 without one)."""
+    if shared is None:
+        return 0.0
+    loadings, sigma2 = shared
+    g = np.einsum("rp,rok->okp", weights, loadings)  # (O, K, P)
+    return np.asarray(np.einsum("okp,k->op", g**2, sigma2), dtype=np.float64)
 
 
 def linear_plan(

@@ -51,6 +51,7 @@ class Combined:
     shots: int
     metadata: dict[str, object]
     calibration_id: str
+    shared: tuple[Real, Real] | None = None  # (loadings (B, O, K), variances (K,))
 
 
 @dataclass
@@ -86,6 +87,7 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
         weights = fitted.weights.reshape(rows, count, -1)
         fallback = int(fitted.fallback.sum())
     variances = None
+    shared = None
     if per.variances is not None:
         variances = np.sum(np.moveaxis(weights, -1, 0) ** 2 * per.variances, axis=0)
         cal = plan.calibration
@@ -95,6 +97,9 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
                 w = np.abs(w)
             d01, d10 = np.sum(w * per.d01, axis=0), np.sum(w * per.d10, axis=0)
             variances = variances + calibration_variance(cal, d01, d10)
+            if not per.bounded:  # derivatives, not bounds: the rows' shared error
+                loadings = np.concatenate([d01, d10], axis=-1)
+                shared = (loadings, np.concatenate([cal.var01, cal.var10]))
         if isinstance(cal, ConfusionMatrix) and per.pieces is not None:
             for o, pieces in enumerate(per.pieces):
                 weighted = [(weights[:, o, f], u, dist) for f, u, dist in pieces]
@@ -108,7 +113,7 @@ def combine(plan: TaskPlan, results: Sequence[Result], zne: ZNE | None) -> Combi
     if plan.calibration is not None:
         metadata["readout"] = _describe(plan.calibration, per)
     ids = [str(r.metadata.get("calibration_id", "")) for r in results]
-    return Combined(values, variances, sum(r.shots for r in results), metadata, ids[0])
+    return Combined(values, variances, sum(r.shots for r in results), metadata, ids[0], shared)
 
 
 def _describe(cal: ReadoutCalibration | ConfusionMatrix, per: _PerFactor) -> dict[str, object]:

@@ -327,6 +327,15 @@ class Mitigated:
         }
         if combined.calibration_id:
             metadata["calibration_id"] = combined.calibration_id
+        cal = plan.calibration
+        if combined.shared is not None and cal is not None:  # Result's "shared_errors"
+            loadings, variances = combined.shared
+            source = f"readout:{cal.calibration_id}:{cal.measured_at!r}:{cal.shots}"
+            metadata["shared_errors"] = {
+                "source": source,
+                "loadings": loadings,
+                "variances": variances,
+            }
         if plan.task.shots is not None:
             metadata["seed"] = plan.task.seed
         return Result(combined.values, combined.variances, combined.shots, metadata)
