@@ -7,6 +7,8 @@ The front door::
     qt.expval(c, qt.Z(0) @ qt.Z(1), [0.3])
 """
 
+from typing import TYPE_CHECKING
+
 from qtrain import diagnostics as diagnostics
 from qtrain import interop as interop
 from qtrain import mitigation as mitigation
@@ -95,6 +97,9 @@ from qtrain.train.stopping import StopRules as StopRules
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from qtrain.backends.qiskit import QiskitBackend as QiskitBackend
+
 __all__ = [
     "GATES",
     "ZNE",
@@ -144,6 +149,7 @@ __all__ = [
     "Pass",
     "PauliTerm",
     "Pipeline",
+    "QiskitBackend",
     "QtrainError",
     "ReadoutMitigation",
     "Result",
@@ -183,3 +189,16 @@ __all__ = [
     "train",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``qt.QiskitBackend`` on first use: it needs the ``qiskit`` extra (PEP 562)."""
+    if name == "QiskitBackend":
+        from qtrain.backends.qiskit import QiskitBackend  # noqa: PLC0415 - optional extra
+
+        return QiskitBackend
+    raise AttributeError(f"module 'qtrain' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -303,3 +303,11 @@ class InteropError(QtrainError, ValueError):
     parameter expression and a non-Hermitian or parameterized Pauli sum; the message names
     the offending instruction, its position and the value.
     """
+
+
+class DeviceCapabilityError(QtrainError, ValueError):
+    """A task the target device cannot run, found before any job is submitted.
+
+    Too many qubits for the device, a gate it cannot transpile to, or exact values asked of
+    hardware. Not transient: retrying cannot help.
+    """
