@@ -37,9 +37,11 @@ from qiskit_aer import AerSimulator  # noqa: E402
 from qiskit_aer.primitives import EstimatorV2, SamplerV2  # noqa: E402
 
 from qtrain.backends.protocol import BackendLimits, Result, Task, fresh_seed  # noqa: E402
+from qtrain.backends.qiskit_calibration import calibration_from_target  # noqa: E402
 from qtrain.backends.qiskit_compile import CLBITS, Compiled, compile_circuit  # noqa: E402
 from qtrain.backends.qiskit_counts import group_statistics, outcome_counts  # noqa: E402
 from qtrain.errors import ConfigError, DeviceCapabilityError  # noqa: E402
+from qtrain.noise.calibration import Calibration  # noqa: E402
 from qtrain.sim.measure import GroupPlan, measurement_plan  # noqa: E402
 
 __all__ = ["QiskitBackend"]
@@ -87,6 +89,15 @@ class QiskitBackend:
         )
         self.transpile_options = options
         self._compiled: dict[str, Compiled] = {}
+        self._calibration: tuple[Calibration | None] | None = None
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The device's calibration snapshot (cached); ``None`` for a plain ``AerSimulator``."""
+        if self._calibration is None:
+            found = None if self.is_simulator else calibration_from_target(self.backend)
+            self._calibration = (found,)
+        return self._calibration[0]
 
     @property
     def name(self) -> str:
@@ -211,12 +222,15 @@ class QiskitBackend:
         return values, variances
 
     def _metadata(self, job: Any, start: float, rows: int) -> dict[str, object]:
-        return {
+        metadata: dict[str, object] = {
             "backend": self.name,
             "job_id": str(job.job_id()),
             "rows": rows,
             "seconds": time.perf_counter() - start,
         }
+        if self.calibration is not None:  # a simulator names none (the ledger reads "" then)
+            metadata["calibration_id"] = self.calibration.id
+        return metadata
 
 
 def _sampler_pub(
