@@ -10,13 +10,15 @@ to blame a key below its own level raises :class:`KeyedError`. Every config sect
 
 from __future__ import annotations
 
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["KeyedError", "StrictModel", "describe", "location"]
+__all__ = ["KeyedError", "StrictModel", "describe", "location", "relative_to_config"]
 
 
 class StrictModel(BaseModel):
@@ -130,3 +132,15 @@ def describe(error: dict[str, Any], root: type[BaseModel]) -> str:
     if "input" in error and error["type"] not in ("missing", "value_error"):
         return f"{where}: {message} (got {error['input']!r})"
     return f"{where}: {message}"
+
+
+def relative_to_config(path: str | None, info: Any) -> str | None:
+    """``path`` made absolute against the config file's folder (``info.context["base"]``).
+
+    A field validator's helper: files a config names (calibrations, QASM circuits) are found
+    where the config is, whatever the working directory.
+    """
+    if path is None:
+        return None
+    base = (getattr(info, "context", None) or {}).get("base") or Path()
+    return os.path.abspath(Path(base) / Path(path).expanduser())

@@ -31,9 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -45,7 +43,7 @@ from pydantic import (
     model_validator,
 )
 
-from qtrain.app.config_errors import KeyedError, StrictModel
+from qtrain.app.config_errors import KeyedError, StrictModel, relative_to_config
 from qtrain.app.noise_config import Wires, restrict_calibration
 from qtrain.app.noise_config import _load_calibration as load_calibration
 from qtrain.backends.protocol import Backend, Task
@@ -86,10 +84,7 @@ class ReadoutConfig(StrictModel):
     @field_validator("calibration")
     @classmethod
     def _relative_to_config(cls, path: str | None, info: ValidationInfo) -> str | None:
-        if path is None:
-            return None
-        base = (info.context or {}).get("base") or Path()
-        return os.path.abspath(Path(base) / Path(path).expanduser())
+        return relative_to_config(path, info)
 
     @model_validator(mode="after")
     def _builds(self) -> ReadoutConfig:

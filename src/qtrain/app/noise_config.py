@@ -37,7 +37,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,7 +54,7 @@ from pydantic import (
 )
 
 from qtrain import noise as qt_noise
-from qtrain.app.config_errors import KeyedError, StrictModel
+from qtrain.app.config_errors import KeyedError, StrictModel, relative_to_config
 from qtrain.app.noise_channels import CHANNELS, EXAMPLE, build_channel
 from qtrain.errors import NoiseModelError, UnknownGateError
 from qtrain.ir.gates import gate_spec
@@ -239,10 +238,7 @@ class NoiseConfig(StrictModel):
     @field_validator("calibration")
     @classmethod
     def _relative_to_config(cls, path: str | None, info: ValidationInfo) -> str | None:
-        if path is None:
-            return None
-        base = (info.context or {}).get("base") or Path()
-        return os.path.abspath(Path(base) / Path(path).expanduser())
+        return relative_to_config(path, info)
 
     @model_validator(mode="after")
     def _builds(self) -> NoiseConfig:
