@@ -22,7 +22,6 @@ from qtrain.errors import MitigationError
 from qtrain.ir.observables import Observable
 from qtrain.mitigation.correlated import (
     ConfusionMatrix,
-    correlated_group,
     correlated_variance,
     read_distribution,
 )
@@ -179,7 +178,7 @@ def _read_factor(plan: TaskPlan, index: int, result: Result, per: _PerFactor) ->
             per.raw[:, o] = _raw(observable, groups, terms, column, result)
         if per.pieces is not None and isinstance(cal, ConfusionMatrix):
             per.pieces[o] += _correlated_pieces(
-                observable, groups, cal, index=index, terms=terms, column=column
+                groups, plan.estimates[o], cal, index=index, terms=terms, column=column
             )
         if per.d01 is not None and per.d10 is not None and isinstance(cal, ReadoutCalibration):
             for g, group in enumerate(observable.groups()):
@@ -205,26 +204,24 @@ def _read_factor(plan: TaskPlan, index: int, result: Result, per: _PerFactor) ->
 
 
 def _correlated_pieces(
-    observable: Observable,
     groups: tuple[Observable, ...],
+    estimates: tuple[Real, ...],
     cal: ConfusionMatrix,
     *,
     index: int,
     terms: object,
     column: int,
 ) -> list[tuple[int, Real, Real]]:
-    """``(factor, u, p̂)`` of every group of ``observable`` (``mitigation.correlated``)."""
+    """``(factor, u, p̂)`` of every rewritten group (``u``: its estimate table, from the plan)."""
     if not isinstance(terms, tuple):
         raise MitigationError(
             "the correlated readout model needs per-term values (Task.term_values) from the "
             "backend to carry its calibration's error: use the tensored model"
         )
-    pieces = []
-    for g, group in enumerate(observable.groups()):
-        _, estimate = correlated_group(observable, group, cal)
-        table = np.asarray(terms[column + g])
-        pieces.append((index, estimate, read_distribution(groups[g], table, cal.n_qubits)))
-    return pieces
+    return [
+        (index, estimate, read_distribution(group, np.asarray(terms[column + g]), cal.n_qubits))
+        for g, (group, estimate) in enumerate(zip(groups, estimates, strict=True))
+    ]
 
 
 def _raw(

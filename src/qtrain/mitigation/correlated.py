@@ -30,6 +30,7 @@ from qtrain.ir.grouping import MeasurementGroup
 from qtrain.ir.observables import Observable
 from qtrain.ir.pauli import PauliTerm
 from qtrain.mitigation.readout import derived_seed
+from qtrain.sim.term_values import mask_signs, walsh_hadamard
 
 __all__ = [
     "MAX_CORRELATED_QUBITS",
@@ -43,19 +44,6 @@ __all__ = [
 Real = NDArray[np.float64]
 
 MAX_CORRELATED_QUBITS = 8
-
-
-def _transform(values: Real) -> Real:
-    """The unnormalised Walsh–Hadamard transform along the last axis ``(..., 2ⁿ)``."""
-    out = np.array(values, dtype=np.float64)
-    size, lead, half = out.shape[-1], out.shape[:-1], 1
-    while half < size:
-        pairs = out.reshape(*lead, -1, 2, half)
-        low, high = pairs[..., 0, :].copy(), pairs[..., 1, :]
-        pairs[..., 0, :] += high
-        pairs[..., 1, :] = low - high
-        half *= 2
-    return out
 
 
 def _mask_word(mask: int, n_qubits: int, letters: dict[int, str]) -> tuple[tuple[int, str], ...]:
@@ -131,7 +119,7 @@ class ConfusionMatrix:
                     "use the tensored model (correlated=False) on it"
                 )
             parities[t, masks] = np.asarray(terms[0])[0]
-        matrix = np.clip(_transform(parities) / size, 0.0, None).T  # [read, prepared]
+        matrix = np.clip(walsh_hadamard(parities) / size, 0.0, None).T  # [read, prepared]
         matrix /= matrix.sum(axis=0, keepdims=True)
         column_shots = np.full(size, 0 if shots is None else shots, dtype=np.int64)
         ids = [str(r.metadata.get("calibration_id", "")) for r in results]
@@ -180,9 +168,9 @@ def correlated_group(
     for index in group.term_indices:
         term, coefficient = observable.terms[index]
         mask = _word_mask(term.factors, n)
-        eigenvalues += coefficient.real * _signs(mask, n)
+        eigenvalues += coefficient.real * mask_signs(mask, n)
     estimate = matrix.inverse.T @ eigenvalues
-    beta = _transform(estimate) / (1 << n)
+    beta = walsh_hadamard(estimate) / (1 << n)
     letters = dict(group.basis)
     scale = float(np.max(np.abs(beta), initial=0.0))
     terms = [
@@ -191,16 +179,6 @@ def correlated_group(
         if abs(beta[m]) > 1e-14 * scale
     ]
     return Observable.from_terms(terms), estimate
-
-
-def _signs(mask: int, n_qubits: int) -> Real:
-    outcomes = np.arange(1 << n_qubits)
-    bits = np.bitwise_and(outcomes, mask)
-    parity = np.zeros(outcomes.size, dtype=np.int64)
-    while np.any(bits):
-        parity ^= bits & 1
-        bits >>= 1
-    return np.asarray(1.0 - 2.0 * parity, dtype=np.float64)
 
 
 def read_distribution(rewritten: Observable, term_values: Real, n_qubits: int) -> Real:
@@ -214,7 +192,7 @@ def read_distribution(rewritten: Observable, term_values: Real, n_qubits: int) -
     for t, (term, _) in enumerate(rewritten.terms):
         if term.factors:
             parities[:, _word_mask(term.factors, n_qubits)] = term_values[:, t]
-    return np.asarray(_transform(parities) / (1 << n_qubits), dtype=np.float64)
+    return np.asarray(walsh_hadamard(parities) / (1 << n_qubits), dtype=np.float64)
 
 
 def correlated_variance(matrix: ConfusionMatrix, pieces: list[tuple[Real, Real, Real]]) -> Real:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,6 +86,7 @@ class TaskPlan:
     first: int  # index of its first inner task
     calibration: ReadoutCalibration | ConfusionMatrix | None
     rewritten: tuple[tuple[Observable, ...], ...] = field(default=())  # per observable, group
+    estimates: tuple[tuple[NDArray[np.float64], ...], ...] = field(default=())  # correlated: u
 
 
 class Mitigated:
@@ -269,15 +270,18 @@ class Mitigated:
             circuits, factors = self.zne.folded(task.circuit)
         observables = task.observables
         rewritten: tuple[tuple[Observable, ...], ...] = ()
+        estimates: tuple[tuple[NDArray[np.float64], ...], ...] = ()
         if isinstance(calibration, ConfusionMatrix):
-            rewritten = tuple(
-                tuple(correlated_group(obs, g, calibration)[0] for g in obs.groups())
+            pairs = [
+                [correlated_group(obs, g, calibration) for g in obs.groups()]
                 for obs in task.observables
-            )
-            observables = tuple(o for groups in rewritten for o in groups)
+            ]
+            rewritten = tuple(tuple(o for o, _ in row) for row in pairs)
+            estimates = tuple(tuple(u for _, u in row) for row in pairs)
         elif calibration is not None:
             maps = calibration.inverse_maps()
             rewritten = tuple(mitigated_groups(obs, maps) for obs in task.observables)
+        if rewritten:  # one inner observable per measurement group, in the groups' order
             observables = tuple(o for groups in rewritten for o in groups)
         terms = not exact and calibration is not None  # raw values, calibration derivatives
         made = []
@@ -293,7 +297,7 @@ class Mitigated:
                     term_values=terms,
                 )
             )
-        return TaskPlan(task, factors, first, calibration, rewritten), made
+        return TaskPlan(task, factors, first, calibration, rewritten, estimates), made
 
     def run(self, tasks: Sequence[Task]) -> list[Result | None]:
         """Mitigated results, one per task (``None`` where an inner result is missing)."""
@@ -369,4 +373,4 @@ def _seeded(task: Task) -> Task:
     """``task`` with a seed when sampled (``None`` means fresh entropy, drawn here)."""
     if task.shots is None or task.seed is not None:
         return task
-    return Task(task.circuit, task.observables, task.params, task.shots, fresh_seed())
+    return replace(task, seed=fresh_seed())

@@ -52,18 +52,19 @@ def mask_signs(mask: int, n_qubits: int) -> Real:
 def walsh_hadamard(values: Real) -> Real:
     """The unnormalised Walsh–Hadamard transform ``out[j] = Σ_m values[m]·(-1)^{|j ∧ m|}``.
 
-    ``n`` butterfly passes over ``(2ⁿ,)``: O(n·2ⁿ) whatever the number of non-zero inputs.
+    Along the last axis of ``(..., 2ⁿ)``: ``n`` butterfly passes, O(n·2ⁿ) per transform
+    whatever the number of non-zero inputs.
 
     >>> walsh_hadamard(np.array([0.0, 1.0, 0.0, 0.0])).tolist()   # Z on the low bit
     [1.0, -1.0, 1.0, -1.0]
     """
     out = np.array(values, dtype=np.float64)
-    size, half = out.size, 1
+    size, lead, half = out.shape[-1], out.shape[:-1], 1
     while half < size:
-        pairs = out.reshape(-1, 2, half)
-        low, high = pairs[:, 0, :].copy(), pairs[:, 1, :]
-        pairs[:, 0, :] += high
-        pairs[:, 1, :] = low - high
+        pairs = out.reshape(*lead, -1, 2, half)  # blocks stay within one transform
+        low, high = pairs[..., 0, :].copy(), pairs[..., 1, :]
+        pairs[..., 0, :] += high
+        pairs[..., 1, :] = low - high
         half *= 2
     return out
 
