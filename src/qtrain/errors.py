@@ -20,10 +20,10 @@ Tree::
     │   ├── UnknownMethodError, NoShiftRuleError, AdjointShotsError
     ├── StateTooLargeError
     ├── ExecutionError
-    │   ├── TransientExecutionError (→ ThrottledError), IncompleteResultError,
-    │   └── InvalidResultError
+    │   ├── TransientExecutionError (→ ThrottledError, JobFailedError),
+    │   ├── IncompleteResultError, InvalidResultError, JobLostError
     ├── BudgetExceededError
-    ├── ConfigError (→ SimulationMethodError)
+    ├── ConfigError (→ SimulationMethodError, CredentialsError)
     ├── CheckpointError (→ CheckpointMismatchError)
     ├── PassError (→ NotAPassError)
     ├── NoiseModelError
@@ -143,6 +143,27 @@ class ThrottledError(TransientExecutionError):
     def __init__(self, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class JobFailedError(TransientExecutionError):
+    """A provider reported a submitted job failed or cancelled (retried under the policy).
+
+    Attributes:
+        job_id: the provider's job id.
+        status: the provider's final status (``"ERROR"``, ``"CANCELLED"``).
+    """
+
+    def __init__(self, message: str, job_id: str = "", status: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.status = status
+
+
+class JobLostError(ExecutionError):
+    """A job recorded as pending cannot be retrieved by id: its work is submitted again.
+
+    The provider forgot it, or cannot look jobs up at all (Aer runs jobs in-process).
+    """
 
 
 class IncompleteResultError(ExecutionError):
@@ -310,4 +331,11 @@ class DeviceCapabilityError(QtrainError, ValueError):
 
     Too many qubits for the device, a gate it cannot transpile to, or exact values asked of
     hardware. Not transient: retrying cannot help.
+    """
+
+
+class CredentialsError(ConfigError):
+    """No usable credentials for a remote provider (saved account or environment variables).
+
+    The message names where credentials were looked for, never a token's value.
     """

@@ -131,7 +131,7 @@ def _no_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a job was submitted")
 
-    monkeypatch.setattr("qtrain.backends.qiskit.SamplerV2.from_backend", refuse)
+    monkeypatch.setattr("qiskit_aer.primitives.SamplerV2.from_backend", refuse)
     monkeypatch.setattr("qtrain.backends.qiskit.EstimatorV2.from_backend", refuse)
 
 

@@ -23,6 +23,7 @@ from qtrain.app.config import (
     StoreConfig,
 )
 from qtrain.app.mitigation_config import MitigationConfig, check_folding
+from qtrain.app.qiskit_config import QiskitBackendConfig
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator, MethodChoice
 from qtrain.backends.protocol import Backend
@@ -178,20 +179,29 @@ def prepare(config: RunConfig) -> Prepared:
 
 
 def backend_spec(config: RunConfig) -> tuple[str, LocalBackendConfig]:
-    """``(key, section)``: the local simulator's config section and its key in the config."""
+    """``(key, section)``: the local simulator's config section and its key in the config.
+
+    A Qiskit backend has none: its exact reference is the ideal local simulator.
+    """
     if isinstance(config.backend, FaultyBackendConfig):
         return "backend.inner", config.backend.inner
+    if isinstance(config.backend, QiskitBackendConfig):
+        return "backend", LocalBackendConfig()
     return "backend", config.backend
 
 
 def _pinned(config: RunConfig) -> RunConfig:
     """``config`` with its noise and mitigation fingerprints recorded (refused if they change).
 
-    A measured readout calibration's seed is recorded too (a resumed run measures the same).
+    A measured readout calibration's seed is recorded too (a resumed run measures the same),
+    and a Qiskit backend's transpiler seed (the same layout on resume).
     """
+    seed = config.seed
+    assert seed is not None  # drawn by prepare first
     if config.mitigation is not None:
-        assert config.seed is not None  # drawn by prepare first
-        config = config.model_copy(update={"mitigation": config.mitigation.pinned(config.seed)})
+        config = config.model_copy(update={"mitigation": config.mitigation.pinned(seed)})
+    if isinstance(config.backend, QiskitBackendConfig):
+        return config.model_copy(update={"backend": config.backend.pinned(seed)})
     key, spec = backend_spec(config)
     if spec.noise is None:
         return config
@@ -201,7 +211,18 @@ def _pinned(config: RunConfig) -> RunConfig:
 
 
 def _simulation(config: RunConfig, objective: Objective, *, exact: bool) -> tuple[Simulation, ...]:
-    """The method of every circuit width, each checked against the noise model and memory."""
+    """The method of every circuit width, each checked against the noise model and memory.
+
+    A Qiskit backend simulates (or runs) with its own memory model: none here; its device
+    must sample when ``exact`` is false and hold the circuits.
+    """
+    if isinstance(config.backend, QiskitBackendConfig):
+        config.backend.check_exact(exact, list(objective.circuits))
+        for circuit in objective.circuits[:1]:
+            problem = check_folding(config.mitigation, circuit, None)
+            if problem:
+                raise ConfigError(f"mitigation.zne: {problem}")
+        return ()
     key, spec = backend_spec(config)
     simulator = local_simulator(spec)
     model = simulator.noise
@@ -242,14 +263,19 @@ def local_simulator(spec: LocalBackendConfig) -> LocalSimulator:
 
 
 def make_backend(
-    spec: LocalBackendConfig | FaultyBackendConfig, mitigation: MitigationConfig | None = None
+    spec: LocalBackendConfig | FaultyBackendConfig | QiskitBackendConfig,
+    mitigation: MitigationConfig | None = None,
 ) -> Backend:
-    """The configured backend: the local simulator, or a fault-injecting wrapper of it.
+    """The configured backend: the local simulator, a fault-injecting wrapper of it, or Qiskit.
 
     With ``mitigation``, wrapped in ``qt.Mitigated`` (outside: faults hit its inner calls).
     """
     inner = spec.inner if isinstance(spec, FaultyBackendConfig) else spec
-    backend: Backend = local_simulator(inner)
+    backend: Backend
+    if isinstance(inner, QiskitBackendConfig):
+        backend = inner.build()
+    else:
+        backend = local_simulator(inner)
     if isinstance(spec, FaultyBackendConfig):
         backend = FaultyBackend(backend, seed=spec.seed, profile=spec.profile())
     return backend if mitigation is None else mitigation.wrap(backend)

@@ -1,9 +1,10 @@
 """Run configurations: YAML files validated by pydantic before anything runs.
 
 A config names the problem (a built-in from ``qt.problems``, or an ansatz and an observable),
-the optimizer, the gradient and its shots, budgets, stop rules, the backend (``local`` or a
-``faulty`` wrapper for chaos runs), its error mitigation (:mod:`qtrain.app.mitigation_config`),
-the executor (retries, chunking, Dask) and the run folder.
+the optimizer, the gradient and its shots, budgets, stop rules, the backend (``local``, a
+``faulty`` wrapper for chaos runs, or ``qiskit``: :mod:`qtrain.app.qiskit_config`), its error
+mitigation (:mod:`qtrain.app.mitigation_config`), the executor (retries, chunking, Dask) and
+the run folder.
 Every mistake — an unknown key, a wrong type, an impossible value — is a ``ConfigError``
 naming the key and what is allowed::
 
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from qtrain.app.config_errors import KeyedError, StrictModel, describe
 from qtrain.app.mitigation_config import MitigationConfig, check_gradient
 from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
+from qtrain.app.qiskit_config import QiskitBackendConfig
 from qtrain.backends.faulty import FaultProfile
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.grad.api import METHODS
@@ -302,9 +304,9 @@ class RunConfig(StrictModel):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
     monitor: MonitorConfig | None = None
-    backend: Annotated[LocalBackendConfig | FaultyBackendConfig, Field(discriminator="name")] = (
-        Field(default_factory=LocalBackendConfig)
-    )
+    backend: Annotated[
+        LocalBackendConfig | FaultyBackendConfig | QiskitBackendConfig, Field(discriminator="name")
+    ] = Field(default_factory=LocalBackendConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     store: bool | Path | StoreConfig = True
     run: RunDirConfig = Field(default_factory=RunDirConfig)
@@ -328,11 +330,14 @@ class RunConfig(StrictModel):
             )
         if custom and (self.circuit is None or self.observable is None):
             raise ValueError("a custom objective needs both circuit and observable")
-        local = (
-            self.backend.inner if isinstance(self.backend, FaultyBackendConfig) else self.backend
-        )
-        noisy = local.noise_model() is not None or local.method not in ("auto", "statevector")
-        if self.gradient.method == "adjoint" and noisy:
+        local = self.backend
+        if isinstance(local, FaultyBackendConfig):
+            local = local.inner
+        if isinstance(local, QiskitBackendConfig):
+            local.check_gradient(self.gradient.method)
+        elif self.gradient.method == "adjoint" and (
+            local.noise_model() is not None or local.method not in ("auto", "statevector")
+        ):
             raise KeyedError("gradient.method", ADJOINT_NOISY)
         check_gradient(self.gradient.method, self.gradient.shots, self.mitigation)
         return self

@@ -38,6 +38,7 @@ from qtrain.app.config import (
     parse_config,
 )
 from qtrain.app.mitigation_config import mitigation_plan
+from qtrain.app.qiskit_config import QiskitBackendConfig
 from qtrain.backends.protocol import Task
 from qtrain.errors import CheckpointError, ExtrapolationError, StateTooLargeError
 from qtrain.exec.dry_run import dry_run
@@ -115,7 +116,8 @@ def _problem_report(prepared: Prepared) -> Report | None:
     _, spec = backend_spec(prepared.config)
     noisy = spec.noise_model() is not None or spec.method != "auto"
     mitigation = prepared.config.mitigation
-    if problem is None and not noisy and mitigation is None:
+    qiskit = isinstance(prepared.config.backend, QiskitBackendConfig)
+    if problem is None and not noisy and mitigation is None and not qiskit:
         return None
 
     def loss(terms: NDArray[np.float64] | None) -> float | None:
@@ -124,8 +126,13 @@ def _problem_report(prepared: Prepared) -> Report | None:
     def report(theta: NDArray[np.float64]) -> dict[str, Any]:
         ideal = objective.exact_terms(theta)
         raw = _noisy_terms(prepared, theta) if noisy else ideal
-        terms = raw if mitigation is None else _noisy_terms(prepared, theta, mitigated=True)
+        if qiskit:  # its values are the device's: the problem's numbers are the ideal ones
+            terms: NDArray[np.float64] | None = ideal
+        else:
+            terms = raw if mitigation is None else _noisy_terms(prepared, theta, mitigated=True)
         out: dict[str, Any] = {}
+        if qiskit:
+            out["backend"] = {**noise_description(prepared), "ideal_loss": loss(ideal)}
         if problem is not None and terms is not None:
             out["problem"] = {"name": problem.name, "report": problem.report(terms)}
         if noisy:
@@ -139,8 +146,8 @@ def _problem_report(prepared: Prepared) -> Report | None:
             out["mitigation"] = {
                 "readout": None if readout is None else readout.describe(),
                 "zne": None if zne is None else zne.describe(),
-                "mitigated_loss": loss(terms),
-                "unmitigated_loss": loss(raw),
+                "mitigated_loss": None if qiskit else loss(terms),
+                "unmitigated_loss": None if qiskit else loss(raw),
             }
         return out
 
@@ -168,7 +175,12 @@ def _noisy_terms(
 
 
 def noise_description(prepared: Prepared) -> dict[str, Any]:
-    """The simulator of a run in words: requested and chosen methods, noise model, source."""
+    """The simulator of a run in words: requested and chosen methods, noise model, source.
+
+    A Qiskit backend: its device and options (``QiskitBackendConfig.describe``).
+    """
+    if isinstance(prepared.config.backend, QiskitBackendConfig):
+        return prepared.config.backend.describe()
     _, spec = backend_spec(prepared.config)
     model = spec.noise_model()
     return {

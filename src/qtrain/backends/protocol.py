@@ -18,6 +18,13 @@ that would give different numbers never share rows. A backend declares it with a
 ``identity()`` method returning a JSON-able mapping; a wrapper nests its inner backend's
 identity under ``"inner"``, so noise models, mitigation and calibrations extend it by
 adding keys. A backend without ``identity()`` is named by its class and ``name`` alone.
+
+Optional capability, *asynchronous jobs* (:class:`Asynchronous`): a backend whose calls are
+jobs at a provider offers ``submit`` (send, return at once with a :class:`Submission`),
+``collect`` (wait, then one result per task) and ``attach`` (rebuild a submission from its
+JSON ``ref`` in another process). The executor then writes every submission's ``ref`` to
+the result store before waiting (``exec.jobs``), so a run killed while jobs are pending
+re-attaches to them when it resumes instead of paying for them again.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 
 __all__ = [
+    "Asynchronous",
     "Backend",
     "BackendLimits",
     "Identified",
     "Result",
+    "Submission",
     "Task",
     "backend_identity",
     "fresh_seed",
@@ -186,6 +195,42 @@ class Backend(Protocol):
         ``None`` in place of a result means that task's result is missing (a partial result);
         the executor resubmits it.
         """
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class Submission:
+    """Work handed to a provider: what :meth:`Asynchronous.collect` waits for.
+
+    Attributes:
+        ref: JSON-able, enough for :meth:`Asynchronous.attach` to find the jobs again in
+            another process (job ids; never a credential). The executor stores it.
+        state: the backend's own in-process handle (job objects, the tasks' layouts).
+    """
+
+    ref: Mapping[str, Any]
+    state: Any = None
+
+
+@runtime_checkable
+class Asynchronous(Protocol):
+    """A backend whose calls are jobs that outlive the process that submitted them."""
+
+    def submit(self, tasks: Sequence[Task]) -> Submission:
+        """Check and send ``tasks``; return without waiting for results."""
+        ...
+
+    def attach(self, ref: Mapping[str, Any], tasks: Sequence[Task]) -> Submission:
+        """The submission ``ref`` names, for the same ``tasks``, retrieved from the provider.
+
+        Raises:
+            JobLostError: the provider cannot retrieve the jobs (it cannot look jobs up by
+                id, or forgot them); the caller submits the work again.
+        """
+        ...
+
+    def collect(self, submission: Submission) -> Sequence[Result | None]:
+        """Wait for ``submission``; one result per task (``None``: its job failed)."""
         ...
 
 

@@ -1,28 +1,39 @@
-"""``QiskitBackend``: the backend protocol over a Qiskit ``BackendV2`` (Aer, fake devices).
+"""``QiskitBackend``: the backend protocol over Qiskit: Aer, fake devices, IBM devices, primitives.
 
-Needs the ``qiskit`` extra (``qiskit``, ``qiskit-aer``; ``qiskit-ibm-runtime`` for fake
-devices). Every circuit is transpiled once per fingerprint (``backends.qiskit_compile``);
-each task is then one primitive job:
+Needs the ``qiskit`` extra (``qiskit``, ``qiskit-aer``; ``qiskit-ibm-runtime`` for devices).
+What it runs on is a target (``backends.qiskit_target``): an ``AerSimulator``, a fake device
+simulated with its noise, an IBM device through qiskit-ibm-runtime's client-side sampler (job,
+batch or session mode), or any SamplerV2-like primitive. Every circuit is transpiled once per
+fingerprint (``backends.qiskit_compile``); then
 
-* **sampled** (``shots`` given): one Sampler PUB per (measurement group, distinct shot
-  count) with all its rows as one parameter array; bit strings become each group's mean and
-  variance with the local simulator's statistics (``backends.qiskit_counts``). A task's seed
-  is the sampler's seed: the same task gives the same numbers.
-* **exact** (``shots=None``): Aer's ``EstimatorV2`` with precision 0 (its exact
-  ``save_expectation_value`` path), one PUB per observable. Only on an ``AerSimulator``:
-  a device (a fake device included) refuses exact tasks before any job.
+* **sampled** tasks (``shots`` given): one Sampler PUB per (measurement group, distinct shot
+  count) with all its rows as one parameter array, split to the device's circuits-per-job
+  and shots-per-circuit limits (``backends.qiskit_jobs``); bit strings become each group's
+  mean and variance with the local simulator's statistics (``backends.qiskit_counts``). On
+  Aer a task's seed is the sampler's seed: the same task gives the same numbers.
+* **exact** tasks (``shots=None``): Aer's ``EstimatorV2`` with precision 0 (its exact
+  ``save_expectation_value`` path), one PUB per observable; only on an ``AerSimulator`` — a
+  device refuses exact tasks before any job.
 
-Primitives: Aer's ``SamplerV2`` / ``EstimatorV2`` on the ``AerSimulator`` itself, or on
-``AerSimulator.from_backend(device)`` for a fake device — what qiskit-ibm-runtime's local
-mode runs too. Its non-deprecated client-side ``executor_sampler.Sampler`` (0.50+) also runs
-fake devices offline, but rounds every bound angle to 5 decimals of π/2 by default
-(``simulator.angle_decimals``) and restarts one seed for every PUB, so it is not used here.
+Calls are asynchronous (``backends.protocol.Asynchronous``): :meth:`QiskitBackend.submit`
+sends every job and returns; :meth:`QiskitBackend.collect` waits (Aer's in-process jobs are
+joined, a provider's are polled) and records queue and execution time apart;
+:meth:`QiskitBackend.attach` finds a submission's jobs again by id through the provider's
+service, so the executor's job journal (``exec.jobs``) re-attaches after a crash. A job the
+provider reports failed or cancelled is a missing result, retried by the executor.
+
+qiskit-ibm-runtime 0.50+ deprecates its ``SamplerV2``/``EstimatorV2`` for the client-side
+``executor_sampler.Sampler``, used here for IBM devices. Fake devices run on Aer's own
+primitives instead: the client-side sampler's local mode rounds every bound angle to 5
+decimals of π/2 (``simulator.angle_decimals``) and restarts one seed for every PUB.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
+import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,40 +41,77 @@ from typing import Any
 from qtrain.extras import require
 
 require("qiskit_aer", extra="qiskit", purpose="qtrain.backends.qiskit (QiskitBackend)")
+# Aer's OpenMP threads spin while idle by default: on a busy machine a small gradient took
+# 0.24 s instead of 0.035 s (docs/performance.md). A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402  # after the check, so a missing extra is one clear error
 from numpy.typing import NDArray  # noqa: E402
-from qiskit_aer import AerSimulator  # noqa: E402
-from qiskit_aer.primitives import EstimatorV2, SamplerV2  # noqa: E402
+from qiskit_aer.primitives import EstimatorV2  # noqa: E402
 
-from qtrain.backends.protocol import BackendLimits, Result, Task, fresh_seed  # noqa: E402
+from qtrain.backends.protocol import BackendLimits, Result, Submission, Task, fresh_seed  # noqa: E402
 from qtrain.backends.qiskit_calibration import calibration_from_target  # noqa: E402
-from qtrain.backends.qiskit_compile import CLBITS, Compiled, compile_circuit  # noqa: E402
-from qtrain.backends.qiskit_counts import group_statistics, outcome_counts  # noqa: E402
-from qtrain.errors import ConfigError, DeviceCapabilityError  # noqa: E402
+from qtrain.backends.qiskit_compile import Compiled, compile_circuit  # noqa: E402
+from qtrain.backends.qiskit_jobs import (  # noqa: E402
+    JobTimes,
+    Slot,
+    Work,
+    aggregate,
+    fetch,
+    pack_jobs,
+    plan_pieces,
+    sampler_pub,
+    wait_for,
+)
+from qtrain.backends.qiskit_target import (  # noqa: E402
+    calibration_digest,
+    max_circuits_of,
+    max_shots_of,
+    noise_digest,
+    resolve_target,
+)
+from qtrain.errors import (  # noqa: E402
+    ConfigError,
+    DeviceCapabilityError,
+    JobFailedError,
+    JobLostError,
+)
+from qtrain.logs import emit  # noqa: E402
 from qtrain.noise.calibration import Calibration  # noqa: E402
-from qtrain.sim.measure import GroupPlan, measurement_plan  # noqa: E402
+from qtrain.sim.measure import measurement_plan  # noqa: E402
 
 __all__ = ["QiskitBackend"]
 
 _SAMPLING_SCHEME = 1  # bump when the numbers of a given (task, seed) change
-_Slot = tuple[int, GroupPlan, NDArray[np.intp]]  # (observable, group, rows) of one PUB
+_CALIBRATION_KEYS = ("strict", "any")
+_LOG = logging.getLogger("qtrain.exec")
 
 
 class QiskitBackend:
-    """Run qtrain tasks on a Qiskit ``BackendV2``: an ``AerSimulator`` or a (fake) device.
+    """Run qtrain tasks on Qiskit: an ``AerSimulator``, a (fake) IBM device or a primitive.
 
     Args:
-        target: the ``BackendV2``. An ``AerSimulator`` runs exact and sampled tasks; any
-            other backend (``FakeManilaV2()`` …) is a device: sampled tasks only, simulated
-            locally by ``AerSimulator.from_backend`` with the device's noise.
+        target: a ``BackendV2`` (``AerSimulator(...)``: exact and sampled; a device such as
+            ``FakeManilaV2()`` or an IBM backend: sampled only) or a SamplerV2-like primitive
+            (``backends.qiskit_target``).
         transpile: extra keyword arguments for ``qiskit.transpile`` (``layout_method``,
             ``initial_layout``, ``routing_method`` …), part of the identity.
         optimization_level: ``transpile``'s optimization level.
         seed_transpiler: ``transpile``'s seed (layout and routing are then reproducible).
+        execution: ``"job"``, ``"batch"`` or ``"session"``: qiskit-ibm-runtime's execution
+            mode for an IBM device (accepted, without effect, for local targets).
+        service: retrieves jobs by id (``service.job(job_id)``) so that a resumed run
+            re-attaches to pending jobs; an IBM backend's own service by default.
+        calibration_key: ``"strict"`` (default): the device's calibration snapshot is part of
+            the identity (the store never serves a row measured under another calibration);
+            ``"any"``: rows are reused across calibrations.
+        poll_s: first interval between status polls of a provider's job (it grows ×1.5 up
+            to 5 s).
+        max_circuits: circuits per job (default: the device's stated limit, none for Aer).
 
     Raises:
-        ConfigError: ``target`` is not a ``BackendV2``, or a transpile option is not JSON.
+        ConfigError: a target that is neither, a transpile option that is not JSON, an
+            unknown execution mode or calibration policy.
     """
 
     def __init__(
@@ -73,31 +121,74 @@ class QiskitBackend:
         transpile: Mapping[str, Any] | None = None,
         optimization_level: int = 1,
         seed_transpiler: int | None = None,
+        execution: str = "job",
+        service: Any = None,
+        calibration_key: str = "strict",
+        poll_s: float = 0.05,
+        max_circuits: int | None = None,
     ) -> None:
-        if not all(hasattr(target, a) for a in ("target", "num_qubits", "name", "run")):
-            raise ConfigError(f"QiskitBackend needs a qiskit BackendV2, got {target!r}")
         options = dict(transpile or {})
         options.update(optimization_level=optimization_level, seed_transpiler=seed_transpiler)
         try:
             json.dumps(options, sort_keys=True)
         except TypeError as exc:
             raise ConfigError(f"transpile options must be plain JSON values: {exc}") from None
-        self.backend = target
-        self.is_simulator = isinstance(target, AerSimulator)
-        self.simulator: AerSimulator = (
-            target if self.is_simulator else AerSimulator.from_backend(target)
-        )
+        if calibration_key not in _CALIBRATION_KEYS:
+            raise ConfigError(
+                f"calibration_key must be one of {', '.join(_CALIBRATION_KEYS)}, got "
+                f"{calibration_key!r}"
+            )
+        self.target = resolve_target(target, execution=execution, service=service)
+        self.backend = self.target.device
+        self.is_simulator = self.target.kind == "aer"
+        self.n_qubits = int(self.backend.num_qubits)  # Aer rebuilds its Target on each read
         self.transpile_options = options
+        self.calibration_key = calibration_key
+        self.poll_s = float(poll_s)
+        if max_circuits is not None and (not isinstance(max_circuits, int) or max_circuits < 1):
+            raise ConfigError(f"max_circuits must be a positive int, got {max_circuits!r}")
+        stated = None if self.is_simulator else max_circuits_of(self.backend)
+        self.max_circuits = max_circuits or stated or (1 << 30)
+        self.max_shots = max_shots_of(self.backend) or (1 << 62)
         self._compiled: dict[str, Compiled] = {}
         self._calibration: tuple[Calibration | None] | None = None
+        self._inflight: dict[int, list[Work]] = {}
+        self._lock = threading.Lock()
 
     @property
     def calibration(self) -> Calibration | None:
-        """The device's calibration snapshot (cached); ``None`` for a plain ``AerSimulator``."""
+        """The device's calibration snapshot (cached).
+
+        ``None`` for an ``AerSimulator`` target and for a device whose target reports no
+        T1/T2 (it has no calibration to name).
+        """
         if self._calibration is None:
-            found = None if self.is_simulator else calibration_from_target(self.backend)
+            props = self.backend.target.qubit_properties
+            reported = bool(props) and all(q is not None and q.t1 is not None for q in props)
+            found = None
+            if not self.is_simulator and reported:
+                found = calibration_from_target(self.backend)
             self._calibration = (found,)
         return self._calibration[0]
+
+    def refresh_calibration(self) -> Calibration | None:
+        """Read the device's calibration again (an IBM backend's ``refresh()`` first).
+
+        Under ``calibration_key="strict"`` a changed snapshot changes :meth:`identity`, so
+        rows measured under the old one are not reused; ``identity_epoch`` tells the
+        executor to recompute its key.
+        """
+        if self.target.kind == "ibm":  # a fake device's refresh() downloads: never here
+            self.backend.refresh()
+        self._calibration = None
+        return self.calibration
+
+    @property
+    def identity_epoch(self) -> str | None:
+        """Changes exactly when :meth:`identity` does over this object's life (calibration)."""
+        if self.calibration_key != "strict" or self.calibration is None:
+            return None
+        return calibration_digest(self.calibration)
 
     @property
     def name(self) -> str:
@@ -106,15 +197,11 @@ class QiskitBackend:
 
     @property
     def limits(self) -> BackendLimits:
-        """The device's qubits; its shot limit where the backend states one."""
-        max_shots = _max_shots(self.backend)
-        return BackendLimits(
-            max_shots=max_shots if max_shots is not None else BackendLimits().max_shots,
-            max_qubits=int(self.backend.num_qubits),
-        )
+        """The device's qubits (shots above its per-circuit limit are split into PUBs)."""
+        return BackendLimits(max_qubits=self.n_qubits)
 
     def identity(self) -> dict[str, object]:
-        """Provider, device, transpile options and, for Aer, the method and noise."""
+        """Provider, device, transpile options; Aer's method and noise; the calibration."""
         kind = type(self.backend)
         identity: dict[str, object] = {
             "backend": self.name,
@@ -124,11 +211,17 @@ class QiskitBackend:
             "transpile": dict(sorted(self.transpile_options.items())),
             "sampling": _SAMPLING_SCHEME,
         }
+        if self.target.kind == "primitive":
+            primitive = type(self.target.sampler(0))
+            identity["primitive"] = f"{primitive.__module__}.{primitive.__qualname__}"
         if self.is_simulator:
             options = self.backend.options
             identity["method"] = str(options.method)
             noise = options.noise_model
-            identity["noise"] = None if noise is None else _noise_digest(noise)
+            identity["noise"] = None if noise is None else noise_digest(noise)
+        epoch = self.identity_epoch
+        if epoch is not None:
+            identity["calibration"] = epoch
         return identity
 
     def compiled(self, task: Task) -> Compiled:
@@ -139,125 +232,171 @@ class QiskitBackend:
             found = compile_circuit(
                 task.circuit,
                 self.backend,
-                device_qubits=int(self.backend.num_qubits),
+                device_qubits=self.n_qubits,
                 is_aer=self.is_simulator,
                 options=self.transpile_options,
             )
             self._compiled[key] = found
         return found
 
-    def run(self, tasks: Sequence[Task]) -> list[Result]:
-        """Run every task, one job each; every task is checked and transpiled first.
+    def run(self, tasks: Sequence[Task]) -> list[Result | None]:
+        """Submit every task and wait: :meth:`collect` of :meth:`submit`."""
+        return self.collect(self.submit(tasks))
 
-        Raises:
-            DeviceCapabilityError: exact values asked of a device, a circuit larger than
-                the device or one it cannot transpile — before any job is submitted.
-        """
+    def _checked(self, tasks: Sequence[Task]) -> list[Compiled]:
         for task in tasks:
             if task.shots is None and not self.is_simulator:
                 raise DeviceCapabilityError(
                     f"exact values need a simulator: give shots ({self.backend.name!r} is a "
                     "device); nothing was submitted"
                 )
-        compiled = [self.compiled(task) for task in tasks]
-        return [
-            self._exact(task, c) if task.shots is None else self._sampled(task, c)
-            for task, c in zip(tasks, compiled, strict=True)
-        ]
+        return [self.compiled(task) for task in tasks]
 
-    def _exact(self, task: Task, compiled: Compiled) -> Result:
-        estimator = EstimatorV2.from_backend(self.simulator, options={"default_precision": 0})
-        binds: NDArray[np.float64] | None = compiled.bindings(task.params)
-        rows = task.params.shape[0]
-        if binds is not None and binds.shape[1] == 0:
-            binds = None  # Aer runs only the first row of an empty parameter array
-        pubs = [(compiled.circuit, compiled.sparse_op(obs), binds) for obs in task.observables]
-        start = time.perf_counter()
-        job = estimator.run(pubs, precision=0.0)
-        results = job.result()
-        values = np.stack(
-            [np.broadcast_to(np.asarray(r.data.evs, dtype=np.float64), (rows,)) for r in results],
-            axis=1,
-        )
-        metadata = self._metadata(job, start, rows)
-        return Result(values.reshape(rows, len(task.observables)), None, 0, metadata)
+    def submit(self, tasks: Sequence[Task]) -> Submission:
+        """Check and transpile every task, then send their jobs; returns without waiting.
 
-    def _sampled(self, task: Task, compiled: Compiled) -> Result:
+        Raises:
+            DeviceCapabilityError: exact values asked of a device, a circuit larger than
+                the device or one it cannot transpile — before any job is submitted.
+        """
+        compiled = self._checked(tasks)
+        work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
+        for item in work:
+            item.jobs = [self._send(item, pack) for pack in item.packs]
+            item.submitted = time.time()
+        with self._lock:
+            self._inflight[id(tasks)] = work
+        ref = {"backend": self.name, "jobs": [[str(j.job_id()) for j in w.jobs] for w in work]}
+        return Submission(ref, (id(tasks), work))
+
+    def attach(self, ref: Mapping[str, Any], tasks: Sequence[Task]) -> Submission:
+        """The jobs ``ref`` names, retrieved through the service, for the same ``tasks``.
+
+        Raises:
+            JobLostError: no service can retrieve jobs (Aer runs them in-process), the ref
+                does not fit the tasks, or the provider cannot find a job.
+        """
+        service = self.target.service
+        if service is None:
+            raise JobLostError(f"{self.name} cannot retrieve jobs by id (no service)")
+        ids = ref.get("jobs")
+        compiled = self._checked(tasks)
+        work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
+        if not isinstance(ids, list) or [len(i) for i in ids] != [len(w.packs) for w in work]:
+            raise JobLostError(f"{self.name}: the recorded jobs {ids!r} do not fit these tasks")
+        for item, job_ids in zip(work, ids, strict=True):
+            try:
+                item.jobs = [service.job(str(job_id)) for job_id in job_ids]
+            except Exception as error:  # any provider's "no such job"
+                message = f"{self.name}: cannot retrieve job(s) {job_ids}: {error}"
+                raise JobLostError(message) from None
+            item.submitted = time.time()
+        with self._lock:
+            self._inflight[id(tasks)] = work
+        return Submission(dict(ref), (id(tasks), work))
+
+    def collect(self, submission: Submission) -> list[Result | None]:
+        """Wait for every job of ``submission``; one result per task (``None``: a job failed)."""
+        call, work = submission.state
+        try:
+            return [self._collect(item) for item in work]
+        finally:
+            with self._lock:
+                self._inflight.pop(call, None)
+
+    def cancel(self, tasks: Sequence[Task]) -> None:
+        """Cancel the jobs of the call running ``tasks`` (it timed out), best effort."""
+        with self._lock:
+            work = self._inflight.get(id(tasks), [])
+        for item in work:
+            for job in item.jobs:
+                try:
+                    job.cancel()
+                except Exception:  # finished, or not cancellable: nothing to do
+                    continue
+
+    def close(self) -> None:
+        """Close the batch or session an IBM target opened."""
+        self.target.close()
+
+    def _plan(self, task: Task, compiled: Compiled) -> Work:
+        if task.shots is None:
+            return Work(task, compiled, None, [], [], [[]], [], 0.0)
         shots = task.shot_matrix()
-        assert shots is not None  # sampled tasks only
-        seed = task.seed if task.seed is not None else fresh_seed()
-        binds = compiled.bindings(task.params)
-        pubs: list[tuple[Any, NDArray[np.float64] | None, int]] = []
-        slots: list[_Slot] = []
+        assert shots is not None  # sampled
+        slots, counts = [], []
         g = 0
         for o, observable in enumerate(task.observables):
             for group in measurement_plan(observable, compiled.n_qubits).groups:
                 circuit = compiled.measured(group.rotations)
                 for count in np.unique(shots[:, g]):
-                    rows = np.flatnonzero(shots[:, g] == count)
-                    pubs.append(_sampler_pub(circuit, binds[rows], int(count)))
-                    slots.append((o, group, rows))
+                    slots.append(Slot(o, group, circuit, np.flatnonzero(shots[:, g] == count)))
+                    counts.append(int(count))
                 g += 1
-        sampler = SamplerV2.from_backend(self.simulator, seed=seed)
-        start = time.perf_counter()
-        job = sampler.run(pubs)
-        results = job.result()
-        values, variances = self._aggregate(task, compiled, slots, results)
-        metadata = {**self._metadata(job, start, task.params.shape[0]), "seed": seed}
-        return Result(values, variances, int(shots.sum()), metadata)
+        pieces = plan_pieces(slots, counts, self.max_circuits, self.max_shots)
+        seed = task.seed if task.seed is not None else fresh_seed()
+        return Work(
+            task, compiled, seed, slots, pieces, pack_jobs(pieces, self.max_circuits), [], 0.0
+        )
 
-    @staticmethod
-    def _aggregate(
-        task: Task, compiled: Compiled, slots: Sequence[_Slot], results: Any
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        rows = task.params.shape[0]
-        constants = [measurement_plan(obs, compiled.n_qubits).constant for obs in task.observables]
-        values = np.tile(np.asarray(constants, dtype=np.float64), (rows, 1))
-        variances = np.zeros((rows, len(task.observables)))
-        for (o, group, picked), result in zip(slots, results, strict=True):
-            counts = outcome_counts(result.data[CLBITS], compiled.n_qubits, picked.size)
-            means, spreads = group_statistics(counts, group)
-            values[picked, o] += means
-            variances[picked, o] += spreads
-        return values, variances
+    def _send(self, item: Work, pack: list[int]) -> Any:
+        binds = item.compiled.bindings(item.task.params)
+        if item.task.shots is None:
+            return self._send_exact(item, binds)
+        pubs = []
+        for index in pack:
+            piece = item.pieces[index]
+            slot = item.slots[piece.slot]
+            pubs.append(sampler_pub(slot.circuit, binds[piece.rows], piece.shots))
+        assert item.seed is not None  # sampled work has one
+        return self.target.sampler(item.seed).run(pubs)
 
-    def _metadata(self, job: Any, start: float, rows: int) -> dict[str, object]:
+    def _send_exact(self, item: Work, binds: NDArray[np.float64] | None) -> Any:
+        assert self.target.simulator is not None  # exact tasks run on Aer only
+        estimator = EstimatorV2.from_backend(
+            self.target.simulator, options={"default_precision": 0}
+        )
+        if binds is not None and binds.shape[1] == 0:
+            binds = None  # Aer runs only the first row of an empty parameter array
+        compiled = item.compiled
+        pubs = [(compiled.circuit, compiled.sparse_op(o), binds) for o in item.task.observables]
+        return estimator.run(pubs, precision=0.0)
+
+    def _collect(self, item: Work) -> Result | None:
+        times = []
+        try:
+            for job in item.jobs:
+                times.append(wait_for(job, item.submitted, self.poll_s))
+        except JobFailedError as error:
+            message = f"{self.name}: {error}"
+            details = {"backend": self.name, "job_id": error.job_id, "status": error.status}
+            emit(_LOG, logging.WARNING, "exec.job_failed", message, **details)
+            return None
+        rows = item.task.params.shape[0]
+        metadata = self._metadata(item, times, rows)
+        if item.task.shots is None:
+            results = fetch(item.jobs[0])
+            values = np.stack(
+                [np.broadcast_to(np.asarray(r.data.evs, np.float64), (rows,)) for r in results],
+                axis=1,
+            )
+            return Result(values.reshape(rows, len(item.task.observables)), None, 0, metadata)
+        values, variances, terms = aggregate(item, [fetch(job) for job in item.jobs])
+        if terms is not None:
+            metadata["term_values"] = terms
+        shots = item.task.shot_matrix()
+        assert shots is not None  # sampled
+        return Result(values, variances, int(shots.sum()), {**metadata, "seed": item.seed})
+
+    def _metadata(self, item: Work, times: list[JobTimes], rows: int) -> dict[str, object]:
         metadata: dict[str, object] = {
             "backend": self.name,
-            "job_id": str(job.job_id()),
+            "job_ids": [str(job.job_id()) for job in item.jobs],
             "rows": rows,
-            "seconds": time.perf_counter() - start,
+            "queue_s": sum(t.queue_s for t in times),
+            "execution_s": sum(t.execution_s for t in times),
+            "seconds": time.time() - item.submitted,
         }
         if self.calibration is not None:  # a simulator names none (the ledger reads "" then)
             metadata["calibration_id"] = self.calibration.id
         return metadata
-
-
-def _sampler_pub(
-    circuit: Any, binds: NDArray[np.float64], shots: int
-) -> tuple[Any, NDArray[np.float64] | None, int]:
-    """A PUB for ``len(binds)`` rows of ``shots`` each.
-
-    Aer samples only the first row of an empty ``(R, 0)`` parameter array (the rest come
-    back all zeros), so a circuit without parameters runs ``R·shots`` shots in one row,
-    split into ``R`` rows by :func:`outcome_counts`.
-    """
-    if binds.shape[1] == 0:
-        return circuit, None, shots * binds.shape[0]
-    return circuit, binds, shots
-
-
-def _max_shots(target: Any) -> int | None:
-    configuration = getattr(target, "configuration", None)
-    if configuration is None:
-        return None
-    try:
-        shots = getattr(configuration(), "max_shots", None)
-    except (AttributeError, TypeError, NotImplementedError):
-        return None
-    return int(shots) if isinstance(shots, int) and shots > 0 else None
-
-
-def _noise_digest(noise: Any) -> str:
-    text = json.dumps(noise.to_dict(serializable=True), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

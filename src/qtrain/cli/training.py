@@ -211,7 +211,11 @@ def _simulation_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         memory = format_bytes(sim["bytes_per_row"])
         rows.append((label, f"{sim['method']}, {memory} per row ({sim['reason']})"))
     backend = report["backend"]
-    if backend["model"] is not None:
+    if backend.get("device") is not None:  # a Qiskit backend: its device, not a simulation
+        options = f"{backend['execution']} execution, optimization level "
+        options += f"{backend['optimization_level']}, seed_transpiler {backend['seed_transpiler']}"
+        rows.append(("backend", f"qiskit {backend['device']} ({options})"))
+    if backend.get("model") is not None:
         rows.append(("noise model", f"{backend['model'][:12]}, {backend['source']}"))
     return rows
 

@@ -238,6 +238,11 @@ def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
             value_with_error(summary["final_loss_exact"], None, 8),
         ),
     ]
+    device = (summary.get("backend") or {}).get("device")
+    if device is not None:  # a Qiskit run: no exact loss on the device; the ideal one instead
+        ideal = value_with_error(summary["backend"].get("ideal_loss"), None, 8)
+        rows[3] = ("ideal loss at final θ (local simulator)", ideal)
+        rows.insert(0, ("backend", f"qiskit {device}"))
     rows += _noise_rows(summary)
     if mitigation.get("unmitigated_loss") is not None:
         rows.append(("unmitigated loss at final θ", f"{mitigation['unmitigated_loss']:.8f}"))

@@ -40,11 +40,26 @@ class ExecutorCounters:
     recovered: int = 0  # rows of those results that were valid (stored, if there is a store)
     rejected_shots: int = 0  # shots of results that came back invalid
     overhead_shots: int = 0  # shots spent beside the tasks' own (readout calibration)
+    queue_s: float = 0.0  # seconds provider jobs waited in a queue (``metadata["queue_s"]``)
+    execution_s: float = 0.0  # seconds they ran (``metadata["execution_s"]``)
     latencies_s: list[float] = field(default_factory=list)
+
+    def record(self, results: Sequence[object]) -> None:
+        """Add what a call's results report beside their rows: overhead shots, job times."""
+        self.overhead_shots += overhead_shots(results)
+        for result in results:
+            metadata = getattr(result, "metadata", None)
+            if isinstance(metadata, dict):
+                self.queue_s += _seconds(metadata.get("queue_s"))
+                self.execution_s += _seconds(metadata.get("execution_s"))
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return asdict(self)
+
+
+def _seconds(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
 
 def overhead_shots(results: Iterable[object]) -> int:

@@ -95,7 +95,11 @@ class DaskExecutor(Executor):
         max_rows: rows per Dask task (default 64: enough per call, and enough calls to
             spread a gradient over the workers).
         connect_timeout_s: how long to wait for a scheduler before failing.
+
+    Jobs of an asynchronous backend are not journaled (``exec.jobs``): workers wait for them.
     """
+
+    journals_jobs = False
 
     def __init__(
         self,

@@ -65,10 +65,23 @@ def dry_run(
 ) -> DryRun:
     """Cost of ``tasks`` on ``backend``/``executor`` (as ``qt.expval`` would resolve them)."""
     runner = resolve_executor(backend, executor, store)
-    rows, unique, cached, shots = runner.preview(tasks)
+    rows, unique, cached, shots = preview(runner, tasks)
     estimate = getattr(runner.backend, "estimate_seconds", None)
     seconds = None
     if callable(estimate) and rows:
         share = (unique - cached) / rows  # dedup and the store shrink the work proportionally
         seconds = share * sum(float(estimate(task)) for task in tasks)
     return DryRun(len(tasks), rows, unique, cached, shots, seconds)
+
+
+def preview(executor: Executor, tasks: Sequence[Task]) -> tuple[int, int, int, int]:
+    """What ``executor.run(tasks)`` would do: ``(rows, unique rows, cached rows, shots)``."""
+    units = executor.units(tasks)
+    store = executor.store
+    cached = set(store.get_many(units.keys())) if store is not None else set()
+    spend = 0
+    for u in range(len(units)):
+        matrix = units.shots[units.task_of[u]]
+        if matrix is not None and not (cached and units.keys()[u] in cached):
+            spend += int(matrix[units.row_of[u]].sum())
+    return sum(o.size for o in units.owner), len(units), len(cached), spend

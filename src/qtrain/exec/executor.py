@@ -18,10 +18,9 @@ seed they really used, and each result records it as ``metadata["seed"]``. With 
 each call runs on its own thread (``exec.timeouts``), so an abandoned call never starves the
 next attempt; what it spends when it returns is counted, and its valid rows are stored.
 
-Rows stay in arrays throughout (``exec.keys.Units``, ``exec.ledger``): no object per row, no
-hashing unless a store or an error needs the keys, and a call of one task with distinct rows
-and no store sends the task itself to the backend. Its cost was 239 µs for a 33-row task and
-is about 30 µs now (docs/performance.md, "Execution layer").
+Rows stay in arrays (``exec.keys.Units``, ``exec.ledger``): no object per row, no hashing
+unless a store or an error needs the keys; a call of one task with distinct rows and no store
+sends the task itself (~30 µs for 33 rows, docs/performance.md, "Execution layer").
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import (
+    Asynchronous,
     Backend,
     BackendLimits,
     Result,
@@ -45,20 +45,19 @@ from qtrain.backends.protocol import (
 from qtrain.errors import (
     ConfigError,
     InvalidResultError,
-    ShotsError,
-    StateTooLargeError,
     ThrottledError,
     TransientExecutionError,
 )
 from qtrain.exec import events
 from qtrain.exec.chunks import incomplete, refuse_past_allowance, split_chunks
 from qtrain.exec.counters import ExecutorCounters, overhead_shots, prepare_backend
+from qtrain.exec.jobs import JobJournal, call_key, run_journaled
 from qtrain.exec.keys import Units, split_units
 from qtrain.exec.ledger import Block, Ledger
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore
 from qtrain.exec.timeouts import Abandoned, TimedCall
-from qtrain.exec.validation import Chunk, checks_for, invalid_reason
+from qtrain.exec.validation import Chunk, check_limits, checks_for, invalid_reason
 
 __all__ = ["Executor", "ExecutorCounters", "RetryPolicy", "resolve_executor"]
 
@@ -76,7 +75,12 @@ class Executor:
         max_workers: backend calls in flight at once (threads; for remote backends).
         max_abandoned: timed-out calls that may still be running at once; past it a call is
             refused with ``ExecutionError`` (the backend hangs).
+
+    With a store and an asynchronous backend (``QiskitBackend``), every call's jobs are
+    journaled in the store before the executor waits for them (``exec.jobs``).
     """
+
+    journals_jobs = True  # the Dask executor runs backends on workers: it does not
 
     def __init__(
         self,
@@ -102,7 +106,7 @@ class Executor:
         self.max_workers = max_workers
         self.counters = ExecutorCounters()
         self._abandoned = Abandoned(max_abandoned)
-        self._digest: tuple[object, str] | None = None  # (backend, its identity digest)
+        self._digest: tuple[object, object, str] | None = None  # (backend, epoch, digest)
         # Timed calls run on threads of their own (exec.timeouts); concurrent calls here.
         self._calls = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="qtrain-submit"
@@ -118,29 +122,18 @@ class Executor:
         """The backend's limits."""
         return self.backend.limits
 
-    def _check_limits(self, task: Task, shots: NDArray[np.int64] | None) -> None:
-        limits = self.backend.limits
-        if limits.max_qubits is not None and task.circuit.n_qubits > limits.max_qubits:
-            raise StateTooLargeError(
-                f"{self.name} runs at most {limits.max_qubits} qubits, got {task.circuit.n_qubits}"
-            )
-        if shots is not None and shots.size and int(shots.max()) > limits.max_shots:
-            raise ShotsError(
-                f"{int(shots.max())} shots per row and group exceed {self.name}'s limit of "
-                f"{limits.max_shots}"
-            )
-
     def backend_digest(self) -> str:
-        """The backend's identity digest (hashed into every row key), once per backend."""
-        if self._digest is None or self._digest[0] is not self.backend:
-            self._digest = (self.backend, identity_digest(self.backend))
-        return self._digest[1]
+        """The backend's identity digest (in every row key), once per backend and epoch."""
+        epoch = getattr(self.backend, "identity_epoch", None)  # a calibration that changed
+        if self._digest is None or self._digest[:2] != (self.backend, epoch):
+            self._digest = (self.backend, epoch, identity_digest(self.backend))
+        return self._digest[2]
 
-    def _units(self, tasks: Sequence[Task]) -> Units:
+    def units(self, tasks: Sequence[Task]) -> Units:
         """Validated shot matrices and the distinct row units of ``tasks``."""
         shots = [task.shot_matrix() for task in tasks]
         for task, matrix in zip(tasks, shots, strict=True):
-            self._check_limits(task, matrix)
+            check_limits(self.name, self.backend.limits, task, matrix)
         return split_units(tasks, shots, self.backend_digest())
 
     def run(self, tasks: Sequence[Task], *, max_shots: int | None = None) -> list[Result]:
@@ -156,7 +149,7 @@ class Executor:
                 replace(task, seed=seed) if task.seed is None and task.shots is not None else task
                 for task in tasks
             ]
-        units = self._units(tasks)
+        units = self.units(tasks)
         self.counters.deduplicated += sum(o.size for o in units.owner) - len(units)
         ledger = Ledger(len(units))
         # Unit u is row u of a simple call: its units array doubles as the pending list, which
@@ -188,17 +181,6 @@ class Executor:
             mine = np.flatnonzero(hit & (units.task_of == t))
             ledger.add_stored(mine, [found[keys[u]] for u in mine])
         return np.flatnonzero(~hit)
-
-    def preview(self, tasks: Sequence[Task]) -> tuple[int, int, int, int]:
-        """What :meth:`run` would do: ``(rows, unique rows, cached rows, shots to spend)``."""
-        units = self._units(tasks)
-        cached = set(self.store.get_many(units.keys())) if self.store is not None else set()
-        spend = 0
-        for u in range(len(units)):
-            matrix = units.shots[units.task_of[u]]
-            if matrix is not None and not (cached and units.keys()[u] in cached):
-                spend += int(matrix[units.row_of[u]].sum())
-        return sum(o.size for o in units.owner), len(units), len(cached), spend
 
     def _execute(
         self,
@@ -245,20 +227,34 @@ class Executor:
         """Where a call runs: here, in this process (the Dask executor sends it to a worker)."""
         return self.backend.run(tasks)
 
+    def _journal_key(self, group: list[Chunk], units: Units) -> str | None:
+        """The call's job-journal key (``exec.jobs``); ``None``: this call is not journaled."""
+        if self.store is None or not (
+            self.journals_jobs and isinstance(self.backend, Asynchronous)
+        ):
+            return None
+        return call_key([[units.keys()[u] for u in chunk.units.tolist()] for chunk in group])
+
+    def _run_tasks(self, tasks: list[Task], key: str | None) -> Sequence[Result | None]:
+        if key is None or self.store is None:
+            return self._run_backend(tasks)
+        assert isinstance(self.backend, Asynchronous)  # a key is formed only then
+        return run_journaled(self.backend, tasks, JobJournal(self.store), key, self.name)
+
     def _cancel(self, tasks: list[Task]) -> None:
         """Ask the backend to stop the call running ``tasks`` (it timed out), if it can."""
         cancel = getattr(self.backend, "cancel", None)
         if callable(cancel):
             cancel(tasks)
 
-    def _call(self, group: list[Chunk], units: Units) -> list[Result | None]:
+    def _call(self, group: list[Chunk], units: Units, key: str | None) -> list[Result | None]:
         tasks = [c.task for c in group]
         started = time.perf_counter()
         try:
             if self.retry.timeout_s is None:  # no thread hop when there is nothing to time out
-                results: list[Result | None] = list(self._run_backend(tasks))
+                results: list[Result | None] = list(self._run_tasks(tasks, key))
             else:
-                results = self._timed(tasks, group, units, self.retry.timeout_s)
+                results = self._timed(tasks, group, units, key, self.retry.timeout_s)
         finally:
             self.counters.latencies_s.append(time.perf_counter() - started)
         if len(results) != len(tasks):
@@ -268,12 +264,17 @@ class Executor:
         return results
 
     def _timed(
-        self, tasks: list[Task], group: list[Chunk], units: Units, timeout_s: float
+        self,
+        tasks: list[Task],
+        group: list[Chunk],
+        units: Units,
+        key: str | None,
+        timeout_s: float,
     ) -> list[Result | None]:
         """Run one call on its own thread; abandon it (and cancel) after ``timeout_s``."""
         self._abandoned.check_room(self.name)
         call = TimedCall(
-            lambda: self._run_backend(tasks), lambda late: self._settle(late, group, units)
+            lambda: self._run_tasks(tasks, key), lambda late: self._settle(late, group, units, key)
         )
         if not call.wait(timeout_s, self._abandoned.add):
             self.counters.abandoned += 1
@@ -285,7 +286,7 @@ class Executor:
         assert call.results is not None  # no error: the call returned
         return call.results
 
-    def _settle(self, call: TimedCall, group: list[Chunk], units: Units) -> None:
+    def _settle(self, call: TimedCall, group: list[Chunk], units: Units, key: str | None) -> None:
         """An abandoned call came back (on its thread): count its shots, store its rows."""
         spent, finished, lost = 0, [], None
         try:
@@ -295,8 +296,8 @@ class Executor:
                 if result is not None:  # it ran: the shots are spent
                     spent += 0 if chunk.shots is None else int(chunk.shots.sum())
                     if not invalid_reason(chunk, result, **checks_for(self.backend)):
-                        finished.append(self._block(chunk, result))
-            self._commit(finished, units)  # paid for: a later run reads them for free
+                        finished.append(Block.of(chunk, result))
+            self._commit(finished, units, key)  # paid for: a later run reads them for free
         except Exception as error:  # on a thread of its own: reported, never raised
             lost = error
         with self._abandoned.lock:
@@ -305,11 +306,16 @@ class Executor:
         self._abandoned.discard(call)
         events.abandoned_returned(self.name, group, units, spent, error=call.error, lost=lost)
 
-    def _commit(self, finished: list[Block], units: Units) -> None:
-        """Write ``finished`` blocks to the store (if any) in one transaction."""
+    def _commit(self, finished: list[Block], units: Units, key: str | None = None) -> None:
+        """Write ``finished`` blocks to the store (if any) in one transaction.
+
+        Then the call's job-journal entry (``key``) goes: its jobs are read and stored.
+        """
         if finished and self.store is not None:
             keys = units.keys()
             self.store.put_blocks([b.stored([keys[u] for u in b.units.tolist()]) for b in finished])
+        if key is not None and self.store is not None:
+            JobJournal(self.store).forget(key)
 
     def wait_abandoned(self, timeout_s: float | None = None) -> int:
         """Wait for timed-out calls still running; returns how many still run after it.
@@ -317,13 +323,6 @@ class Executor:
         Their shots and valid rows are accounted when they return (``counters``).
         """
         return self._abandoned.wait(timeout_s)
-
-    def _block(self, chunk: Chunk, result: Result) -> Block:
-        spent = np.zeros(chunk.units.size, dtype=np.int64)
-        if chunk.shots is not None:
-            spent = chunk.shots.sum(axis=1)
-        variances = None if result.variances is None else np.asarray(result.variances)
-        return Block(chunk.units, np.asarray(result.values), variances, spent, result)
 
     def _finish(self, chunk: Chunk, result: Result | None, units: Units) -> Block | None:
         """The chunk's rows if ``result`` is valid for it, else nothing (counted as failed)."""
@@ -335,27 +334,28 @@ class Executor:
             events.result_rejected(self.name, chunk, units, reason)
             return None
         self.counters.succeeded += chunk.units.size
-        return self._block(chunk, result)
+        return Block.of(chunk, result)
 
     def _one_call(self, group: list[Chunk], units: Units) -> tuple[list[Block], Exception | None]:
         """Run one backend call; commit its valid rows before returning them."""
         self.counters.calls += 1
         self.counters.submitted += sum(c.units.size for c in group)
+        key = self._journal_key(group, units)
         try:
-            results = self._call(group, units)
+            results = self._call(group, units, key)
         except TransientExecutionError as error:
             self.counters.failed += sum(c.units.size for c in group)
             self.counters.throttled += isinstance(error, ThrottledError)
             events.call_failed(self.name, group, units, error)
             return [], error
-        self.counters.overhead_shots += overhead_shots(results)
+        self.counters.record(results)  # overhead shots, queue and execution time
         finished = [
             block
             for chunk, result in zip(group, results, strict=True)
             if (block := self._finish(chunk, result, units)) is not None
         ]
         self.counters.partial += len(finished) < len(group)
-        self._commit(finished, units)  # committed before anyone uses the numbers
+        self._commit(finished, units, key)  # committed before anyone uses the numbers
         return finished, None
 
     def _submit(self, chunks: list[Chunk], units: Units, ledger: Ledger) -> None:

@@ -42,6 +42,15 @@ class Block:
     result: Result | None = None
     calibrations: tuple[str, ...] = ()
 
+    @staticmethod
+    def of(chunk: Chunk, result: Result) -> Block:
+        """The rows of ``chunk`` in a backend's ``result`` for it (already validated)."""
+        spent = np.zeros(chunk.units.size, dtype=np.int64)
+        if chunk.shots is not None:
+            spent = chunk.shots.sum(axis=1)
+        variances = None if result.variances is None else np.asarray(result.variances)
+        return Block(chunk.units, np.asarray(result.values), variances, spent, result)
+
     def stored(self, keys: Sequence[str]) -> RowBlock:
         """The block as the store writes it, under the rows' content ``keys``."""
         metadata = {} if self.result is None else self.result.metadata

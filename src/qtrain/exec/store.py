@@ -158,7 +158,7 @@ class ResultStore:
         self._held: dict[str, _Record] = {}  # finished rows a full disk kept out of the file
         make_folder(self.path.parent)
         probe(self.path)  # a file we may not read or write: the OS's reason, not SQLite's
-        self._run(lambda conn: None, "open")
+        self.transact(lambda conn: None, "open")
 
     def _connect(self) -> sqlite3.Connection:
         if getattr(self._local, "generation", self._generation) != self._generation:
@@ -177,10 +177,11 @@ class ResultStore:
             self._local.conn, self._local.generation = conn, generation
         return conn
 
-    def _run(self, operation: Callable[[sqlite3.Connection], _Done], action: str) -> _Done:
-        """``operation(connection)``, with the file's failures as storage errors.
+    def transact(self, operation: Callable[[sqlite3.Connection], _Done], action: str) -> _Done:
+        """``operation(connection)`` on this thread's connection, failures as storage errors.
 
         A damaged file is quarantined and the operation tried once more on the new one.
+        Tables beside ``results`` (the job journal, ``exec.jobs``) use it too.
         """
         for attempt in range(2):
             generation = self._generation
@@ -230,7 +231,7 @@ class ResultStore:
     def get_many(self, keys: Iterable[str]) -> dict[str, StoredRow]:
         """The stored rows among ``keys`` (rows held in memory by a full disk included)."""
         wanted = list(dict.fromkeys(keys))
-        found = self._run(lambda conn: self._select(conn, wanted), "read")
+        found = self.transact(lambda conn: self._select(conn, wanted), "read")
         if not self._held:  # the common case: nothing held back by a full disk
             return found
         with self._lock:
@@ -298,7 +299,7 @@ class ResultStore:
             held = list(self._held.values())
         rows = [*held, *records] if held else records  # held rows came first: they win
         try:
-            self._run(lambda conn: self._insert(conn, rows), "write to")
+            self.transact(lambda conn: self._insert(conn, rows), "write to")
         except DiskFullError as error:
             with self._lock:
                 first = not self._held
@@ -358,7 +359,7 @@ class ResultStore:
         return count
 
     def __len__(self) -> int:
-        (count,) = self._run(
+        (count,) = self.transact(
             lambda conn: conn.execute("SELECT COUNT(*) FROM results").fetchone(), "read"
         )
         return int(count)
@@ -370,7 +371,7 @@ class ResultStore:
         def delete(conn: sqlite3.Connection) -> int:
             return int(conn.execute("DELETE FROM results WHERE created < ?", (cutoff,)).rowcount)
 
-        return self._run(delete, "delete rows from")
+        return self.transact(delete, "delete rows from")
 
     def close(self) -> None:
         """Write held rows if the disk has room again, then close this thread's connection.

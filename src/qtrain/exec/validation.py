@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.protocol import Result, Task
+from qtrain.backends.protocol import BackendLimits, Result, Task
+from qtrain.errors import ShotsError, StateTooLargeError
 from qtrain.ir.observables import Observable
 
-__all__ = ["Bounds", "Chunk", "bounds", "checks_for", "invalid_reason"]
+__all__ = ["Bounds", "Chunk", "bounds", "check_limits", "checks_for", "invalid_reason"]
 
 _RELATIVE, _ABSOLUTE = 1e-9, 1e-12  # rounding slack of the range checks
 
@@ -193,3 +194,23 @@ def checks_for(backend: object) -> dict[str, Any]:
         "bounded": not getattr(backend, "unbounded_values", False),
         "samples": samples if isinstance(samples, int) else None,
     }
+
+
+def check_limits(
+    name: str, limits: BackendLimits, task: Task, shots: NDArray[np.int64] | None
+) -> None:
+    """Refuse ``task`` (with its ``(B, G)`` shots) if backend ``name`` cannot take it.
+
+    Raises:
+        StateTooLargeError: more qubits than the backend runs.
+        ShotsError: more shots per (row, group) than it takes.
+    """
+    if limits.max_qubits is not None and task.circuit.n_qubits > limits.max_qubits:
+        raise StateTooLargeError(
+            f"{name} runs at most {limits.max_qubits} qubits, got {task.circuit.n_qubits}"
+        )
+    if shots is not None and shots.size and int(shots.max()) > limits.max_shots:
+        raise ShotsError(
+            f"{int(shots.max())} shots per row and group exceed {name}'s limit of "
+            f"{limits.max_shots}"
+        )

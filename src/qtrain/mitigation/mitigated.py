@@ -157,6 +157,11 @@ class Mitigated:
         samples = getattr(self.inner, "independent_samples", None)
         return samples if isinstance(samples, int) else None
 
+    @property
+    def identity_epoch(self) -> object:
+        """The inner backend's (its identity changes with its calibration)."""
+        return getattr(self.inner, "identity_epoch", None)
+
     def identity(self) -> dict[str, object]:
         """The inner backend's identity under ``"inner"``, with the mitigation options."""
         return {

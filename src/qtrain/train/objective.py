@@ -77,8 +77,9 @@ class Objective:
     """A loss over ``T`` terms (circuit, observable), all reading one parameter vector.
 
     Attributes:
-        circuits: ``T`` circuits (the same circuit object may repeat).
-        observables: ``T`` observables, one per circuit.
+        circuits: ``T`` circuits (the same circuit object may repeat); one circuit alone
+            is one term.
+        observables: ``T`` observables, one per circuit (or one observable alone).
         loss: a :class:`~qtrain.train.losses.Loss` or a built-in name.
         targets: ``(T,)`` targets for losses that need them.
     """
@@ -90,7 +91,11 @@ class Objective:
     _groups: Groups = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        circuits, observables = tuple(self.circuits), tuple(self.observables)
+        circuits = (self.circuits,) if isinstance(self.circuits, Circuit) else self.circuits
+        observables = self.observables
+        if isinstance(observables, Observable):  # one term: Objective(circuit, observable)
+            observables = (observables,)
+        circuits, observables = tuple(circuits), tuple(observables)
         if not circuits or len(circuits) != len(observables):
             raise ConfigError(
                 f"an objective needs one observable per circuit and at least one term, got "
