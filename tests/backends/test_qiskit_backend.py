@@ -132,7 +132,7 @@ def _no_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a job was submitted")
 
     monkeypatch.setattr("qiskit_aer.primitives.SamplerV2.from_backend", refuse)
-    monkeypatch.setattr("qtrain.backends.qiskit.EstimatorV2.from_backend", refuse)
+    monkeypatch.setattr("qiskit_aer.primitives.EstimatorV2.from_backend", refuse)
 
 
 def test_fake_device_circuits_respect_its_coupling_map(manila: QiskitBackend) -> None:

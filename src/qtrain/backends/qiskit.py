@@ -3,8 +3,8 @@
 Needs the ``qiskit`` extra (``qiskit``, ``qiskit-aer``; ``qiskit-ibm-runtime`` for devices).
 What it runs on is a target (``backends.qiskit_target``): an ``AerSimulator``, a fake device
 simulated with its noise, an IBM device through qiskit-ibm-runtime's client-side sampler (job,
-batch or session mode), or any SamplerV2-like primitive. Every circuit is transpiled once per
-fingerprint (``backends.qiskit_compile``); then
+batch or session mode), a SamplerV2-like primitive or an EstimatorV2. Every circuit is
+transpiled once per fingerprint (``backends.qiskit_compile``); then
 
 * **sampled** tasks (``shots`` given): one Sampler PUB per (measurement group, distinct shot
   count) with all its rows as one parameter array, split to the device's circuits-per-job
@@ -12,8 +12,10 @@ fingerprint (``backends.qiskit_compile``); then
   mean and variance with the local simulator's statistics (``backends.qiskit_counts``). On
   Aer a task's seed is the sampler's seed: the same task gives the same numbers.
 * **exact** tasks (``shots=None``): Aer's ``EstimatorV2`` with precision 0 (its exact
-  ``save_expectation_value`` path), one PUB per observable; only on an ``AerSimulator`` — a
-  device refuses exact tasks before any job.
+  ``save_expectation_value`` path), one PUB per observable; only on an ``AerSimulator`` (or
+  Aer's estimator as the target) — a device refuses exact tasks before any job.
+* on an **estimator** target, sampled tasks too: a precision per (row, observable) derived
+  from the shots (``backends.qiskit_estimator``).
 
 Calls are asynchronous (``backends.protocol.Asynchronous``): :meth:`QiskitBackend.submit`
 sends every job and returns; :meth:`QiskitBackend.collect` waits (Aer's in-process jobs are
@@ -46,12 +48,12 @@ require("qiskit_aer", extra="qiskit", purpose="qtrain.backends.qiskit (QiskitBac
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402  # after the check, so a missing extra is one clear error
-from numpy.typing import NDArray  # noqa: E402
-from qiskit_aer.primitives import EstimatorV2  # noqa: E402
+from qiskit_aer import AerSimulator  # noqa: E402
 
 from qtrain.backends.protocol import BackendLimits, Result, Submission, Task, fresh_seed  # noqa: E402
 from qtrain.backends.qiskit_calibration import calibration_from_target  # noqa: E402
 from qtrain.backends.qiskit_compile import Compiled, compile_circuit  # noqa: E402
+from qtrain.backends.qiskit_estimator import estimator_layout, estimator_values  # noqa: E402
 from qtrain.backends.qiskit_jobs import (  # noqa: E402
     JobTimes,
     Slot,
@@ -92,8 +94,8 @@ class QiskitBackend:
 
     Args:
         target: a ``BackendV2`` (``AerSimulator(...)``: exact and sampled; a device such as
-            ``FakeManilaV2()`` or an IBM backend: sampled only) or a SamplerV2-like primitive
-            (``backends.qiskit_target``).
+            ``FakeManilaV2()`` or an IBM backend: sampled only), a SamplerV2-like primitive or
+            an ``EstimatorV2`` (``backends.qiskit_target``, ``backends.qiskit_estimator``).
         transpile: extra keyword arguments for ``qiskit.transpile`` (``layout_method``,
             ``initial_layout``, ``routing_method`` …), part of the identity.
         optimization_level: ``transpile``'s optimization level.
@@ -233,7 +235,7 @@ class QiskitBackend:
                 task.circuit,
                 self.backend,
                 device_qubits=self.n_qubits,
-                is_aer=self.is_simulator,
+                is_aer=isinstance(self.backend, AerSimulator),
                 options=self.transpile_options,
             )
             self._compiled[key] = found
@@ -245,7 +247,7 @@ class QiskitBackend:
 
     def _checked(self, tasks: Sequence[Task]) -> list[Compiled]:
         for task in tasks:
-            if task.shots is None and not self.is_simulator:
+            if task.shots is None and not self.target.exact:
                 raise DeviceCapabilityError(
                     f"exact values need a simulator: give shots ({self.backend.name!r} is a "
                     "device); nothing was submitted"
@@ -320,8 +322,10 @@ class QiskitBackend:
         self.target.close()
 
     def _plan(self, task: Task, compiled: Compiled) -> Work:
-        if task.shots is None:
-            return Work(task, compiled, None, [], [], [[]], [], 0.0)
+        if task.shots is None or self.target.kind == "estimator":
+            layout = estimator_layout(task, compiled)
+            packs = layout.jobs()  # one precision per job: IBM's estimator asks that
+            return Work(task, compiled, task.seed, [], [], packs, [], 0.0, layout)
         shots = task.shot_matrix()
         assert shots is not None  # sampled
         slots, counts = [], []
@@ -340,9 +344,9 @@ class QiskitBackend:
         )
 
     def _send(self, item: Work, pack: list[int]) -> Any:
+        if item.layout is not None:  # exact, or an estimator target
+            return self.target.estimator().run([item.layout.pubs[i] for i in pack])
         binds = item.compiled.bindings(item.task.params)
-        if item.task.shots is None:
-            return self._send_exact(item, binds)
         pubs = []
         for index in pack:
             piece = item.pieces[index]
@@ -350,17 +354,6 @@ class QiskitBackend:
             pubs.append(sampler_pub(slot.circuit, binds[piece.rows], piece.shots))
         assert item.seed is not None  # sampled work has one
         return self.target.sampler(item.seed).run(pubs)
-
-    def _send_exact(self, item: Work, binds: NDArray[np.float64] | None) -> Any:
-        assert self.target.simulator is not None  # exact tasks run on Aer only
-        estimator = EstimatorV2.from_backend(
-            self.target.simulator, options={"default_precision": 0}
-        )
-        if binds is not None and binds.shape[1] == 0:
-            binds = None  # Aer runs only the first row of an empty parameter array
-        compiled = item.compiled
-        pubs = [(compiled.circuit, compiled.sparse_op(o), binds) for o in item.task.observables]
-        return estimator.run(pubs, precision=0.0)
 
     def _collect(self, item: Work) -> Result | None:
         times = []
@@ -372,21 +365,19 @@ class QiskitBackend:
             details = {"backend": self.name, "job_id": error.job_id, "status": error.status}
             emit(_LOG, logging.WARNING, "exec.job_failed", message, **details)
             return None
-        rows = item.task.params.shape[0]
-        metadata = self._metadata(item, times, rows)
-        if item.task.shots is None:
-            results = fetch(item.jobs[0])
-            values = np.stack(
-                [np.broadcast_to(np.asarray(r.data.evs, np.float64), (rows,)) for r in results],
-                axis=1,
-            )
-            return Result(values.reshape(rows, len(item.task.observables)), None, 0, metadata)
+        metadata = self._metadata(item, times, item.task.params.shape[0])
+        shots = item.task.shot_matrix()
+        spent = 0 if shots is None else int(shots.sum())  # an estimator's: what was asked
+        if shots is not None:
+            metadata["seed"] = item.seed
+        if item.layout is not None:  # exact, or an estimator target
+            results = [pub for job in item.jobs for pub in fetch(job)]
+            values, spread = estimator_values(item.task, item.layout, results)
+            return Result(values, spread, spent, metadata)
         values, variances, terms = aggregate(item, [fetch(job) for job in item.jobs])
         if terms is not None:
             metadata["term_values"] = terms
-        shots = item.task.shot_matrix()
-        assert shots is not None  # sampled
-        return Result(values, variances, int(shots.sum()), {**metadata, "seed": item.seed})
+        return Result(values, variances, spent, metadata)
 
     def _metadata(self, item: Work, times: list[JobTimes], rows: int) -> dict[str, object]:
         metadata: dict[str, object] = {

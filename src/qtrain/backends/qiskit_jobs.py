@@ -223,6 +223,7 @@ class Work:
     packs: list[list[int]]  # piece indices of each job
     jobs: list[Any]
     submitted: float
+    layout: Any = None  # an estimator's PUBs (``qiskit_estimator.EstimatorLayout``)
 
 
 def aggregate(item: Work, results: Sequence[Any]) -> tuple[Real, Real, tuple[Real, ...] | None]:

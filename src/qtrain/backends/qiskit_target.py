@@ -12,6 +12,9 @@ A target is one of four kinds:
 * ``"primitive"``: a SamplerV2-like primitive (``run(pubs, shots=)``, and ``mode``: the
   ``BackendV2`` — or a session/batch holding it — that circuits are transpiled for), e.g.
   ``qtrain.testing.spool.SpoolService(...).sampler()``.
+* ``"estimator"``: an ``EstimatorV2`` (Aer's, or qiskit-ibm-runtime's client-side
+  ``executor_estimator.Estimator``): values and standard errors from ``evs``/``stds``
+  (``backends.qiskit_estimator``); exact values only from Aer's.
 """
 
 from __future__ import annotations
@@ -60,6 +63,20 @@ class Target:
         elif kind == "fake":
             self.simulator = AerSimulator.from_backend(device)
 
+    @property
+    def exact(self) -> bool:
+        """Whether it computes exact values (Aer: an ``AerSimulator`` or Aer's estimator)."""
+        aer_estimator = type(self._primitive).__module__.startswith("qiskit_aer")
+        return self.kind == "aer" or (self.kind == "estimator" and aer_estimator)
+
+    def estimator(self) -> Any:
+        """The estimator: the target's own, or Aer's (precision 0 by default) on Aer."""
+        if self.kind == "estimator":
+            return self._primitive
+        from qiskit_aer.primitives import EstimatorV2  # noqa: PLC0415 - beside the simulator
+
+        return EstimatorV2.from_backend(self.simulator, options={"default_precision": 0})
+
     def sampler(self, seed: int) -> Any:
         """The primitive that samples a task (Aer's seeded by ``seed``)."""
         if self.simulator is not None:
@@ -101,6 +118,12 @@ def _device_of_primitive(primitive: Any) -> Any:
     return mode
 
 
+def _is_estimator(target: Any) -> bool:
+    from qiskit.primitives import BaseEstimatorV2  # noqa: PLC0415 - the qiskit extra
+
+    return isinstance(target, BaseEstimatorV2)
+
+
 def _is_ibm(target: Any) -> bool:
     try:
         from qiskit_ibm_runtime import IBMBackend  # noqa: PLC0415 - optional
@@ -127,6 +150,8 @@ def resolve_target(target: Any, *, execution: str, service: Any) -> Target:
             found = service if service is not None else getattr(target, "service", None)
             return Target("ibm", target, None, found, execution)
         return Target("fake", target, None, service, execution)
+    if _is_estimator(target):
+        return Target("estimator", _device_of_primitive(target), target, service, execution)
     if callable(getattr(target, "run", None)) and hasattr(target, "mode"):
         if execution != "job":
             raise ConfigError(
