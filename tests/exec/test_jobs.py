@@ -215,3 +215,28 @@ def test_a_provider_that_cannot_be_asked_is_asked_again_not_paid_twice(
     result = executor.run([_task()])[0]
     assert executor.counters.retried == 1 and len(service.submissions()) == 1  # re-attached
     assert np.all(np.isfinite(result.values)) and JobJournal(store).entries() == []
+
+
+def test_a_mitigated_run_on_a_provider_reattaches_too(tmp_path: Path) -> None:
+    service, inner = _spooled(tmp_path / "spool", queue_s=0.1)
+    readout = qt.ReadoutMitigation(shots=2000, seed=4)  # measured on the provider as well
+    mitigated = qt.Mitigated(inner, readout=readout, zne=qt.ZNE(factors=(1, 3)))
+    assert mitigated.asynchronous
+    assert not qt.Mitigated(qt.LocalSimulator(), readout=True).asynchronous
+    store = qt.ResultStore(tmp_path / "store.sqlite")
+    executor = qt.Executor(mitigated, store=store)
+    task = _task(shots=4000)
+    mitigated.prepare([task])  # the calibration, as the executor measures it before a call
+    submission = mitigated.submit([task])  # a run that died after submitting
+    sent = len(service.submissions())
+    JobJournal(store).record(call_key([executor.units([task]).keys()]), "m", submission.ref)
+    result = executor.run([task])[0]
+    assert len(service.submissions()) == sent  # its jobs were re-attached, not re-sent
+    assert np.all(np.isfinite(result.values)) and JobJournal(store).entries() == []
+
+
+def test_a_ref_for_other_work_is_not_attached(tmp_path: Path) -> None:
+    _, backend = _spooled(tmp_path / "spool")
+    ref = backend.submit([_task(seed=3)]).ref
+    with pytest.raises(qt.ExecutionError, match="ran other tasks"):
+        backend.attach(ref, [_task(seed=4)])

@@ -53,6 +53,7 @@ __all__ = [
     "backend_identity",
     "fresh_seed",
     "identity_digest",
+    "is_asynchronous",
 ]
 
 
@@ -232,6 +233,15 @@ class Asynchronous(Protocol):
     def collect(self, submission: Submission) -> Sequence[Result | None]:
         """Wait for ``submission``; one result per task (``None``: its job failed)."""
         ...
+
+
+def is_asynchronous(backend: object) -> bool:
+    """Whether ``backend``'s calls are jobs: :class:`Asynchronous`, unless it says otherwise.
+
+    A wrapper has the methods whatever it wraps; its ``asynchronous`` property says whether
+    its inner backend's calls are jobs (``Mitigated``).
+    """
+    return isinstance(backend, Asynchronous) and bool(getattr(backend, "asynchronous", True))
 
 
 @runtime_checkable

@@ -63,6 +63,7 @@ from qtrain.backends.qiskit_jobs import (  # noqa: E402
     pack_jobs,
     plan_pieces,
     sampler_pub,
+    task_digest,
     wait_for,
 )
 from qtrain.backends.qiskit_target import (  # noqa: E402
@@ -268,7 +269,11 @@ class QiskitBackend:
             item.submitted = time.time()
         with self._lock:
             self._inflight[id(tasks)] = work
-        ref = {"backend": self.name, "jobs": [[str(j.job_id()) for j in w.jobs] for w in work]}
+        ref = {
+            "backend": self.name,
+            "jobs": [[str(j.job_id()) for j in w.jobs] for w in work],
+            "tasks": [task_digest(task) for task in tasks],  # attach checks it is this work
+        }
         return Submission(ref, (id(tasks), work))
 
     def attach(self, ref: Mapping[str, Any], tasks: Sequence[Task]) -> Submission:
@@ -285,7 +290,9 @@ class QiskitBackend:
         compiled = self._checked(tasks)
         work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
         if not isinstance(ids, list) or [len(i) for i in ids] != [len(w.packs) for w in work]:
-            raise JobLostError(f"{self.name}: the recorded jobs {ids!r} do not fit these tasks")
+            ids = None
+        if ids is None or ref.get("tasks") != [task_digest(task) for task in tasks]:
+            raise JobLostError(f"{self.name}: the recorded jobs {ids!r} ran other tasks")
         for item, job_ids in zip(work, ids, strict=True):
             try:
                 item.jobs = [service.job(str(job_id)) for job_id in job_ids]

@@ -18,6 +18,7 @@ it gives them, else from when polling first saw the job running.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ __all__ = [
     "plan_pieces",
     "sampler_pub",
     "status_name",
+    "task_digest",
     "wait_for",
 ]
 
@@ -109,6 +111,18 @@ def pack_jobs(pieces: Sequence[Piece], max_circuits: int) -> list[list[int]]:
         jobs[-1].append(index)
         size += piece.rows.size
     return jobs if jobs[0] else []
+
+
+def task_digest(task: Task) -> str:
+    """What a job's ref remembers of its task: circuit, observables, rows, shots and seed."""
+    digest = hashlib.sha256(task.circuit.fingerprint().encode())
+    for observable in task.observables:
+        digest.update(observable.fingerprint().encode())
+    digest.update(np.ascontiguousarray(task.params, dtype=np.float64).tobytes())
+    shots = task.shot_matrix()
+    digest.update(b"exact" if shots is None else shots.tobytes())
+    digest.update(f"seed={task.seed}".encode())
+    return digest.hexdigest()[:32]
 
 
 def status_name(job: Any) -> str:

@@ -41,6 +41,7 @@ from qtrain.backends.protocol import (
     Task,
     fresh_seed,
     identity_digest,
+    is_asynchronous,
 )
 from qtrain.errors import (
     ConfigError,
@@ -229,9 +230,7 @@ class Executor:
 
     def _journal_key(self, group: list[Chunk], units: Units) -> str | None:
         """The call's job-journal key (``exec.jobs``); ``None``: this call is not journaled."""
-        if self.store is None or not (
-            self.journals_jobs and isinstance(self.backend, Asynchronous)
-        ):
+        if self.store is None or not (self.journals_jobs and is_asynchronous(self.backend)):
             return None
         return call_key([[units.keys()[u] for u in chunk.units.tolist()] for chunk in group])
 

@@ -36,6 +36,7 @@ from qtrain.errors import ConfigError, MitigationError
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
 from qtrain.logs import emit
+from qtrain.mitigation.asynchronous import AsynchronousMitigation
 from qtrain.mitigation.calibrations import Calibrations
 from qtrain.mitigation.combine import Combined, combine
 from qtrain.mitigation.correlated import ConfusionMatrix, correlated_group
@@ -89,7 +90,7 @@ class TaskPlan:
     estimates: tuple[tuple[NDArray[np.float64], ...], ...] = field(default=())  # correlated: u
 
 
-class Mitigated:
+class Mitigated(AsynchronousMitigation):
     """A backend whose results are mitigated: readout errors inverted, noise extrapolated away.
 
     Args:
@@ -312,6 +313,12 @@ class Mitigated:
             results = list(self.inner.run(inner)) if inner else []
         finally:
             self._inner_calls.pop(id(tasks), None)
+        return self.combined(plans, inner, results)
+
+    def combined(
+        self, plans: Sequence[TaskPlan], inner: Sequence[Task], results: Sequence[Result | None]
+    ) -> list[Result | None]:
+        """One mitigated result per plan from the inner call's ``results`` (``None``: missing)."""
         out: list[Result | None] = []
         for plan in plans:
             own = results[plan.first : plan.first + len(plan.factors)]
