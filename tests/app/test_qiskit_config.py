@@ -214,6 +214,10 @@ BAD = {
         {"backend": {"cache": {"calibration": "sometimes"}}},
         "backend.cache.calibration: Input should be 'strict' or 'any'",
     ),
+    "dask workers": (
+        {"executor": {"dask": {"n_workers": 2}}},
+        "executor.dask: a qiskit backend runs in the run's own process",
+    ),
 }
 
 

@@ -138,3 +138,19 @@ def test_a_task_over_max_circuits_runs_as_several_jobs_with_the_same_numbers() -
     want = one.run([Task(CIRCUIT, (H2,), PARAMS)])[0]
     assert got is not None and want is not None and got.variances is not None
     assert np.all(np.abs(got.values - want.values) < 5 * np.sqrt(got.variances))
+
+
+def test_the_jobs_of_one_task_are_independent_draws() -> None:
+    aer = AerSimulator(method="statevector")
+    backend = QiskitBackend(aer, seed_transpiler=1, max_circuits=1)
+    backend.max_shots = 1000  # 2000 shots: two parts, one job each
+    task = Task(qt.Circuit(1).ry(0, qt.P(0)), (qt.Z(0),), np.array([[1.1]]), shots=2000, seed=3)
+    submission = backend.submit([task])
+    (work,) = submission.state[1]
+    assert len(work.jobs) == 2
+    first, second = (np.asarray(job.result()[0].data.c.array) for job in work.jobs)
+    assert not np.array_equal(first, second)  # one seed per job, not one per task
+    result = backend.collect(submission)[0]
+    assert result is not None and result.variances is not None
+    exact = np.cos(1.1)
+    assert abs(result.values[0, 0] - exact) < 4 * np.sqrt(result.variances[0, 0])

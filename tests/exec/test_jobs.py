@@ -22,6 +22,7 @@ pytest.importorskip("qiskit_aer")
 import qtrain as qt
 from qtrain.backends.protocol import Task
 from qtrain.backends.qiskit import QiskitBackend
+from qtrain.backends.qiskit_submit import physical_digest
 from qtrain.exec.jobs import JobJournal, call_key
 from qtrain.testing import spool
 from qtrain.testing.spool import SpoolService
@@ -240,3 +241,65 @@ def test_a_ref_for_other_work_is_not_attached(tmp_path: Path) -> None:
     ref = backend.submit([_task(seed=3)]).ref
     with pytest.raises(qt.ExecutionError, match="ran other tasks"):
         backend.attach(ref, [_task(seed=4)])
+
+
+def test_a_journaled_call_waits_out_a_queue_longer_than_the_call_timeout(tmp_path: Path) -> None:
+    service, backend = _spooled(tmp_path / "spool", queue_s=0.6)
+    retry = qt.RetryPolicy(attempts=2, initial_s=0.0, max_s=0.0, jitter_s=0.0, timeout_s=0.2)
+    executor = qt.Executor(backend, store=qt.ResultStore(tmp_path / "s.sqlite"), retry=retry)
+    result = executor.run([_task()])[0]
+    assert len(service.submissions()) == 1 and executor.counters.abandoned == 0
+    assert np.all(np.isfinite(result.values))
+
+
+def test_max_wait_fails_the_wait_but_keeps_the_job_and_the_retry_reattaches(tmp_path: Path) -> None:
+    aer = AerSimulator(method="statevector", max_parallel_threads=1)
+    service = SpoolService(tmp_path / "spool", aer, queue_s=0.5)
+    backend = QiskitBackend(service.sampler(), service=service, max_wait_s=0.2)
+    retry = qt.RetryPolicy(attempts=6, initial_s=0.05, max_s=0.05, jitter_s=0.0)
+    store = qt.ResultStore(tmp_path / "s.sqlite")
+    executor = qt.Executor(backend, store=store, retry=retry)
+    result = executor.run([_task()])[0]
+    assert executor.counters.retried >= 1 and len(service.submissions()) == 1
+    assert np.all(np.isfinite(result.values)) and JobJournal(store).entries() == []
+    with pytest.raises(qt.ConfigError, match="max_wait_s"):
+        QiskitBackend(service.sampler(), max_wait_s=0)
+
+
+def test_a_failure_to_reach_the_provider_on_reattach_keeps_the_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, backend = _spooled(tmp_path / "spool", queue_s=0.1)
+    store = qt.ResultStore(tmp_path / "store.sqlite")
+    retry = qt.RetryPolicy(attempts=3, initial_s=0.0, max_s=0.0, jitter_s=0.0)
+    executor = qt.Executor(backend, store=store, retry=retry)
+    task = _task()
+    JobJournal(store).record(
+        call_key([executor.units([task]).keys()]), backend.name, backend.submit([task]).ref
+    )
+    honest = SpoolService.job
+    blips = iter([True])
+
+    def flaky(self: SpoolService, job_id: str) -> spool.SpoolJob:
+        if next(blips, False):
+            raise ConnectionError("name resolution failed")
+        return honest(self, job_id)
+
+    monkeypatch.setattr(SpoolService, "job", flaky)
+    executor.run([task])
+    assert executor.counters.retried == 1 and len(service.submissions()) == 1
+
+
+def test_physical_digests_ignore_coefficients_not_bases() -> None:
+    def digest(text: str) -> str:
+        task = Task(CIRCUIT, (qt.Observable.parse(text),), np.array([THETA]), shots=10, seed=1)
+        return physical_digest(task, 2)
+
+    assert digest("0.5 Z0 + 0.8 Z1") == digest("0.1 Z0 - 2.0 Z1 + 0.3")  # same basis, rows
+    assert digest("0.5 Z0 + 0.8 Z1") != digest("0.5 Z0 + 0.8 X1")
+
+
+def test_a_provider_backend_is_refused_by_dask_before_any_cluster(tmp_path: Path) -> None:
+    _, backend = _spooled(tmp_path / "spool")
+    with pytest.raises(qt.ConfigError, match="not Dask"):
+        qt.DaskExecutor(backend=backend)

@@ -334,7 +334,7 @@ class RunConfig(StrictModel):
         if isinstance(local, FaultyBackendConfig):
             local = local.inner
         if isinstance(local, QiskitBackendConfig):
-            local.check_gradient(self.gradient.method)
+            local.check_gradient(self.gradient.method, dask=self.executor.dask is not None)
         elif self.gradient.method == "adjoint" and (
             local.noise_model() is not None or local.method not in ("auto", "statevector")
         ):

@@ -57,6 +57,10 @@ CREDENTIALS_IN_CONFIG = (
 _CREDENTIAL_KEY = re.compile(r"token|api[_-]?key|apikey|secret|passw|credential", re.IGNORECASE)
 _OWN_KEYS = ("optimization_level", "seed_transpiler")
 _NOT_OPTIONS = ("circuits", "backend", "target", "callback")
+DASK_QISKIT = (
+    "a qiskit backend runs in the run's own process (its jobs are waited for and journaled "
+    "there): leave out executor.dask; executor.max_workers sends calls in parallel"
+)
 ADJOINT_QISKIT = (
     "'adjoint' differentiates the local simulator's state; a Qiskit backend runs circuits: "
     "use param-shift (or best)"
@@ -153,14 +157,17 @@ class QiskitBackendConfig(StrictModel):
         """Whether the device refuses exact values (every device but Aer)."""
         return self.kind != "aer"
 
-    def check_gradient(self, method: str) -> None:
-        """Refuse a gradient method a Qiskit backend cannot run.
+    def check_gradient(self, method: str, *, dask: bool = False) -> None:
+        """Refuse a gradient method a Qiskit backend cannot run, and Dask workers.
 
         Raises:
-            KeyedError: ``gradient.method`` adjoint.
+            KeyedError: ``gradient.method`` adjoint; ``executor.dask`` (a provider's jobs are
+                waited for, and journaled, by the run's own process).
         """
         if method == "adjoint":
             raise KeyedError("gradient.method", ADJOINT_QISKIT)
+        if dask:
+            raise KeyedError("executor.dask", DASK_QISKIT)
 
     def check_exact(self, exact: bool, circuits: list[Circuit]) -> None:
         """Refuse exact values on a device, and circuits wider than the device.

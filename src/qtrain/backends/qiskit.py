@@ -63,8 +63,15 @@ from qtrain.backends.qiskit_jobs import (  # noqa: E402
     pack_jobs,
     plan_pieces,
     sampler_pub,
-    task_digest,
     wait_for,
+)
+from qtrain.backends.qiskit_submit import (  # noqa: E402
+    cancel_jobs,
+    check_ref,
+    job_seed,
+    retrieve_jobs,
+    send_jobs,
+    submission_ref,
 )
 from qtrain.backends.qiskit_target import (  # noqa: E402
     calibration_digest,
@@ -78,6 +85,7 @@ from qtrain.errors import (  # noqa: E402
     DeviceCapabilityError,
     JobFailedError,
     JobLostError,
+    TransientExecutionError,
 )
 from qtrain.logs import emit  # noqa: E402
 from qtrain.noise.calibration import Calibration  # noqa: E402
@@ -85,7 +93,7 @@ from qtrain.sim.measure import measurement_plan  # noqa: E402
 
 __all__ = ["QiskitBackend"]
 
-_SAMPLING_SCHEME = 1  # bump when the numbers of a given (task, seed) change
+_SAMPLING_SCHEME = 2  # bump when the numbers of a given (task, seed) change (2: job seeds)
 _CALIBRATION_KEYS = ("strict", "any")
 _LOG = logging.getLogger("qtrain.exec")
 
@@ -110,6 +118,9 @@ class QiskitBackend:
             ``"any"``: rows are reused across calibrations.
         poll_s: first interval between status polls of a provider's job (it grows ×1.5 up
             to 5 s).
+        max_wait_s: how long one wait for a provider's job may last before the call fails
+            as transient (the job is not cancelled: its journal entry stays, and the retry or
+            a resumed run re-attaches); ``None``: wait as long as it takes.
         max_circuits: circuits per job (default: the device's stated limit, none for Aer).
 
     Raises:
@@ -128,6 +139,7 @@ class QiskitBackend:
         service: Any = None,
         calibration_key: str = "strict",
         poll_s: float = 0.05,
+        max_wait_s: float | None = None,
         max_circuits: int | None = None,
     ) -> None:
         options = dict(transpile or {})
@@ -147,7 +159,10 @@ class QiskitBackend:
         self.n_qubits = int(self.backend.num_qubits)  # Aer rebuilds its Target on each read
         self.transpile_options = options
         self.calibration_key = calibration_key
-        self.poll_s = float(poll_s)
+        for label, value in (("poll_s", poll_s), ("max_wait_s", max_wait_s)):
+            if value is not None and not (isinstance(value, int | float) and 0 < value < 1e9):
+                raise ConfigError(f"{label} must be a positive number of seconds, got {value!r}")
+        self.poll_s, self.max_wait_s = float(poll_s), max_wait_s
         if max_circuits is not None and (not isinstance(max_circuits, int) or max_circuits < 1):
             raise ConfigError(f"max_circuits must be a positive int, got {max_circuits!r}")
         stated = None if self.is_simulator else max_circuits_of(self.backend)
@@ -264,42 +279,30 @@ class QiskitBackend:
         """
         compiled = self._checked(tasks)
         work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
-        for item in work:
-            item.jobs = [self._send(item, pack) for pack in item.packs]
-            item.submitted = time.time()
-        with self._lock:
+        with self._lock:  # registered first: a cancel during a slow submission reaches it
             self._inflight[id(tasks)] = work
-        ref = {
-            "backend": self.name,
-            "jobs": [[str(j.job_id()) for j in w.jobs] for w in work],
-            "tasks": [task_digest(task) for task in tasks],  # attach checks it is this work
-        }
-        return Submission(ref, (id(tasks), work))
+        try:
+            send_jobs(work, self._send, self.name)
+        except TransientExecutionError:
+            with self._lock:
+                self._inflight.pop(id(tasks), None)
+            raise
+        return Submission(submission_ref(self.name, work), (id(tasks), work))
 
     def attach(self, ref: Mapping[str, Any], tasks: Sequence[Task]) -> Submission:
         """The jobs ``ref`` names, retrieved through the service, for the same ``tasks``.
 
         Raises:
             JobLostError: no service can retrieve jobs (Aer runs them in-process), the ref
-                does not fit the tasks, or the provider cannot find a job.
+                records other work, or the provider does not know a job.
+            TransientExecutionError: the provider could not be asked (retry: the entry stays).
         """
         service = self.target.service
         if service is None:
             raise JobLostError(f"{self.name} cannot retrieve jobs by id (no service)")
-        ids = ref.get("jobs")
         compiled = self._checked(tasks)
         work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
-        if not isinstance(ids, list) or [len(i) for i in ids] != [len(w.packs) for w in work]:
-            ids = None
-        if ids is None or ref.get("tasks") != [task_digest(task) for task in tasks]:
-            raise JobLostError(f"{self.name}: the recorded jobs {ids!r} ran other tasks")
-        for item, job_ids in zip(work, ids, strict=True):
-            try:
-                item.jobs = [service.job(str(job_id)) for job_id in job_ids]
-            except Exception as error:  # any provider's "no such job"
-                message = f"{self.name}: cannot retrieve job(s) {job_ids}: {error}"
-                raise JobLostError(message) from None
-            item.submitted = time.time()
+        retrieve_jobs(service, work, check_ref(ref, work, self.name), self.name)
         with self._lock:
             self._inflight[id(tasks)] = work
         return Submission(dict(ref), (id(tasks), work))
@@ -317,12 +320,7 @@ class QiskitBackend:
         """Cancel the jobs of the call running ``tasks`` (it timed out), best effort."""
         with self._lock:
             work = self._inflight.get(id(tasks), [])
-        for item in work:
-            for job in item.jobs:
-                try:
-                    job.cancel()
-                except Exception:  # finished, or not cancellable: nothing to do
-                    continue
+        cancel_jobs(work)
 
     def close(self) -> None:
         """Close the batch or session an IBM target opened."""
@@ -350,7 +348,7 @@ class QiskitBackend:
             task, compiled, seed, slots, pieces, pack_jobs(pieces, self.max_circuits), [], 0.0
         )
 
-    def _send(self, item: Work, pack: list[int]) -> Any:
+    def _send(self, item: Work, pack: list[int], job: int) -> Any:
         if item.layout is not None:  # exact, or an estimator target
             return self.target.estimator().run([item.layout.pubs[i] for i in pack])
         binds = item.compiled.bindings(item.task.params)
@@ -360,13 +358,13 @@ class QiskitBackend:
             slot = item.slots[piece.slot]
             pubs.append(sampler_pub(slot.circuit, binds[piece.rows], piece.shots))
         assert item.seed is not None  # sampled work has one
-        return self.target.sampler(item.seed).run(pubs)
+        return self.target.sampler(job_seed(item.seed, job)).run(pubs)
 
     def _collect(self, item: Work) -> Result | None:
         times = []
         try:
             for job in item.jobs:
-                times.append(wait_for(job, item.submitted, self.poll_s))
+                times.append(wait_for(job, item.submitted, self.poll_s, self.max_wait_s))
         except JobFailedError as error:
             message = f"{self.name}: {error}"
             details = {"backend": self.name, "job_id": error.job_id, "status": error.status}

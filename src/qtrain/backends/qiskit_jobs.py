@@ -18,7 +18,6 @@ it gives them, else from when polling first saw the job running.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +45,6 @@ __all__ = [
     "plan_pieces",
     "sampler_pub",
     "status_name",
-    "task_digest",
     "wait_for",
 ]
 
@@ -113,18 +111,6 @@ def pack_jobs(pieces: Sequence[Piece], max_circuits: int) -> list[list[int]]:
     return jobs if jobs[0] else []
 
 
-def task_digest(task: Task) -> str:
-    """What a job's ref remembers of its task: circuit, observables, rows, shots and seed."""
-    digest = hashlib.sha256(task.circuit.fingerprint().encode())
-    for observable in task.observables:
-        digest.update(observable.fingerprint().encode())
-    digest.update(np.ascontiguousarray(task.params, dtype=np.float64).tobytes())
-    shots = task.shot_matrix()
-    digest.update(b"exact" if shots is None else shots.tobytes())
-    digest.update(f"seed={task.seed}".encode())
-    return digest.hexdigest()[:32]
-
-
 def status_name(job: Any) -> str:
     """The job's status as an upper-case name (``JobStatus`` enums and strings alike)."""
     status = job.status()
@@ -173,24 +159,33 @@ def _failure(job: Any, status: str) -> JobFailedError:
     return JobFailedError(text, job_id=job_id, status=status)
 
 
-def wait_for(job: Any, submitted: float, poll_s: float, max_poll_s: float = 5.0) -> JobTimes:
+def wait_for(
+    job: Any, submitted: float, poll_s: float, max_wait_s: float | None = None
+) -> JobTimes:
     """Wait until ``job`` is final; its queue and execution seconds.
 
-    ``submitted`` is the ``time.time()`` of submission (or of re-attaching).
+    ``submitted`` is the ``time.time()`` of submission (or of re-attaching); polls start
+    ``poll_s`` apart and grow ×1.5 up to 5 s.
 
     Raises:
         JobFailedError: the provider reports the job failed or cancelled.
+        TransientExecutionError: still not final after ``max_wait_s`` (the job lives on), or
+            the provider could not be asked.
     """
     if _in_process(job):
         job.result()  # joins the thread Aer runs it on; raises what the simulation raised
         return JobTimes(0.0, time.time() - submitted)
     running: float | None = None
     interval = poll_s
+    began = time.monotonic()
     while (status := _polled(job)) not in FINAL:
         if status == "RUNNING" and running is None:
             running = time.time()
+        if max_wait_s is not None and time.monotonic() - began > max_wait_s:
+            message = f"job {job.job_id()} still {status} after {max_wait_s} s"
+            raise TransientExecutionError(message + "; it is not cancelled: a retry re-attaches")
         time.sleep(interval)
-        interval = min(max_poll_s, interval * 1.5)
+        interval = min(5.0, interval * 1.5)
     if status in FAILED:
         raise _failure(job, status)
     finished = time.time()

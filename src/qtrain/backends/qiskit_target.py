@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from typing import Any
 
 from qiskit_aer import AerSimulator
@@ -57,6 +58,7 @@ class Target:
         self.execution = execution
         self._primitive = primitive
         self._mode: Any = None
+        self._lock = threading.Lock()
         self.simulator: AerSimulator | None = None
         if kind == "aer":
             self.simulator = device
@@ -83,16 +85,18 @@ class Target:
             from qiskit_aer.primitives import SamplerV2  # noqa: PLC0415 - beside the simulator
 
             return SamplerV2.from_backend(self.simulator, seed=seed)
+        with self._lock:  # calls on several threads open one batch or session, not several
+            return self._ibm_sampler()
+
+    def _ibm_sampler(self) -> Any:
         if self._primitive is None:  # ibm: one client-side sampler in the chosen mode
             from qiskit_ibm_runtime import Batch, Session  # noqa: PLC0415 - ibm only
             from qiskit_ibm_runtime.executor_sampler import Sampler  # noqa: PLC0415
 
-            modes = {"job": lambda: self.device, "batch": Batch, "session": Session}
-            self._mode = (
-                self.device
-                if self.execution == "job"
-                else modes[self.execution](backend=self.device)
-            )
+            self._mode = self.device
+            if self.execution != "job":
+                holder = Batch if self.execution == "batch" else Session
+                self._mode = holder(backend=self.device)
             self._primitive = Sampler(mode=self._mode)
         return self._primitive
 

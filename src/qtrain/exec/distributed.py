@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtrain.backends.local import LocalSimulator, shared_memory_budget
-from qtrain.backends.protocol import Backend, Result, Task
+from qtrain.backends.protocol import Backend, Result, Task, is_asynchronous
 from qtrain.errors import ConfigError, ExecutionError, QtrainError, TransientExecutionError
 from qtrain.exec.executor import Executor
 from qtrain.exec.retry import RetryPolicy
@@ -112,6 +112,11 @@ class DaskExecutor(Executor):
         max_rows: int = 64,
         connect_timeout_s: float = 10.0,
     ) -> None:
+        if backend is not None and is_asynchronous(backend):
+            raise ConfigError(
+                f"{backend.name} runs a provider's jobs, waited for and journaled by this "
+                "process: use qt.Executor (max_workers=... for parallel calls), not Dask"
+            )
         try:
             from dask.distributed import Client, LocalCluster  # noqa: PLC0415 - optional extra
         except ImportError as exc:

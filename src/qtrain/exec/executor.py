@@ -250,7 +250,7 @@ class Executor:
         tasks = [c.task for c in group]
         started = time.perf_counter()
         try:
-            if self.retry.timeout_s is None:  # no thread hop when there is nothing to time out
+            if self.retry.timeout_s is None or key is not None:  # a job waits: see exec.jobs
                 results: list[Result | None] = list(self._run_tasks(tasks, key))
             else:
                 results = self._timed(tasks, group, units, key, self.retry.timeout_s)

@@ -11,6 +11,11 @@ the same call, finds its entry and re-attaches (``Asynchronous.attach``) instead
 submitting again. A provider that cannot retrieve jobs by id (Aer runs them in-process)
 raises ``JobLostError`` and the work is submitted again, with a ``exec.job_lost`` event.
 
+A journaled call is not run under the retry policy's ``timeout_s``: abandoning a wait and
+cancelling a queued job only to submit it again pays the queue twice, and a late return would
+race the retry for the entry. The backend bounds one wait instead (``QiskitBackend(max_wait_s)``):
+past it the call fails as transient without cancelling, and the retry re-attaches.
+
 A job the provider reports failed or cancelled comes back as a missing result (``None``):
 its entry goes at once, so the retry submits fresh work instead of re-attaching to the
 failed job. A wait that fails (the provider could not be asked) keeps the entry: the retry
