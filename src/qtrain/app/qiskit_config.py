@@ -100,6 +100,7 @@ class QiskitBackendConfig(StrictModel):
     seed_transpiler: Annotated[int, Field(ge=0)] | None = None
     transpile: dict[str, JsonValue] = Field(default_factory=dict)
     cache: QiskitCacheConfig | None = None
+    max_wait_s: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -214,6 +215,8 @@ class QiskitBackendConfig(StrictModel):
             options["execution"] = self.execution
         if self.cache is not None:
             options["calibration_key"] = self.cache.calibration
+        if self.max_wait_s is not None:
+            options["max_wait_s"] = self.max_wait_s
         if service is not None:
             options["service"] = service
         return options
