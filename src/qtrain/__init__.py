@@ -88,6 +88,9 @@ from qtrain.observe.report import write_report as write_report
 from qtrain.passes.core import Pass as Pass
 from qtrain.passes.core import Pipeline as Pipeline
 from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
+from qtrain.sim.wavefunction import probabilities as probabilities
+from qtrain.sim.wavefunction import sample as sample
+from qtrain.sim.wavefunction import state as state
 from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
 from qtrain.train.objective import Objective as Objective
@@ -183,9 +186,12 @@ __all__ = [
     "noise",
     "observe",
     "optim",
+    "probabilities",
     "problems",
     "qasm",
+    "sample",
     "serve_metrics",
+    "state",
     "train",
     "write_report",
 ]
@@ -201,4 +207,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public API only (``__all__``): no ``TYPE_CHECKING``, no internal subpackages."""
+    return sorted(__all__)

@@ -2,6 +2,7 @@ import sys
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.figure import Figure
 
 import qtrain as qt
 from qtrain.diagnostics.plot import plot_scan
@@ -41,3 +42,9 @@ def test_plot_without_matplotlib_is_a_clear_error(scan, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(qt.ConfigError, match=r"pip install 'qtrain\[plot\]'"):
         plot_scan(scan)
+
+
+def test_plot_returns_a_figure_outside_pyplot(scan):
+    before = plt.get_fignums()
+    figure = scan.plot()
+    assert isinstance(figure, Figure) and plt.get_fignums() == before

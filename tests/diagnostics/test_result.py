@@ -45,3 +45,11 @@ def test_json_round_trip_and_csv(scan, tmp_path):
     rows = list(csv.reader(text.splitlines()))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 7
     assert float(rows[1][CSV_COLUMNS.index("variance")]) == scan.points[0].variance
+
+
+def test_scan_repr_is_a_summary_with_one_line_per_fit(scan):
+    text = repr(scan)
+    assert len(text.splitlines()) == 1 + 4 + len(scan.fits) and "ScanPoint" not in text
+    assert "qubits          " in text and "2, 3, 4" in text
+    assert f"b = {scan.fits[0].base:.4g} [" in text
+    assert "<table>" in scan._repr_html_()

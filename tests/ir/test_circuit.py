@@ -156,3 +156,11 @@ def test_ops_and_builders_are_reexported_from_the_circuit_module():
     built = qt.Circuit(3).toffoli(0, 1, 2).cx(2, 0)
     assert [op.gate for op in built.ops] == ["CCX", "CNOT"]
     assert built == qt.Circuit(3).ccx(0, 1, 2).cnot(2, 0)
+
+
+def test_circuit_repr_is_a_summary_not_every_op():
+    c = qt.ansatz.hardware_efficient(4, 30)
+    text = repr(c)
+    assert text == "Circuit(4 qubits, 330 ops (RY×120, RZ×120, CNOT×90), 240 params)"
+    assert repr(qt.Circuit(1)) == "Circuit(1 qubit, 0 ops, 0 params)"
+    assert str(qt.Circuit(1).x(0)) == "q0: ─X─"  # str is still the drawing

@@ -1,4 +1,8 @@
-"""What the command line shows: a live progress bar, summary tables and clean errors."""
+"""What the command line shows: a live progress bar, summary tables and clean errors.
+
+The bar is :class:`qtrain.train.progress.ProgressTracker` (``qt.fit(progress=True)`` draws
+the same one); ``compact`` and ``value_with_error`` come from :mod:`qtrain.display`.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,9 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from qtrain.display import compact, value_with_error
 from qtrain.errors import (
     CorruptFileError,
     DiskFullError,
@@ -28,7 +25,7 @@ from qtrain.errors import (
     QtrainError,
     StorageError,
 )
-from qtrain.train.records import StepRecord
+from qtrain.train.progress import ProgressTracker
 
 __all__ = [
     "EXIT_STATUS",
@@ -86,74 +83,6 @@ def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Ret
             raise typer.Exit(exit_status(error)) from None
 
     return wrapper
-
-
-def compact(count: int) -> str:
-    """``3.4M``, ``120k``, ``950``: shot counts that fit a progress line."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if count >= scale:
-            return f"{count / scale:.3g}{suffix}"
-    return str(count)
-
-
-def value_with_error(value: float | None, stderr: float | None, digits: int = 6) -> str:
-    """``-1.136190 ± 0.000410`` (or the value alone when exact)."""
-    if value is None:
-        return "-"
-    if stderr is None or not math.isfinite(stderr):
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} ± {stderr:.{digits}f}"
-
-
-class ProgressTracker:
-    """A rich progress bar fed by step records: loss ± error, ‖g‖, shots / budget, ETA."""
-
-    def __init__(self, console: Console, *, total_steps: int, max_shots: int | None) -> None:
-        self.console, self.total_steps, self.max_shots = console, total_steps, max_shots
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
-        self._progress = Progress(
-            BarColumn(bar_width=12),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("|g| {task.fields[grad]}"),
-            TextColumn("shots {task.fields[shots]}"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(compact=True),
-            console=self.console,
-            transient=False,
-        )
-        self._progress.start()
-        done = int(info.get("step", 0))
-        self._task = self._progress.add_task(
-            "train",
-            total=self.total_steps,
-            completed=done,
-            loss="-",
-            grad="-",
-            shots=self._shots(0),
-        )
-
-    def _shots(self, spent: int) -> str:
-        return compact(spent) + ("" if self.max_shots is None else f"/{compact(self.max_shots)}")
-
-    def log(self, record: StepRecord) -> None:  # noqa: D102 - see Tracker
-        if self._progress is None or self._task is None:
-            return
-        self._progress.update(
-            self._task,
-            completed=record.step + 1,
-            loss=value_with_error(record.loss, record.loss_stderr, 4),
-            grad=f"{record.grad_norm:.2e}",
-            shots=self._shots(record.shots_total),
-        )
-
-    def finish(self, summary: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
 
 def _problem_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:

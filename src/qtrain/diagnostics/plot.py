@@ -2,32 +2,47 @@
 
 Each point has its bootstrap interval as an error bar and each fitted series its line
 ``Var = e^{a − r·n}``; series flagged as barren plateaus are labelled so. Needs matplotlib
-(``pip install 'qtrain[plot]'``); the PNG is written with the non-interactive Agg backend.
+(``pip install 'qtrain[plot]'``).
+
+Figures are ``matplotlib.figure.Figure`` objects made without ``pyplot`` (:func:`new_figure`):
+no global state and no backend switch, so a script, a server and a notebook all get the same
+figure, and a notebook shows a returned figure once (not again at the end of the cell).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qtrain.errors import ConfigError
+from qtrain.extras import require
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from qtrain.diagnostics.result import ScanResult
 
-__all__ = ["plot_scan", "save_plot"]
+__all__ = ["new_figure", "plot_scan", "save_plot"]
 
 
-def _pyplot() -> Any:
-    try:
-        matplotlib = importlib.import_module("matplotlib")
-    except ImportError as error:
-        raise ConfigError(f"plots need matplotlib: pip install 'qtrain[plot]' ({error})") from None
-    matplotlib.use("Agg", force=False)  # files, never a window; keeps a backend already chosen
-    return importlib.import_module("matplotlib.pyplot")
+def new_figure(purpose: str, *, size: tuple[float, float] = (6.4, 4.4)) -> Figure:
+    """A new constrained-layout ``Figure`` of ``size`` inches, outside ``pyplot``.
+
+    Raises:
+        ConfigError: matplotlib is not installed; the message names ``purpose`` and the
+            ``plot`` extra.
+    """
+    require("matplotlib", extra="plot", purpose=purpose)
+    if "IPython" in sys.modules:
+        # In a notebook, importing pyplot activates the inline integration that displays a
+        # returned Figure; it creates no figure of its own.
+        importlib.import_module("matplotlib.pyplot")
+    from matplotlib.figure import Figure  # noqa: PLC0415 - optional extra
+
+    return Figure(figsize=size, layout="constrained")
 
 
 def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = None) -> Any:
@@ -36,9 +51,9 @@ def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = N
     Returns:
         The matplotlib ``Figure``.
     """
-    plt = _pyplot()
     if ax is None:
-        figure, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+        figure = new_figure("the plateau plot")
+        ax = figure.add_subplot()
     else:
         figure = ax.figure
     series: dict[tuple[int, str, str], list[Any]] = {}
@@ -77,7 +92,6 @@ def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = N
 
 
 def save_plot(result: ScanResult, path: str | Path) -> Path:
-    """Write the plot of ``result`` to ``path`` (PNG) and release the figure."""
-    figure = plot_scan(result, path)
-    _pyplot().close(figure)
+    """Write the plot of ``result`` to ``path`` (PNG)."""
+    plot_scan(result, path)
     return Path(path)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from qtrain.display import html_table, number, text_block
 from qtrain.errors import ConfigError
 
 __all__ = ["CSV_COLUMNS", "DecayFit", "ScanPoint", "ScanResult"]
@@ -185,6 +186,40 @@ class ScanResult:
     def plateau(self) -> bool:
         """Whether any series is flagged as a barren plateau."""
         return any(f.plateau for f in self.fits)
+
+    def _rows(self) -> list[tuple[str, str]]:
+        """What was scanned, and one line per fitted series."""
+
+        def span(values: set[int]) -> str:
+            ordered = sorted(values)
+            return "-" if not ordered else ", ".join(str(v) for v in ordered)
+
+        rows = [
+            ("qubits", span({p.n_qubits for p in self.points})),
+            ("depths", span({p.depth for p in self.points})),
+            ("points", str(len(self.points))),
+            ("barren plateau", "yes" if self.plateau else "no"),
+        ]
+        for f in self.fits:
+            interval = f"[{number(math.exp(f.rate_low))}, {number(math.exp(f.rate_high))}]"
+            verdict = "barren plateau" if f.plateau else f.shape
+            rows.append(
+                (
+                    f"depth {f.depth}, {f.cost}, {f.init}",
+                    f"b = {number(f.base)} {interval}, {verdict}",
+                )
+            )
+        return rows
+
+    def _title(self) -> str:
+        ansatz = self.settings.get("ansatz", "ansatz")
+        return f"ScanResult({ansatz}: gradient variance Var ∝ b^-n, one fit per series)"
+
+    def __repr__(self) -> str:
+        return text_block(self._title(), self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(self._title(), self._rows())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers become ``null``)."""

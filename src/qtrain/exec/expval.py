@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Backend, Task, fresh_seed
+from qtrain.display import vector
 from qtrain.errors import CircuitError, ParameterValueError
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.store import ResultStore
@@ -45,6 +46,13 @@ class Estimate:
     stderr: Any
     shots: int
     seed: int | None = None
+
+    def __repr__(self) -> str:
+        """Plain numbers: ``Estimate(value=0.5, stderr=0.1005, shots=200, seed=1)``."""
+        return (
+            f"Estimate(value={vector(self.value)}, stderr={vector(self.stderr)}, "
+            f"shots={self.shots}, seed={self.seed})"
+        )
 
 
 def resolve_seed(seed: int | np.random.Generator | None) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Result, Task
+from qtrain.display import html_table, vector
 from qtrain.grad.shots import ShotPolicy, allocate, group_spreads
 from qtrain.ir.circuit import Circuit
 from qtrain.ir.observables import Observable
@@ -60,6 +61,27 @@ class Gradient:
     covariance: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     fun_covariance: Any = None
+
+    def _fun(self) -> str:
+        if self.fun_stderr is None:
+            return vector(self.fun)
+        return f"{vector(self.fun)} ± {vector(self.fun_stderr)}"
+
+    def __repr__(self) -> str:
+        """One line of plain numbers (4 significant digits; long vectors shortened)."""
+        fun = "" if self.fun is None else f", fun={self._fun()}"
+        stderr = "None" if self.stderr is None else vector(self.stderr)
+        return (
+            f"Gradient(value={vector(self.value)}, stderr={stderr}{fun}, "
+            f"method={self.method!r}, n_circuits={self.n_circuits}, shots={self.shots})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [("value", vector(self.value)), ("stderr", vector(self.stderr))]
+        if self.fun is not None:
+            rows.append(("fun", self._fun()))
+        rows += [("circuits", str(self.n_circuits)), ("shots", f"{self.shots:,}")]
+        return html_table(f"Gradient ({self.method})", rows)
 
 
 Assemble = Callable[[list[Result]], Gradient]

@@ -40,4 +40,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The Qiskit functions and the ``qasm`` module, not this module's imports."""
+    return sorted([*__all__, "qasm"])

@@ -111,3 +111,8 @@ def dump(
         Path(path).write_text(text, encoding="utf-8")
     except OSError as error:
         raise StorageError.from_os(error, path, "write the OpenQASM file") from None
+
+
+def __dir__() -> list[str]:
+    """The public API only (``__all__``), not the names this module imports."""
+    return sorted(__all__)

@@ -233,3 +233,8 @@ def identity_blocks(halves: Sequence[Circuit]) -> Circuit:
         ops += renumbered(block, offset).ops
         offset += block.n_params
     return Circuit(n, tuple(ops))
+
+
+def __dir__() -> list[str]:
+    """The ansatz builders only (``__all__``), not the names this module imports."""
+    return sorted(__all__)

@@ -34,6 +34,7 @@ from qtrain.ir.drawing import draw_text
 from qtrain.ir.ops import Op, check_wires, make_op, wire_list
 from qtrain.ir.params import as_arg, evaluate_arg
 from qtrain.ir.serialize import circuit_dict, content_hash, ops_from_dict
+from qtrain.ir.svg import draw_svg
 
 __all__ = ["Circuit", "Op", "make_op"]
 
@@ -173,6 +174,29 @@ class Circuit(GateBuilders):
 
     def __str__(self) -> str:
         return self.draw()
+
+    def to_svg(self, *, max_columns: int | None = None) -> str:
+        """An SVG drawing (a string; :mod:`qtrain.ir.svg`), at most ``max_columns`` columns."""
+        return draw_svg(self, max_columns=max_columns)
+
+    def _summary(self) -> str:
+        """``2 qubits, 4 ops (RY×1, CNOT×1, …), 2 params``."""
+        counts: dict[str, int] = {}
+        for op in self.ops:
+            counts[op.gate] = counts.get(op.gate, 0) + 1
+        names = [f"{gate}×{count}" for gate, count in counts.items()]
+        gates = ", ".join(names[:6] + (["…"] if len(names) > 6 else []))
+        qubits = f"{self.n_qubits} qubit{'s' if self.n_qubits > 1 else ''}"
+        ops = f"{len(self.ops)} op{'' if len(self.ops) == 1 else 's'}"
+        return f"{qubits}, {ops}{f' ({gates})' if gates else ''}, {self.n_params} params"
+
+    def __repr__(self) -> str:
+        """``Circuit(2 qubits, 4 ops (RY×2, CNOT×1, CRX×1), 2 params)`` (``draw()`` shows them)."""
+        return f"Circuit({self._summary()})"
+
+    def _repr_html_(self) -> str:
+        caption = f"<div style='font-family:monospace'>Circuit: {self._summary()}</div>"
+        return f"<div>{caption}{self.to_svg(max_columns=60)}</div>"
 
     @staticmethod
     def from_ops(n_qubits: int, ops: Iterable[Op]) -> Circuit:

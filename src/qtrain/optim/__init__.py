@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+from dataclasses import fields as _fields
+from typing import Any as _Any
 
-from qtrain.errors import ConfigError
+from qtrain.errors import ConfigError as _ConfigError
 from qtrain.optim.adam import Adam as Adam
 from qtrain.optim.base import Observation as Observation
 from qtrain.optim.base import Optimizer as Optimizer
@@ -27,7 +27,7 @@ from qtrain.optim.schedules import Exponential as Exponential
 from qtrain.optim.schedules import InverseTime as InverseTime
 from qtrain.optim.schedules import Schedule as Schedule
 from qtrain.optim.schedules import Step as Step
-from qtrain.optim.schedules import schedule_from_config
+from qtrain.optim.schedules import schedule_from_config as _schedule_from_config
 from qtrain.optim.sgd import GradientDescent as GradientDescent
 from qtrain.optim.spsa import SPSA as SPSA
 
@@ -52,7 +52,7 @@ __all__ = [
     "from_config",
 ]
 
-OPTIMIZERS: dict[str, type[Any]] = {
+OPTIMIZERS: dict[str, type[_Any]] = {
     "sgd": GradientDescent,
     "adam": Adam,
     "spsa": SPSA,
@@ -62,7 +62,7 @@ OPTIMIZERS: dict[str, type[Any]] = {
 """Optimizer classes by their config name."""
 
 
-def from_config(config: dict[str, Any]) -> Optimizer:
+def from_config(config: dict[str, _Any]) -> Optimizer:
     """The optimizer a ``config()`` dict describes (its ``schedule`` rebuilt too).
 
     Raises:
@@ -71,15 +71,20 @@ def from_config(config: dict[str, Any]) -> Optimizer:
     options = dict(config)
     name = options.pop("name", None)
     if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise _ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     cls = OPTIMIZERS[name]
-    allowed = [f.name for f in fields(cls) if f.init]
+    allowed = [f.name for f in _fields(cls) if f.init]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ConfigError(
+        raise _ConfigError(
             f"optimizer {name!r} has no option {unknown[0]!r}; allowed: {', '.join(allowed)}"
         )
     if "schedule" in options:
-        options["schedule"] = schedule_from_config(options["schedule"])
+        options["schedule"] = _schedule_from_config(options["schedule"])
     optimizer: Optimizer = cls(**options)
     return optimizer
+
+
+def __dir__() -> list[str]:
+    """The public API only (``__all__``), not the submodules or helpers."""
+    return sorted(__all__)

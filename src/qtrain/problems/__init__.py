@@ -87,3 +87,8 @@ def build(name: str, **options: Any) -> Problem:
             f"unknown option(s) {unknown} for problem {name!r}; allowed (with defaults): {allowed}"
         )
     return info.builder(**options)
+
+
+def __dir__() -> list[str]:
+    """The public API only (``__all__``), not the names this module imports."""
+    return sorted(__all__)

@@ -12,6 +12,7 @@ from qtrain.train.loop import fit as fit
 from qtrain.train.losses import LOSSES as LOSSES
 from qtrain.train.losses import Loss as Loss
 from qtrain.train.objective import Objective as Objective
+from qtrain.train.progress import ProgressTracker as ProgressTracker
 from qtrain.train.records import StepRecord as StepRecord
 from qtrain.train.rundir import RunDir as RunDir
 from qtrain.train.stopping import Budget as Budget
@@ -32,6 +33,7 @@ __all__ = [
     "LogTracker",
     "Loss",
     "Objective",
+    "ProgressTracker",
     "RunContext",
     "RunDir",
     "StepRecord",

@@ -43,6 +43,7 @@ from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer
 from qtrain.train.checkpoint import Checkpoint, write_json_atomic
 from qtrain.train.objective import Objective
+from qtrain.train.progress import ProgressTracker
 from qtrain.train.records import FitResult
 from qtrain.train.rundir import RunDir, reproduction_info
 from qtrain.train.session import Report, Session
@@ -81,6 +82,7 @@ def fit(
     exact_value: float | None = None,
     monitor: GradientMonitor | None = None,
     report: Report | None = None,
+    progress: bool = False,
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` with ``optimizer``.
 
@@ -114,6 +116,8 @@ def fit(
         monitor: a :class:`~qtrain.diagnostics.monitor.GradientMonitor` watching the
             gradient's SNR (``warn``, ``stop`` → ``stopped_by="plateau"``, ``raise_shots``,
             ``layerwise``); every decision is in ``StepRecord.monitor``.
+        progress: show a progress display while the run goes: a bar on standard error in a
+            terminal, an HTML line updated in place in Jupyter (``train/progress.py``).
 
     Raises:
         ConfigError, CheckpointError, and the input errors of ``qt.grad``, before any step.
@@ -123,6 +127,7 @@ def fit(
             resume), or ``metrics.jsonl`` is damaged beyond repair (``CorruptFileError``).
     """
     theta, checked = _checked(objective, theta0, optimizer, monitor)
+    shown = _progress(progress, budget)
     directory, checkpoint = _open_run(run_dir, resume)
     if seed is None and checkpoint is not None:
         seed = checkpoint.seed
@@ -150,7 +155,7 @@ def fit(
             state,
             resolve_executor(backend, executor, store),
             directory=directory,
-            trackers=[*metrics, *trackers],
+            trackers=[*metrics, *trackers, *shown],
             exact_value=exact_value,
             report=report,
         )
@@ -158,6 +163,8 @@ def fit(
     finally:
         for tracker in metrics:
             tracker.close()
+        for display in shown:
+            display.close()
         if own_store is not None:
             own_store.close()
 
@@ -173,6 +180,16 @@ def _checked(
     if monitor is not None and not isinstance(monitor, GradientMonitor):
         raise ConfigError(f"monitor must be a GradientMonitor, got {type(monitor).__name__}")
     return theta, checked
+
+
+def _progress(progress: object, budget: Budget | None) -> list[ProgressTracker]:
+    """The progress display ``progress=True`` asks for (none for ``False``)."""
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress must be True or False, got {progress!r}")
+    if not progress:
+        return []
+    limits = budget if budget is not None else Budget()
+    return [ProgressTracker(total_steps=limits.max_steps, max_shots=limits.max_shots)]
 
 
 def _open_run(

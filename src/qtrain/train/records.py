@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qtrain.display import html_table, number, text_block, value_with_error, vector
 from qtrain.errors import ConfigError
 
 __all__ = ["FitResult", "StepRecord", "gradient_summary"]
@@ -144,3 +145,44 @@ class FitResult:
     def steps(self) -> int:
         """Completed steps."""
         return len(self.history)
+
+    def _rows(self) -> list[tuple[str, str]]:
+        """The few lines a person reads first (what :meth:`__repr__` and the HTML show)."""
+        last = self.history[-1] if self.history else None
+        rows = [
+            ("stopped by", self.stopped_by),
+            ("steps", str(self.steps)),
+            ("final loss", "-" if self.final_loss is None else f"{self.final_loss:.8g} (exact)"),
+            (
+                "last measured loss",
+                "-" if last is None else value_with_error(last.loss, last.loss_stderr, 6),
+            ),
+            ("theta", vector(self.theta)),
+            ("shots", f"{self.shots:,}"),
+            ("seconds", number(self.seconds, 3)),
+        ]
+        if self.run_dir is not None:
+            rows.append(("run dir", str(self.run_dir)))
+        return rows
+
+    def __repr__(self) -> str:
+        return text_block(f"FitResult({self.steps} steps, θ {self.theta.shape})", self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(f"FitResult: {self.steps} steps", self._rows())
+
+    def plot(self, *, ax: Any = None) -> Any:
+        """The measured loss against the step, with ±1 standard-error bars.
+
+        Args:
+            ax: a matplotlib ``Axes`` to draw on (default: a new figure).
+
+        Returns:
+            The matplotlib ``Figure``.
+
+        Raises:
+            ConfigError: matplotlib is not installed (``pip install 'qtrain[plot]'``).
+        """
+        from qtrain.train.figures import plot_history  # noqa: PLC0415 - optional matplotlib
+
+        return plot_history(self.history, final_loss=self.final_loss, ax=ax)

@@ -136,7 +136,9 @@ class Session:
         info = {"settings": self.settings.describe(), "config_hash": self.config_hash}
         try:
             for tracker in self.trackers:
-                tracker.start({**info, "step": self.state.step})
+                tracker.start(
+                    {**info, "step": self.state.step, "shots_total": self.state.shots_total}
+                )
             try:
                 reason = None
                 while reason is None:
