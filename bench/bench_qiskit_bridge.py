@@ -224,10 +224,9 @@ STAGES = {  # (file suffix, function) → stage of a bridge call, by cumulative 
     "aer_job": [("primitive_job.py", "result"), ("primitives/sampler_v2.py", "run"),
                 ("primitives/estimator_v2.py", "run")],
     "plan (shifted rows, shots)": [("grad/api.py", "_plan")],
-    "QiskitBackend.limits (AerSimulator.target)": [("backends/qiskit.py", "limits")],
+    "QiskitBackend.limits": [("backends/qiskit.py", "limits")],
     "observable → SparsePauliOp": [("backends/qiskit_compile.py", "sparse_op")],
-    "counts → values, variances": [("backends/qiskit.py", "_aggregate"),
-                                   ("backends/qiskit_jobs.py", "aggregate")],
+    "counts → values, variances": [("backends/qiskit_jobs.py", "aggregate")],
     "direct: counts → values": [("bench_qiskit_bridge.py", "group_values")],
 }  # fmt: skip
 

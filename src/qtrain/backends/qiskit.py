@@ -42,10 +42,11 @@ from typing import Any
 
 from qtrain.extras import require
 
-require("qiskit_aer", extra="qiskit", purpose="qtrain.backends.qiskit (QiskitBackend)")
 # Aer's OpenMP threads spin while idle by default: on a busy machine a small gradient took
-# 0.24 s instead of 0.035 s (docs/performance.md). A user's own setting wins.
+# 0.24 s instead of 0.035 s (docs/performance.md). OpenMP reads this when Aer's library
+# loads, so it is set before Aer is imported; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+require("qiskit_aer", extra="qiskit", purpose="qtrain.backends.qiskit (QiskitBackend)")
 
 import numpy as np  # noqa: E402  # after the check, so a missing extra is one clear error
 from qiskit_aer import AerSimulator  # noqa: E402

@@ -250,8 +250,12 @@ def aggregate(item: Work, results: Sequence[Any]) -> tuple[Real, Real, tuple[Rea
     for pack, result in zip(item.packs, results, strict=True):
         for index, pub in zip(pack, result, strict=True):
             piece = item.pieces[index]
-            at = np.searchsorted(item.slots[piece.slot].rows, piece.rows)
-            counts[piece.slot][at] += outcome_counts(pub.data[CLBITS], n, piece.rows.size)
+            found = outcome_counts(pub.data[CLBITS], n, piece.rows.size)
+            rows = item.slots[piece.slot].rows
+            if piece.rows.size == rows.size:  # the common case: the piece is the whole slot
+                counts[piece.slot] += found
+            else:
+                counts[piece.slot][np.searchsorted(rows, piece.rows)] += found
     for slot, slot_counts in zip(item.slots, counts, strict=True):
         means, spreads = group_statistics(slot_counts, slot.group)
         values[slot.rows, slot.observable] += means
