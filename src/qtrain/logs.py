@@ -30,7 +30,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from qtrain.errors import ConfigError
@@ -43,6 +43,8 @@ __all__ = [
     "configure_logging",
     "current_context",
     "emit",
+    "json_line",
+    "quiet_loggers",
     "remove_logging",
     "set_context",
 ]
@@ -117,6 +119,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, sort_keys=False)
 
 
+def json_line(name: str, level: int, event: str, message: str, **fields: Any) -> str:
+    """One JSON log line, as :class:`JsonFormatter` writes it, without a logger set up.
+
+    For what a command says after its run's logging is gone (its summary, its error).
+    """
+    record = logging.LogRecord(name, level, __file__, 0, message, None, None)
+    record.event, record.fields = event, _jsonable(fields)
+    return JsonFormatter().format(record)
+
+
 class HumanFormatter(logging.Formatter):
     """``HH:MM:SS LEVEL event message key=value ...`` for a terminal."""
 
@@ -127,8 +139,11 @@ class HumanFormatter(logging.Formatter):
         for key in ("ts", "level", "logger"):
             payload.pop(key)
         names = {"run_id": "run"}
+        # Nested payloads (a monitor's record) are for machines: JSON lines and metrics.jsonl.
         pairs = " ".join(
-            f"{names.get(k, k)}={_short(v)}" for k, v in payload.items() if v is not None
+            f"{names.get(k, k)}={_short(v)}"
+            for k, v in payload.items()
+            if v is not None and not isinstance(v, Mapping)
         )
         text = f"{clock} {record.levelname:<7} {event}"
         if message != event:
@@ -202,3 +217,33 @@ def remove_logging(handler: logging.Handler) -> None:
     if not logger.handlers:
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
+
+
+def quiet_loggers(names: Sequence[str]) -> Callable[[], None]:
+    """Another library's loggers (MLflow's) at warning and above, in qtrain's format.
+
+    Their info lines ("Creating initial MLflow database tables...") are chatter in a training
+    terminal; their warnings still show — through qtrain's handlers when
+    :func:`configure_logging` set them up (so ``--log-format json`` stays JSON), else
+    through their own.
+
+    Returns:
+        A function that puts the loggers back as they were.
+    """
+    ours = list(logging.getLogger("qtrain").handlers)
+    saved = []
+    for name in names:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, list(logger.handlers), logger.propagate))
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+        if ours:
+            logger.handlers = list(ours)
+            logger.propagate = False
+
+    def restore() -> None:
+        for logger, level, handlers, propagate in saved:
+            logger.setLevel(level)
+            logger.handlers = handlers
+            logger.propagate = propagate
+
+    return restore

@@ -55,7 +55,8 @@ def test_scan_from_config_writes_json_csv_and_png(tmp_path):
     seen = []
     run = scan_from_config(config, on_point=seen.append)
     assert run.directory.parent == tmp_path and run.directory.name.startswith("small-")
-    assert set(run.files) == {"json", "csv", "png"} and all(p.exists() for p in run.files.values())
+    assert set(run.files) == {"json", "csv", "png", "points"}
+    assert all(p.exists() for p in run.files.values())
     assert len(seen) == len(run.result.points) == 6 and run.result.settings["seed"] == 2
     saved = qt.diagnostics.ScanResult.from_dict(json.loads(run.files["json"].read_text()))
     assert saved == run.result

@@ -224,10 +224,11 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_config_error_is_one_line_exit_2_and_no_run_folder(tmp_path, case):
     overrides, message = BAD[case]
-    result = runner.invoke(app, ["train", str(example(tmp_path, **overrides))])
+    config = example(tmp_path, **overrides)
+    result = runner.invoke(app, ["train", str(config)])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and TOKEN not in result.output
-    found = problems(result.output)
+    found = [line.removeprefix(f"{config}: ") for line in problems(result.output)]
     assert len(found) == 1 and found[0].startswith(message), found
     assert not (tmp_path / "runs").exists()
 
@@ -238,7 +239,8 @@ def test_ibm_with_credentials_is_checked_before_any_connection(tmp_path, monkeyp
     result = runner.invoke(app, ["plan", str(config)])  # exact values: refused before a service
     assert result.exit_code == 2 and TOKEN not in result.output
     assert problems(result.output) == [
-        "gradient.shots: 'ibm_torino' is a device and only samples: give gradient.shots (or "
+        f"{config}: gradient.shots: 'ibm_torino' is a device and only samples: give "
+        "gradient.shots (or "
         "gradient.budget / target_stderr); exact values need device 'aer'"
     ]
     with pytest.raises(ConfigError, match="only samples"):

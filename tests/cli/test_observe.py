@@ -37,6 +37,67 @@ def test_train_with_json_logs_then_report_the_run(tmp_path, write_config):
     assert text.exit_code == 0 and (tmp_path / "r.html").exists()
 
 
+def run_qtrain(*args, terminal=False):
+    """``python -m qtrain ARGS`` with pipes; ``terminal``: rich draws as on a terminal."""
+    env = {**os.environ, "COLUMNS": "100"}
+    if terminal:
+        env["TTY_COMPATIBLE"] = "1"  # rich's live bar, which reroutes stderr through itself
+    return subprocess.run(
+        [sys.executable, "-m", "qtrain", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def json_lines(stream):
+    """Every line of ``stream`` as JSON (the assertion shows a line that is not)."""
+    lines = []
+    for line in stream.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON line: {line!r}\nin:\n{stream}")
+    return lines
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_json_log_run_writes_only_json_lines_to_stderr(tmp_path, write_config, as_json, terminal):
+    config = write_config(tmp_path, budget={"max_steps": 4})
+    flags = ["--json"] if as_json else []
+    done = run_qtrain(
+        "train",
+        config,
+        "--run-dir",
+        tmp_path / "run",
+        "--log-format",
+        "json",
+        *flags,
+        terminal=terminal,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [line["event"] for line in json_lines(done.stderr)]
+    assert events.count("step") == 4 and events[0] == "run.start"
+    assert '"event"' not in done.stdout  # no log line went through the console
+    if as_json:
+        assert json.loads(done.stdout)["steps"] == 4  # stdout: the summary, nothing else
+    else:
+        assert "run directory:" in done.stdout and "4/4" not in done.stdout  # no bar either
+    more = run_qtrain(
+        "resume", tmp_path / "run", "--log-format", "json", *flags, terminal=terminal
+    )  # nothing left to do: the hint is a JSON line too
+    lines = json_lines(more.stderr)
+    hint = [line for line in lines if line["event"] == "resume.nothing_to_do"]
+    assert more.returncode == 0 and len(hint) == (1 if as_json else 0)
+    bad = run_qtrain("train", write_config(tmp_path, seed=-1), "--log-format", "json", *flags)
+    (line,) = json_lines(bad.stderr)
+    assert bad.returncode == 2 and line["event"] == "cli.error" and line["exit_status"] == 2
+    assert "seed" in line["message"]
+
+
 def test_report_of_a_folder_that_is_no_run_is_one_error_line(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2

@@ -1,13 +1,17 @@
+import io
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 import qtrain as qt
 from qtrain.app.config import parse_config
 from qtrain.app.runner import resume_from_dir, train_from_config
+from qtrain.logs import configure_logging, remove_logging
 from qtrain.observe.mlflow_tracker import STEP_METRICS, MlflowTracker, flatten_params
 from qtrain.train.tracking import RunContext, read_metrics
 
@@ -83,11 +87,30 @@ def test_a_run_is_logged_to_mlflow_and_read_back_then_resumed_into_the_same_run(
     local = client.download_artifacts(run.info.run_id, "summary.json", str(tmp_path / "dl"))
     assert json.loads(Path(local).read_text())["steps"] == 4
 
-    resume_from_dir(directory.path, budget={"max_steps": 6})
+    summary = json.loads(directory.summary.read_text())
+    where = {"tracking_uri": f"sqlite:///{store}", "experiment": "qtrain"}
+    assert summary["tracking"]["mlflow"] == {**where, "run_id": run.info.run_id}
+
+    resumed = resume_from_dir(directory.path, budget={"max_steps": 6})
     run = find_run(client, directory.path.name)  # the same MLflow run, continued
     history = client.get_metric_history(run.info.run_id, "loss")
     assert sorted(m.step for m in history) == list(range(6))
     assert run.info.status == "FINISHED" and run.data.tags["qtrain.sessions_from_step"] == "4"
+    # The new budget is the run's: in config.yaml (the report shows it) and MLflow's params
+    # (write-once: the first value stays, the resume's is logged beside it).
+    assert yaml.safe_load(directory.config.read_text())["budget"]["max_steps"] == 6
+    assert run.data.params["budget.max_steps"] == "4"
+    assert run.data.params["resume.step_4.budget.max_steps"] == "6"
+    assert resumed.summary["tracking"]["mlflow"]["run_id"] == run.info.run_id
+    resume_from_dir(directory.path, budget={"max_steps": 7})
+    params = find_run(client, directory.path.name).data.params
+    assert params["resume.step_6.budget.max_steps"] == "7"
+    resume_from_dir(directory.path)  # the same budget again: nothing new to log
+    params = find_run(client, directory.path.name).data.params
+    assert sorted(k for k in params if k.startswith("resume.")) == [
+        "resume.step_4.budget.max_steps",
+        "resume.step_6.budget.max_steps",
+    ]
 
 
 def test_a_run_that_raises_is_marked_failed(runs, tmp_path):
@@ -111,6 +134,26 @@ def test_a_run_that_raises_is_marked_failed(runs, tmp_path):
         )
     run = MlflowClient(tracking_uri=uri).get_run(tracker.mlflow_run_id)
     assert run.info.status == "FAILED" and "IncompleteResultError" in run.data.tags["qtrain.error"]
+
+
+def test_mlflow_info_lines_are_quiet_during_a_run_and_back_after(runs, tmp_path):
+    tracker = MlflowTracker(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}", plots=False)
+    tracker.bind(RunContext(run_id="quiet", run_dir=tmp_path))
+    logger = logging.getLogger("mlflow")
+    before = (logger.level, list(logger.handlers))
+    stream = io.StringIO()
+    handler = configure_logging("json", stream=stream)
+    try:
+        tracker.start({"step": 0})
+        assert logger.getEffectiveLevel() == logging.WARNING
+        logging.getLogger("mlflow.store").warning("disk is slow")  # through qtrain's handler
+        tracker.finish({"stopped_by": "max_steps"})
+    finally:
+        remove_logging(handler)
+    assert (logger.level, logger.handlers) == before
+    (line,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert line["logger"] == "mlflow.store" and line["message"] == "disk is slow"
+    assert tracker.location()["run_id"] == tracker.mlflow_run_id
 
 
 def test_flatten_params_cuts_long_values_and_keeps_keys_dotted():

@@ -1,12 +1,13 @@
 import dataclasses
 import errno
+import io
 import logging
 import os
 
 import pytest
 
 from qtrain.errors import DiskFullError, NotWritableError
-from qtrain.logs import current_context
+from qtrain.logs import configure_logging, current_context, remove_logging
 from qtrain.testing import make_record
 from qtrain.train.tracking import (
     JsonlTracker,
@@ -121,3 +122,33 @@ def test_jsonl_tracker_in_a_folder_it_may_not_write_says_so(tmp_path, monkeypatc
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(NotWritableError, match="read-only file system"):
         JsonlTracker(tmp_path / "m.jsonl").start({})
+
+
+def test_a_layerwise_decision_is_one_readable_line_labelled_layerwise():
+    stream = io.StringIO()
+    handler = configure_logging("human", stream=stream)
+    tracker = LogTracker()
+    config = {"monitor": {"policy": "layerwise", "threshold": 1.5, "window": 3}}
+    tracker.bind(RunContext("lw", config=config))
+    tracker.start({"step": 31})
+    monitor = {
+        "policy": "layerwise",
+        "action": "unfreeze",
+        "shot_factor": 1.0,
+        "active_layers": 2,
+        "snr": 0.9139057346829232,
+        "component_snr_median": 0.4507879327261449,
+        "below": 0.875,
+        "snr_window": 1.47660647847868,
+    }
+    try:
+        tracker.log(dataclasses.replace(record(31), monitor=monitor))
+    finally:
+        remove_logging(handler)
+        tracker.finish({})
+    (line,) = stream.getvalue().splitlines()
+    assert line.endswith(
+        "WARNING monitor.decision gradient SNR 1.48 (window mean) fell below 1.5: layer group 2 "
+        "joins the training run=lw step=31 decision=layerwise"
+    )
+    assert "{" not in line and "0.9139" not in line  # no raw dict, no 16-digit floats

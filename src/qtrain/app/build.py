@@ -6,15 +6,14 @@ builds.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qtrain.app.circuit_config import CircuitConfig, load_circuit_file
 from qtrain.app.config import (
-    CircuitConfig,
     ExecutorConfig,
     FaultyBackendConfig,
     InitConfig,
@@ -23,6 +22,7 @@ from qtrain.app.config import (
     StoreConfig,
 )
 from qtrain.app.mitigation_config import MitigationConfig, check_folding
+from qtrain.app.preflight import check_first_step, in_file, keyed
 from qtrain.app.qiskit_config import QiskitBackendConfig
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator, MethodChoice
@@ -97,18 +97,15 @@ class Prepared:
 
 
 def _circuit(spec: CircuitConfig) -> Circuit:
+    """The configured circuit (files are read again: they may have changed since)."""
     if spec.qasm is not None:
         try:
             return qasm.load(spec.qasm)
         except QtrainError as error:  # the file changed since the config was validated
             raise ConfigError(f"circuit.qasm: {error}") from None
     if spec.path is not None:
-        try:
-            return Circuit.from_dict(json.loads(Path(spec.path).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(
-                f"circuit.path {spec.path}: cannot load a circuit ({error})"
-            ) from None
+        with keyed("circuit.path"):
+            return load_circuit_file(spec.path)
     assert spec.n_qubits is not None  # checked by CircuitConfig
     build_ansatz = getattr(ansatz, str(spec.ansatz))
     circuit: Circuit = build_ansatz(spec.n_qubits, spec.layers)
@@ -142,39 +139,66 @@ def _shots(config: RunConfig) -> ShotPolicy | None:
 
 
 def prepare(config: RunConfig) -> Prepared:
-    """Build the objective, θ₀ and optimizer, and check the simulator can run it.
+    """Build the objective, θ₀ and optimizer, and check the run can start; nothing runs.
 
     A missing seed is drawn and recorded, and so are the noise model's and the mitigation's
-    fingerprints (and a measured readout calibration's seed).
+    fingerprints (and a measured readout calibration's seed). The first step is planned as
+    ``fit`` will plan it (``app/preflight.py``), so what would refuse it refuses here.
 
     Raises:
         ConfigError: naming the key (``backend.method``, ``backend.noise``, ...) when the
             simulator cannot run the objective: trajectories without shots, a noise rule on a
-            wire the circuits lack, a state too large for the memory budget, a folded circuit
+            wire the circuits lack, a state too large for the memory budget (the adjoint
+            method's and the metric tensor's states too), a folded circuit
             (``mitigation.zne``) the noise model cannot run.
+        QtrainError: the input errors of the parts (``ObservableError``, ``ParameterError``,
+            ``GradientError``, ...). Every message names its key (``observable: ...``) and,
+            for a config read from a file, the file (``config.source``).
     """
+    with in_file(config.source):
+        return _prepared(config)
+
+
+def _prepared(config: RunConfig) -> Prepared:
+    """:func:`prepare` without the file's name on its errors."""
     if config.seed is None:
         config = config.model_copy(update={"seed": resolve_seed(None)})
     config = _pinned(config)
     problem = None
     if config.problem is not None:
-        problem = build(config.problem.name, **config.problem.options())
-        objective = Objective.from_problem(problem)
+        with keyed("problem"):
+            problem = build(config.problem.name, **config.problem.options())
+            objective = Objective.from_problem(problem)
         default = np.asarray(problem.theta0, dtype=np.float64)
     else:
         assert config.circuit is not None and config.observable is not None
         circuit = _circuit(config.circuit)
-        objective = Objective.single(circuit, Observable.parse(config.observable))
+        with keyed("observable"):
+            objective = Objective.single(circuit, Observable.parse(config.observable))
         default = np.zeros(circuit.n_params)
-    theta0 = objective.check_theta(_theta0(config, default, objective.n_params))
-    optimizer = checked_optimizer(from_config(config.optimizer.as_dict()), objective)
+    with keyed("theta0"):
+        theta0 = objective.check_theta(_theta0(config, default, objective.n_params))
+    with keyed("optimizer"):
+        optimizer = checked_optimizer(from_config(config.optimizer.as_dict()), objective)
     monitor = None
     if config.monitor is not None:
-        monitor = GradientMonitor(**config.monitor.model_dump())
-        monitor.init(objective.n_params)  # layers that do not fit θ fail here, before a run
+        with keyed("monitor"):
+            monitor = GradientMonitor(**config.monitor.model_dump())
+            monitor.init(objective.n_params)  # layers that do not fit θ fail here
     shots = _shots(config)
     adaptive = optimizer.ask(optimizer.init(theta0)).shots_per_component is not None
     simulation = _simulation(config, objective, exact=shots is None and not adaptive)
+    if not isinstance(config.backend, QiskitBackendConfig):  # building it may reach a provider
+        key, _ = backend_spec(config)
+        check_first_step(
+            objective,
+            theta0,
+            optimizer,
+            (config.gradient.method, config.gradient.options, shots),
+            seed=config.seed,
+            backend=make_backend(config.backend, config.mitigation),
+            memory_key=f"{key}.memory_budget",
+        )
     return Prepared(config, objective, theta0, optimizer, shots, problem, monitor, simulation)
 
 

@@ -22,22 +22,20 @@ naming the key and what is allowed::
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import pydantic
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from qtrain.app.config_errors import KeyedError, StrictModel, describe
+from qtrain.app.circuit_config import CircuitConfig
+from qtrain.app.config_errors import KeyedError, StrictModel, read_yaml, validate_model
 from qtrain.app.mitigation_config import MitigationConfig, check_gradient
 from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
 from qtrain.app.qiskit_config import QiskitBackendConfig
 from qtrain.backends.faulty import FaultProfile
-from qtrain.errors import ConfigError, QtrainError
+from qtrain.errors import QtrainError
 from qtrain.grad.api import METHODS
-from qtrain.interop import qasm
+from qtrain.ir.observables import Observable
 from qtrain.noise import NoiseModel
 from qtrain.optim import OPTIMIZERS, from_config
 from qtrain.sim.trajectories import MIN_TRAJECTORIES
@@ -68,36 +66,6 @@ class ProblemConfig(BaseModel):
         if self.name not in PROBLEMS:
             raise ValueError(f"unknown problem {self.name!r}; choose one of {', '.join(PROBLEMS)}")
         _check_keys(self.options(), list(PROBLEMS[self.name].options), f"problem {self.name!r}")
-        return self
-
-
-class CircuitConfig(StrictModel):
-    """``{ansatz: hardware_efficient, n_qubits: 4}``, ``{path: c.json}`` or ``{qasm: c.qasm}``."""
-
-    ansatz: Literal["hardware_efficient", "strongly_entangling"] | None = None
-    n_qubits: Annotated[int, Field(ge=1, le=40)] | None = None
-    layers: Annotated[int, Field(ge=1)] = 1
-    path: Path | None = None
-    qasm: Path | None = None
-
-    @pydantic.field_validator("qasm")
-    @classmethod
-    def _relative_to_config(cls, path: Path | None, info: pydantic.ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base") or Path()
-        return None if path is None else Path(os.path.abspath(Path(base) / path.expanduser()))
-
-    @model_validator(mode="after")
-    def _one_source(self) -> CircuitConfig:
-        if sum(s is not None for s in (self.ansatz, self.path, self.qasm)) != 1:
-            message = "give one of ansatz (with n_qubits), path (circuit JSON) or qasm (OpenQASM)"
-            raise ValueError(message)
-        if self.ansatz is not None and self.n_qubits is None:
-            raise ValueError(f"ansatz {self.ansatz!r} needs n_qubits")
-        if self.qasm is not None:
-            try:
-                qasm.load(self.qasm)
-            except QtrainError as error:
-                raise KeyedError("qasm", str(error)) from None
         return self
 
 
@@ -144,6 +112,14 @@ class GradientConfig(StrictModel):
     def _one_shot_rule(self) -> GradientConfig:
         if self.shots is not None and (self.budget is not None or self.target_stderr is not None):
             raise ValueError("give shots, or budget and/or target_stderr, not both")
+        sampled = [k for k in ("shots", "budget", "target_stderr") if getattr(self, k) is not None]
+        if self.method == "adjoint" and sampled:
+            raise KeyedError(
+                "method",
+                f"'adjoint' is exact by construction and cannot honour gradient.{sampled[0]}: "
+                "use param-shift (or best) for sampled gradients with error bars, or drop "
+                f"gradient.{sampled[0]} for exact ones",
+            )
         assert self.method in METHODS
         return self
 
@@ -312,6 +288,22 @@ class RunConfig(StrictModel):
     run: RunDirConfig = Field(default_factory=RunDirConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     mitigation: MitigationConfig | None = None
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        """The file this config was read from (``load_config``), named in later errors."""
+        return self._source
+
+    @field_validator("observable")
+    @classmethod
+    def _parses(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                Observable.parse(text)
+            except QtrainError as error:
+                raise ValueError(str(error)) from None
+        return text
 
     @model_validator(mode="before")
     @classmethod
@@ -343,49 +335,18 @@ class RunConfig(StrictModel):
         return self
 
 
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def validate_model(
-    model: type[Model], data: Any, *, source: str, what: str, base: Path | None = None
-) -> Model:
-    """Validate ``data`` as ``model``; relative file paths in it are relative to ``base``.
-
-    Raises:
-        ConfigError: every problem found, one per line, each naming its key.
-    """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
-    try:
-        return model.model_validate(data, context={"base": base})
-    except ValidationError as error:
-        lines = ["  " + describe(dict(item), model) for item in error.errors()]
-        raise ConfigError(f"{source} is not a valid {what}:\n" + "\n".join(lines)) from None
-
-
-def parse_config(data: Any, *, source: str = "config", base: Path | None = None) -> RunConfig:
+def parse_config(data: Any, *, source: str | None = None, base: Path | None = None) -> RunConfig:
     """Validate a run config dict; ``base``: the folder relative paths start from (cwd).
 
+    ``source``: the file it came from; errors found later (``prepare``) name it too.
+
     Raises:
         ConfigError: every problem found, one per line, each naming its key.
     """
-    return validate_model(RunConfig, data, source=source, what="run config", base=base)
-
-
-def read_yaml(path: Path) -> Any:
-    """The YAML document at ``path``.
-
-    Raises:
-        ConfigError: the file is missing or not YAML.
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    what = "run config"
+    config = validate_model(RunConfig, data, source=source or "config", what=what, base=base)
+    config._source = source
+    return config
 
 
 def load_config(path: Path) -> RunConfig:

@@ -6,6 +6,8 @@ Pydantic locates an error by a tuple such as ``("backend", "local", "noise", "af
 ``backend.noise.after[1].channel: <message>``, dropping the tags, and a validator that wants
 to blame a key below its own level raises :class:`KeyedError`. Every config section is a
 :class:`StrictModel`: unknown keys are errors, and a parsed config is immutable.
+:func:`read_yaml` and :func:`validate_model` turn a file into a model or one ``ConfigError``
+naming the file (an empty one: ``config.yaml is empty: expected a mapping of sections``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["KeyedError", "StrictModel", "describe", "location", "relative_to_config"]
+from qtrain.errors import ConfigError
+
+__all__ = [
+    "KeyedError",
+    "StrictModel",
+    "describe",
+    "location",
+    "read_yaml",
+    "relative_to_config",
+    "validate_model",
+]
 
 
 class StrictModel(BaseModel):
@@ -144,3 +157,43 @@ def relative_to_config(path: str | None, info: Any) -> str | None:
         return None
     base = (getattr(info, "context", None) or {}).get("base") or Path()
     return os.path.abspath(Path(base) / Path(path).expanduser())
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_model(
+    model: type[Model], data: Any, *, source: str, what: str, base: Path | None = None
+) -> Model:
+    """Validate ``data`` as ``model``; relative file paths in it are relative to ``base``.
+
+    Raises:
+        ConfigError: every problem found, one per line, each naming its key.
+    """
+    if data is None:  # an empty file, or comments only
+        raise ConfigError(f"{source} is empty: expected a mapping of sections")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    try:
+        return model.model_validate(data, context={"base": base})
+    except ValidationError as error:
+        lines = ["  " + describe(dict(item), model) for item in error.errors()]
+        raise ConfigError(f"{source} is not a valid {what}:\n" + "\n".join(lines)) from None
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document at ``path``.
+
+    Raises:
+        ConfigError: the file is missing or not YAML.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config {path}: not a UTF-8 text file") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None

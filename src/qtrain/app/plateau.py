@@ -12,7 +12,12 @@ The face of ``qtrain plateau CONFIG.yaml`` (Python users can call it too)::
     seed: 7
 
 Every mistake is one ``ConfigError`` naming the key, as for run configs. The results go to
-``<output.dir>/<name>-<time>/``: ``scan.json``, ``scan.csv`` and ``scan.png``.
+``<output.dir>/<name>-<time>/``: ``scan.json``, ``scan.csv`` and ``scan.png``, and
+``points.jsonl``: each point saved as it finishes (``app/plateau_points.py``). A scan cut
+short (Ctrl-C) keeps its finished points, and running the same config again continues it —
+in the same folder (the newest unfinished ``<name>-*`` one, or ``--out``) with the same seed.
+``output.plot: true`` needs matplotlib, checked before any work; the default (``null``)
+plots when matplotlib is installed.
 
 >>> cfg = parse_plateau_config({"qubits": [2, 3], "depths": 1})
 >>> cfg.ansatz, cfg.costs, cfg.samples
@@ -21,6 +26,7 @@ Every mistake is one ``ConfigError`` naming the key, as for run configs. The res
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +42,7 @@ from qtrain.app.config import (
     read_yaml,
     validate_model,
 )
+from qtrain.app.plateau_points import PointLog, find_unfinished, resume_from, scan_key
 from qtrain.app.runner import executor_for, make_backend
 from qtrain.diagnostics.families import FAMILIES
 from qtrain.diagnostics.plot import save_plot
@@ -43,6 +50,7 @@ from qtrain.diagnostics.result import ScanPoint, ScanResult
 from qtrain.diagnostics.scan import variance_scan
 from qtrain.errors import QtrainError
 from qtrain.exec.expval import resolve_seed
+from qtrain.extras import require
 from qtrain.ir.observables import Observable
 
 __all__ = [
@@ -77,7 +85,7 @@ class OutputConfig(_Strict):
 
     dir: Path = Path("runs")
     path: Path | None = None
-    plot: bool = True
+    plot: bool | None = None  # None: when matplotlib is installed; True: required
 
 
 def _uniform() -> list[InitName | ScanInitConfig]:
@@ -171,13 +179,40 @@ class PlateauRun:
         config: the config, with its seed filled in.
         result: the scan.
         directory: the output folder.
-        files: ``{"json": ..., "csv": ..., "png": ...}`` (``png`` absent without a plot).
+        files: ``{"json": ..., "csv": ..., "png": ..., "points": ...}`` (``png`` absent
+            without a plot).
+        reused: points read back from an earlier, interrupted run of the scan.
     """
 
     config: PlateauConfig
     result: ScanResult
     directory: Path
     files: dict[str, Path]
+    reused: int = 0
+
+
+def _wants_plot(config: PlateauConfig) -> bool:
+    """Whether to draw ``scan.png``: matplotlib is checked before any work when asked for."""
+    if config.output.plot:
+        require("matplotlib", extra="plot", purpose="output.plot: true (the scan's PNG)")
+        return True
+    return config.output.plot is None and importlib.util.find_spec("matplotlib") is not None
+
+
+def _folder(config: PlateauConfig, output: Path | None, key: str) -> Path:
+    """``output``, ``output.path``, the newest unfinished run of this scan, or a new one."""
+    explicit = output or config.output.path
+    if explicit is not None:
+        return Path(explicit)
+    unfinished = find_unfinished(config.output.dir, config.name, key)
+    if unfinished is not None:
+        return unfinished
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, count = config.output.dir / f"{config.name}-{stamp}", 1
+    while folder.exists():  # another scan started in the same second
+        count += 1
+        folder = config.output.dir / f"{config.name}-{stamp}-{count}"
+    return folder
 
 
 def scan_from_config(
@@ -185,12 +220,28 @@ def scan_from_config(
     *,
     output: Path | None = None,
     on_point: Callable[[ScanPoint], None] | None = None,
+    on_folder: Callable[[Path, int], None] | None = None,
 ) -> PlateauRun:
-    """Run the scan a config describes and write its JSON, CSV and (optionally) PNG."""
+    """Run the scan a config describes and write its JSON, CSV and (optionally) PNG.
+
+    Each point is saved as it finishes (``points.jsonl``); points an interrupted run of the
+    same config saved are read back, not measured again. ``on_folder(folder, reused)`` is
+    called once the output folder is chosen, before any work.
+
+    Raises:
+        ConfigError: a bad setting, ``output.plot: true`` without matplotlib, or an output
+            folder holding the points of another scan — all before any work.
+    """
+    plot = _wants_plot(config)
+    key = scan_key(config)
+    directory = _folder(config, output, key)
+    seed, done = resume_from(directory, key)
     if config.seed is None:
-        config = config.model_copy(update={"seed": resolve_seed(None)})
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    directory = output or config.output.path or config.output.dir / f"{config.name}-{stamp}"
+        config = config.model_copy(update={"seed": resolve_seed(seed)})
+    assert config.seed is not None  # filled in above
+    log = PointLog(directory, key=key, seed=config.seed, points=done)
+    if on_folder is not None:
+        on_folder(directory, len(done))
     executor = executor_for(config.executor, make_backend(config.backend), None)
     try:
         result = variance_scan(
@@ -209,17 +260,20 @@ def scan_from_config(
             resamples=config.resamples,
             target_snr=config.target_snr,
             on_point=on_point,
+            done=done,
+            on_measured=log.append,
         )
     finally:
         close = getattr(executor, "close", None)
         if callable(close):
             close()  # a Dask cluster started for the scan
-    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         "json": result.write_json(directory / "scan.json"),
         "csv": result.write_csv(directory / "scan.csv"),
     }
-    if config.output.plot:
+    if plot:
         files["png"] = save_plot(result, directory / "scan.png")
-    return PlateauRun(config, result, directory, files)
+    if log.path.exists():
+        files["points"] = log.path
+    return PlateauRun(config, result, directory, files, reused=len(done))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +37,16 @@ from qtrain.app.config import (
     parse_config,
 )
 from qtrain.app.mitigation_config import mitigation_plan
+from qtrain.app.plan_time import cache_note, estimate_time
 from qtrain.app.qiskit_config import QiskitBackendConfig
-from qtrain.backends.protocol import Task
+from qtrain.app.step_plan import check_machine_memory, first_step, plan_check, with_plan
 from qtrain.errors import CheckpointError, ExtrapolationError, StateTooLargeError
 from qtrain.exec.dry_run import dry_run
-from qtrain.exec.executor import Executor
-from qtrain.train.checkpoint import write_bytes_atomic
-from qtrain.train.evaluation import Evaluation, EvaluationAssembly
+from qtrain.train.checkpoint import load_checkpoint, write_bytes_atomic
+from qtrain.train.evaluation import Evaluation
 from qtrain.train.loop import FitResult, Report, fit
-from qtrain.train.rundir import RunDir, new_run_id
-from qtrain.train.state import measurement
+from qtrain.train.rundir import RunDir, new_run_id, outermost_missing
+from qtrain.train.state import RunSettings, as_policy, refuse_changed_settings
 from qtrain.train.stopping import StopRules
 from qtrain.train.tracking import RunContext, Tracker, bound
 
@@ -69,9 +68,11 @@ __all__ = [
 def _fit(
     prepared: Prepared, directory: RunDir, *, resume: bool, trackers: Sequence[Tracker]
 ) -> FitResult:
-    """Train with the config's trackers too; they see the executor, run id and budget."""
+    """Train; the trackers (the config's among them) see the executor, run id and budget."""
+    check_machine_memory(prepared)  # as qtrain plan and grad refuse it, before any work
     executor = make_executor(prepared.config, directory.store)
-    observers = [*config_trackers(prepared.config), *trackers]
+    check = plan_check(prepared, executor)  # the plan's estimate, checked in the summary
+    observers = [*trackers, check]
     context = RunContext(
         Path(directory.path).resolve().name,
         Path(directory.path),
@@ -99,7 +100,7 @@ def _fit(
                 trackers=observers,
                 exact_value=prepared.exact_value,
                 monitor=prepared.monitor,
-                report=_problem_report(prepared),
+                report=with_plan(_problem_report(prepared), check),
             )
     finally:
         close_executor(executor)
@@ -197,12 +198,17 @@ def train_from_config(
 ) -> tuple[FitResult, RunDir]:
     """Train a new run; its folder is ``run_dir`` or ``<run.dir>/<run id>``.
 
+    Everything that can be checked is checked before the folder is made (``prepare``, the
+    config's trackers and their extras); a run that fails before its first step anyway
+    leaves no folder behind (``RunDir.discard_if_unused``).
+
     Raises:
         ConfigError, CheckpointError: bad input. StorageError: the folder cannot be written
         (before any work), the disk filled up, or a run file is damaged (see ``qt.fit``).
     """
     prepared = prepare(config)
     resolved = prepared.config
+    observers = [*config_trackers(resolved), *trackers]  # a missing extra fails here
     if run_dir is None:
         text = json.dumps(resolved.model_dump(mode="json"), sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
@@ -210,10 +216,16 @@ def train_from_config(
     directory = RunDir(run_dir)
     if directory.checkpoint.exists():
         raise CheckpointError(f"{run_dir} already holds a run; continue it with qtrain resume")
+    created = outermost_missing(Path(run_dir))
     directory.create().check_writable()  # a read-only folder is refused before any work
-    text = yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False)
-    write_bytes_atomic(directory.config, text.encode("utf-8"))
-    return _fit(prepared, directory, resume=False, trackers=trackers), directory
+    try:
+        text = yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False)
+        write_bytes_atomic(directory.config, text.encode("utf-8"))
+        return _fit(prepared, directory, resume=False, trackers=observers), directory
+    except BaseException:
+        if created is not None:  # no debris: a folder this call made, with no work in it
+            directory.discard_if_unused(created)
+        raise
 
 
 def resume_from_dir(
@@ -221,14 +233,20 @@ def resume_from_dir(
 ) -> FitResult:
     """Continue the run in ``run_dir`` from its checkpoint, optionally with a new budget.
 
+    A new budget is written to the run's ``config.yaml`` (so the report and MLflow's params
+    show the budget the run has now).
+
     A damaged ``results.sqlite`` is moved aside and rebuilt empty, with a warning (the
     checkpoint holds what resume needs); other storage failures raise ``StorageError``.
+
+    Everything is checked before the folder is touched: the config, and that it still
+    describes the checkpoint's run (``CheckpointMismatchError`` names each setting that
+    changed, ``optimizer.learning_rate 0.05 → 0.07``).
     """
     directory = RunDir(Path(run_dir))
     if not directory.config.exists():
         raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")
     config = load_config(directory.config)
-    directory.check_writable()  # a read-only folder is refused before any work
     if budget:
         merged = {
             **config.budget.model_dump(),
@@ -237,58 +255,68 @@ def resume_from_dir(
         config = parse_config(
             {**config.model_dump(mode="json"), "budget": merged}, source=str(directory.config)
         )
-    return _fit(prepare(config), directory, resume=True, trackers=trackers)
+    prepared = prepare(config)
+    if directory.checkpoint.exists():
+        checkpoint = load_checkpoint(directory.checkpoint)
+        refuse_changed_settings(checkpoint, _settings(prepared), directory, names=_CONFIG_KEYS)
+    observers = [*config_trackers(prepared.config), *trackers]
+    directory.check_writable()  # a read-only folder is refused before any work
+    if any(v is not None for v in (budget or {}).values()):  # resume --max-steps 40: recorded
+        text = yaml.safe_dump(prepared.config.model_dump(mode="json"), sort_keys=False)
+        write_bytes_atomic(directory.config, text.encode("utf-8"))
+    return _fit(prepared, directory, resume=True, trackers=observers)
 
 
-@dataclass(frozen=True, eq=False)
-class _FirstStep:
-    """The first training step, planned as ``fit`` would plan it, on a storeless executor.
-
-    ``adaptive``: the optimizer chooses its own shots per component.
-    """
-
-    executor: Executor
-    tasks: list[Task]
-    assemble: EvaluationAssembly
-    method: str
-    adaptive: bool
+_CONFIG_KEYS = {
+    "method": "gradient.method",
+    "gradient_options": "gradient.options",
+    "shots": "gradient (shots)",
+    "shots.per_row": "gradient.shots",
+    "shots.budget": "gradient.budget",
+    "shots.target_stderr": "gradient.target_stderr",
+    "objective": "objective (problem, circuit or observable)",
+}
+"""``RunSettings.describe`` keys as a config names them (``fit``'s ``method``, ...)."""
 
 
-def _first_step(prepared: Prepared) -> _FirstStep:
-    """Plan the first step of ``prepared`` (nothing runs)."""
+def _settings(prepared: Prepared) -> RunSettings:
+    """The settings ``fit`` will run ``prepared`` with (their hash guards the checkpoint)."""
     config = prepared.config
-    executor = make_executor(config.model_copy(update={"store": False}), None)
-    request = prepared.optimizer.ask(prepared.optimizer.init(prepared.theta0))
-    method, options, shots = measurement(
-        request, config.gradient.method, config.gradient.options, prepared.shots
-    )
-    tasks, assemble = prepared.objective.plan(
+    assert config.seed is not None  # drawn by prepare
+    return RunSettings(
+        prepared.objective,
+        prepared.optimizer,
+        config.gradient.method,
+        as_policy(prepared.shots),
+        dict(config.gradient.options),
+        budget_of(config),
+        StopRules(**config.stop.model_dump()),
+        config.seed,
         prepared.theta0,
-        method=method,
-        shots=shots,
-        seed=config.seed,
-        backend=executor.backend,
-        metric=request.metric_tensor,
-        options=options,
+        prepared.monitor,
     )
-    return _FirstStep(executor, tasks, assemble, method, request.shots_per_component is not None)
 
 
 def gradient_from_config(config: RunConfig) -> tuple[Prepared, Evaluation]:
     """One loss-and-gradient evaluation at θ₀, measured as the first training step would be."""
     prepared = prepare(config)
-    step = _first_step(prepared)
+    step = first_step(prepared)
     return prepared, step.assemble(step.executor.run(step.tasks))
 
 
 def plan_from_config(config: RunConfig) -> dict[str, Any]:
     """The cost of the first step and of the whole run, with nothing executed.
 
+    Time comes from this machine's measured coefficients (``app.plan_time``: measured once
+    and cached; a local Qiskit target by its own per-job model): ``time`` says on what it
+    rests and where a step's time goes. ``steps`` is what the budget affords: its steps,
+    shots (at the first step's cost) and seconds (at the estimated step).
+
     A mitigated run adds ``mitigation``: circuits, rows and shots per step with and without
     it, the one-off readout calibration, and how much ZNE multiplies each value's variance.
     """
     prepared = prepare(config)
-    first = _first_step(prepared)
+    first = first_step(prepared)
     step = dry_run(first.tasks, executor=first.executor)
     share = (step.unique_rows - step.cached_rows) / step.rows if step.rows else 1.0
     mitigation = mitigation_plan(first.executor.backend, first.tasks, unique_share=share)
@@ -297,10 +325,23 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
     affordable = budget.max_steps
     if budget.max_shots is not None and step.shots > 0:
         affordable = min(affordable, max(budget.max_shots - calibration, 0) // step.shots)
-    step_seconds = step.estimated_seconds
-    if step_seconds is None and mitigation is not None:
-        step_seconds = mitigation["step"]["estimated_seconds"]
-    seconds = None if step_seconds is None else step_seconds * affordable
+    estimate, timing = estimate_time(
+        prepared,
+        first.executor,
+        first.assemble,
+        replan=first.replan,
+        rows=step.unique_rows - step.cached_rows,
+        metric=first.metric,
+        probe=True,
+    )
+    step_seconds = estimate.step_seconds
+    if budget.max_seconds is not None and step_seconds:  # the time budget ends it sooner
+        left = budget.max_seconds - estimate.warmup_seconds
+        affordable = min(affordable, max(int(left // step_seconds), 0))
+    seconds = estimate.run_seconds(affordable)
+    if mitigation is not None:  # the backend's share, priced like the rest of the step
+        mitigation["step"]["estimated_seconds"] = estimate.parts.get("backend")
+    adjoint = sum(not p.tasks and p.value_task is None for p in first.assemble.pieces)
     report = {
         "name": prepared.config.name,
         "n_params": prepared.objective.n_params,
@@ -308,6 +349,8 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         "optimizer": prepared.optimizer.config(),
         "method": first.method,
         "step": {
+            "circuits": step.rows + adjoint,
+            "adjoint_circuits": adjoint,
             "tasks": step.tasks,
             "rows": step.rows,
             "distinct_rows": step.unique_rows,
@@ -319,6 +362,7 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
         "total_shots": step.shots * affordable,
         "max_shots": budget.max_shots,
         "estimated_seconds": seconds,
+        "time": {**estimate.describe(), "coefficients": cache_note(timing)},
         "adaptive_shots": first.adaptive,
         "simulation": [
             {

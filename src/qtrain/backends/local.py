@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from qtrain.backends.local_cost import DEFAULT_COEFFICIENTS, seconds, task_work
 from qtrain.backends.local_run import program_for, run_task
 from qtrain.backends.protocol import BackendLimits, Result, Task
 from qtrain.errors import ConfigError, QtrainError
@@ -13,7 +14,7 @@ from qtrain.ir.circuit import Circuit
 from qtrain.noise.model import NoiseModel
 from qtrain.sim.methods import MethodChoice, check_method, choose_method, has_channels
 from qtrain.sim.statevector import KernelSet, default_memory_budget, select_kernels
-from qtrain.sim.trajectories import MIN_TRAJECTORIES
+from qtrain.sim.trajectories import MIN_TRAJECTORIES, compile_trajectory_program
 
 __all__ = ["LocalSimulator", "MethodChoice", "shared_memory_budget"]
 
@@ -165,31 +166,41 @@ class LocalSimulator:
             budget=self.effective_budget(),
         )
 
-    def estimate_seconds(self, task: Task) -> float:
-        """A rough time for ``task``: amplitude updates at the kernels' measured rate.
+    def estimate_seconds(
+        self, task: Task, coefficients: Mapping[str, float] | None = None
+    ) -> float:
+        """Seconds ``run([task])`` takes: :meth:`work` priced by ``coefficients``.
 
-        About 1.3 ns per amplitude per compiled step with the numba kernels and 8 ns with
-        numpy (docs/performance.md, HEA (12,6) × 512 rows), plus sampling, which touches every
-        amplitude once per (row, group). A density matrix has ``4ⁿ`` amplitudes, a row of
-        trajectories ``T·2ⁿ``.
+        ``coefficients``: seconds per unit (``backends.local_cost``), this machine's as
+        ``qtrain plan`` measures them (``app.calibration``); default rough constants (1.3 ns
+        per amplitude update with the numba kernels, 8 ns with numpy).
         """
-        compiled = "fast" in getattr(self.kernels, "__name__", "")
-        per_amplitude = 1.3e-9 if compiled else 8e-9
-        rows = task.params.shape[0]
-        groups = task.n_groups if task.shots is not None else 0
-        n = task.circuit.n_qubits
+        if coefficients is None and "fast" not in getattr(self.kernels, "__name__", ""):
+            coefficients = {**DEFAULT_COEFFICIENTS, "sv.work": 8e-9, "dm.work": 8e-9}
+        return seconds(self.work(task), coefficients)
+
+    def work(self, task: Task) -> dict[str, float]:
+        """What ``run([task])`` will do, counted without simulating (``local_cost.task_work``).
+
+        A task this simulator would refuse is counted as a statevector task (``run`` refuses
+        it; an estimate need not).
+        """
         try:
             method = self.choose(task.circuit, task.shots is None).method
-            program = program_for(task.circuit, method, self.noise)
-        except QtrainError:  # run() will refuse it; the estimate need not
+            if method == "trajectories":
+                assert self.noise is not None  # choose() picks trajectories only with noise
+                program = compile_trajectory_program(task.circuit, self.noise)
+            else:
+                program = program_for(task.circuit, method, self.noise)
+        except QtrainError:
             method, program = "statevector", program_for(task.circuit, "statevector", None)
-        steps = len(program.steps) + 1
-        shots = task.shot_matrix()
-        most = 1 if shots is None else int(shots.max(initial=1))
-        per_row = task.n_groups * min(self.trajectories or most, most)
-        size = {"density_matrix": 1 << 2 * n, "trajectories": per_row << n}
-        amplitudes = size.get(method, 1 << n)
-        return float(rows * (steps + 2 * groups) * amplitudes * per_amplitude)
+        return task_work(
+            task,
+            method=method,
+            program=program,
+            budget=self.effective_budget(),
+            trajectories=self.trajectories,
+        )
 
     def run(self, tasks: Sequence[Task]) -> list[Result]:
         """Run every task (all rows of a task in batched chunks); one result per task.

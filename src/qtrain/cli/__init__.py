@@ -6,10 +6,12 @@ ground state. ``qtrain train CONFIG.yaml`` runs any config, ``qtrain resume RUN_
 continues one, ``qtrain grad`` / ``qtrain plan`` take one gradient / price a run, and
 ``qtrain problems`` lists the built-ins.
 
-Exit status: 0 when a run ends by a budget or stop rule; 2 for bad input; 65 a run file is
-damaged beyond repair (``metrics.jsonl``); 66 a file may not be read; 73 the run folder (or a
-file in it) may not be written — read-only, or no permission; 74 the disk is full (or another
-I/O error); 130 after Ctrl-C or SIGTERM. Each is one line naming the file and what to do
+Exit status: 0 when a run ends by a budget or stop rule; 2 for bad input (a config, a run
+that cannot start, a resume whose config changed, a file that is not a result store); 65 a
+run file or store is damaged beyond repair (``metrics.jsonl``); 66 a file may not be read; 73
+the run folder (or a file in it) may not be written or created there — read-only, no
+permission, a path like ``/proc/x``; 74 the disk is full (or another I/O error); 130 after
+Ctrl-C or SIGTERM. Each is one line naming the file and what to do
 (``docs/operations.md``, "When the disk or the folder fails").
 """
 
@@ -23,18 +25,26 @@ from rich.console import Console
 
 import qtrain
 from qtrain.app.runner import train_from_config
-from qtrain.cli import observe, plateau, training
+from qtrain.cli import observe, plateau, store, training
+from qtrain.cli.usage import EPILOG, HELP, OneLineErrors
 from qtrain.cli.views import friendly_errors
-from qtrain.exec.store import ResultStore
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-app.command()(training.train)
-app.command()(training.resume)
-app.command()(training.grad)
-app.command()(training.plan)
-app.command()(training.problems)
-app.command()(observe.report)
-app.command()(plateau.plateau)
+app = typer.Typer(
+    cls=OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags without <bool>, no boxes (cli/usage.py)
+    help=HELP,
+    epilog=EPILOG,
+)
+# One short line each in `qtrain --help` (click cuts a long first sentence with "...").
+app.command(short_help="Train from a config, with a progress bar and checkpoints.")(training.train)
+app.command(short_help="Continue a run from its checkpoint.")(training.resume)
+app.command(short_help="One gradient at θ₀ with error bars.")(training.grad)
+app.command(short_help="Price a run (circuits, shots, time) without running it.")(training.plan)
+app.command(short_help="List the built-in problems and their options.")(training.problems)
+app.command(short_help="Write a run's HTML report and plots.")(observe.report)
+app.command(short_help="Scan gradient variance for barren plateaus.")(plateau.plateau)
 
 
 def _version(value: bool) -> None:
@@ -52,7 +62,7 @@ def main(
     """Train variational quantum circuits with exact gradients, budgets and error bars."""
 
 
-@app.command()
+@app.command(short_help="Train the built-in H₂ VQE and compare with the exact ground state.")
 @friendly_errors
 def quickstart(
     shots: Annotated[int, typer.Option(min=2, help="Shots per row and commuting group.")] = 1000,
@@ -79,31 +89,4 @@ def quickstart(
     )
 
 
-store_app = typer.Typer(help="Inspect and clean a durable result store.", no_args_is_help=True)
-app.add_typer(store_app, name="store")
-
-
-@store_app.command("info")
-@friendly_errors
-def store_info(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """How many finished rows the store at PATH holds (a damaged store is reported, not moved)."""
-    store = ResultStore(path, on_corrupt="raise")
-    try:
-        typer.echo(f"{path}: {len(store)} finished row(s)")
-    finally:
-        store.close()
-
-
-@store_app.command("prune")
-@friendly_errors
-def store_prune(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-    older_than_days: Annotated[float, typer.Option(min=0.0, help="Age limit in days.")] = 30.0,
-) -> None:
-    """Delete rows older than --older-than-days from the store at PATH."""
-    store = ResultStore(path, on_corrupt="raise")
-    try:
-        removed = store.prune(older_than_s=older_than_days * 86400.0)
-    finally:
-        store.close()
-    typer.echo(f"{path}: removed {removed} row(s) older than {older_than_days:g} day(s)")
+app.add_typer(store.store_app, name="store")

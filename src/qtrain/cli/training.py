@@ -27,9 +27,13 @@ from qtrain.cli.observe import (
     MetricsPort,
     Observe,
     observing,
+    tell,
 )
+from qtrain.cli.outcome import run_notes
+from qtrain.cli.plan_view import circuits_cell, time_lines
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.diagnostics.monitor import PlateauWarning
+from qtrain.errors import CheckpointError
 from qtrain.mitigation.extrapolation import MitigationWarning
 from qtrain.problems import PROBLEMS
 from qtrain.sim.statevector import format_bytes
@@ -56,30 +60,35 @@ def run_and_report(
 ) -> FitResult:
     """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut.
 
-    ``observe`` configures logs and serves metrics for the length of the run.
+    ``observe`` configures logs and serves metrics for the length of the run (with JSON
+    logs there is no bar, and the notes after the summary follow :func:`observe.tell`).
     """
+    options = observe or Observe()
     tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        with observing(console, observe or Observe()) as extra, warnings.catch_warnings():
+        with observing(console, options, progress=tracker) as run, warnings.catch_warnings():
             # The monitor's decisions reach the terminal as log lines (and metrics.jsonl);
             # the Python warning a library user gets would only repeat them here.
             warnings.simplefilter("ignore", PlateauWarning)
             warnings.simplefilter("ignore", MitigationWarning)  # logged: mitigation.fallback
-            result: FitResult = start([tracker, *extra])
+            result: FitResult = start(run.trackers)
     finally:
+        tracker.close()  # a run that failed: its error must not be glued to the bar
         signal.signal(signal.SIGTERM, previous)
     if as_json:
         typer.echo(json.dumps({**result.summary, "run_dir": str(result.run_dir)}, indent=2))
     else:
         console.print(summary_table(result.summary, title=title))
         console.print(f"run directory: {result.run_dir}", highlight=False)
+    for event, text in run_notes(result.summary, result.run_dir, first_step=run.first_step):
+        tell(console, options, event, text)  # where MLflow logged it; a resume with no budget
     if result.stopped_by == "interrupted":
-        console.print(
-            f"[yellow]interrupted after step {result.steps}; the checkpoint is saved. "
-            f"Continue with: qtrain resume {result.run_dir}[/]",
-            highlight=False,
+        text = (
+            f"interrupted after step {result.steps}; the checkpoint is saved. "
+            f"Continue with: qtrain resume {result.run_dir}"
         )
+        tell(console, options, "run.interrupted", text, style="yellow")
         raise typer.Exit(130)
     return result
 
@@ -122,6 +131,11 @@ def resume(
     log_level: LogLevelOption = None,
 ) -> None:
     """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run)."""
+    if not (run_dir / "config.yaml").is_file():
+        raise CheckpointError(
+            f"{run_dir} is not a run folder (no config.yaml): give the folder qtrain train "
+            "printed, such as runs/<name>-<time>-<hash>"
+        )
     spec = load_config(run_dir / "config.yaml")
     budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
     console = Console(stderr=as_json)
@@ -186,7 +200,7 @@ def plan(config: ConfigPath, as_json: AsJson = False) -> None:
     table.add_column("per step", justify="right")
     table.add_column("whole run", justify="right")
     table.add_row("steps", "1", f"{report['steps']:,} of max {report['max_steps']:,}")
-    table.add_row("circuits (rows)", f"{step['rows']:,} ({step['distinct_rows']:,} distinct)", "")
+    table.add_row("circuits (rows)", circuits_cell(step), "")
     total = f"{report['total_shots']:,}"
     if report["max_shots"] is not None:
         total += f" of max {report['max_shots']:,}"
@@ -196,7 +210,7 @@ def plan(config: ConfigPath, as_json: AsJson = False) -> None:
         table.add_row(*row)
     console = Console()
     console.print(table)
-    for name, value in _simulation_rows(report) + _mitigation_rows(report):
+    for name, value in _simulation_rows(report) + _mitigation_rows(report) + time_lines(report):
         console.print(f"{name}: {value}", highlight=False, soft_wrap=True)
     if report["adaptive_shots"]:
         console.print("the optimizer adapts its shots: later steps may cost more or less")

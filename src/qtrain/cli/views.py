@@ -7,7 +7,9 @@ the same one); ``compact`` and ``value_with_error`` come from :mod:`qtrain.displ
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
@@ -16,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from qtrain.cli.outcome import execution_rows
+from qtrain.cli.plan_view import plan_rows
 from qtrain.display import compact, value_with_error
 from qtrain.errors import (
     CorruptFileError,
@@ -25,6 +29,7 @@ from qtrain.errors import (
     QtrainError,
     StorageError,
 )
+from qtrain.logs import json_line
 from qtrain.train.progress import ProgressTracker
 
 __all__ = [
@@ -68,6 +73,8 @@ def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Ret
 
     Bad input exits 2; a failure of the environment (a full disk, a folder that cannot be
     written, a file that cannot be read or is damaged) its own status (:data:`EXIT_STATUS`).
+    A command run with ``--log-format json`` says it as a JSON line (event ``cli.error``,
+    with the ``exit_status``): its stderr carries nothing else.
     """
 
     @functools.wraps(command)
@@ -75,12 +82,24 @@ def friendly_errors(command: Callable[Params, Returned]) -> Callable[Params, Ret
         try:
             return command(*args, **kwargs)
         except QtrainError as error:
+            status = exit_status(error)
+            if str(kwargs.get("log_format")) == "json":  # stderr carries JSON lines only
+                line = json_line(
+                    "qtrain.cli",
+                    logging.ERROR,
+                    "cli.error",
+                    str(error),
+                    error=type(error).__name__,
+                    exit_status=status,
+                )
+                print(line, file=sys.stderr, flush=True)
+                raise typer.Exit(status) from None
             # escape: messages name extras like qtrain[plot], which rich would eat as markup;
             # soft_wrap: one line, however long (the terminal wraps it, a log keeps it whole)
             Console(stderr=True).print(
                 f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
             )
-            raise typer.Exit(exit_status(error)) from None
+            raise typer.Exit(status) from None
 
     return wrapper
 
@@ -180,11 +199,13 @@ def summary_table(summary: Mapping[str, Any], *, title: str) -> Table:
     if summary.get("error") is not None:
         rows.append(("error", f"{summary['error']:.3e}"))
     rows += _problem_rows(summary)
+    rows += execution_rows(summary)  # retries, failed rows, rejected results: when any
     rows += [
         ("shots spent", f"{summary['shots']:,}"),
         ("wall time", f"{summary['seconds']:.2f} s"),
         ("seed", str(summary["seed"])),
     ]
+    rows += plan_rows(summary)  # how far off the plan's time estimate was
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -71,6 +71,8 @@ def variance_scan(
     resamples: int = 2000,
     target_snr: float = 1.0,
     on_point: Callable[[ScanPoint], None] | None = None,
+    done: Sequence[tuple[ScanPoint, Array]] = (),
+    on_measured: Callable[[ScanPoint, Array], None] | None = None,
 ) -> ScanResult:
     """Estimate ``Var[∂C/∂θ_k]`` over random draws for every (qubits, depth, cost, init).
 
@@ -100,7 +102,12 @@ def variance_scan(
         level: confidence level of every interval.
         resamples: bootstrap resamples per point.
         target_snr: the SNR the reported shots per gradient component reach.
-        on_point: called with each finished point (progress).
+        on_point: called with each finished point (progress), reused ones too.
+        done: ``(point, bootstrap replicates (B,))`` of points measured before with the same
+            settings (a scan that was interrupted): a (n, depth, init) whose every cost is
+            there is not measured again. Draws are seeded per point, so the result is the
+            same as an unbroken scan's.
+        on_measured: called with each newly measured point and its replicates (to save it).
 
     Returns:
         A :class:`~qtrain.diagnostics.result.ScanResult`.
@@ -128,10 +135,15 @@ def variance_scan(
     plan = [
         Point(scan, i, depth, n) for i in range(len(scan.inits)) for depth in layers for n in sizes
     ]
+    saved = {(p.n_qubits, p.depth, p.init, p.cost): (p, r) for p, r in done}
     results: list[tuple[ScanPoint, Array]] = []
     for point in plan:
-        for finished in measure(scan, point):
+        keys = [(point.n, point.depth, point.init.name, label) for label, _ in scan.costs]
+        reused = all(key in saved for key in keys)
+        for finished in [saved[k] for k in keys] if reused else measure(scan, point):
             results.append(finished)
+            if on_measured is not None and not reused:
+                on_measured(*finished)
             if on_point is not None:
                 on_point(finished[0])
     settings = {

@@ -10,7 +10,11 @@ continues its MLflow run, found by the tag ``qtrain.run_id``.
 Logged: params (the resolved config flattened to dotted keys, or ``fit``'s settings), one
 metric history per ``StepRecord`` field (step = optimizer step), tags (seed, backend, qtrain
 version, git commit when known, config hash, calibration ids seen, stopped by), and at the end
-the run folder's files and the report's PNG plots (``plots/``).
+the run folder's files and the report's PNG plots (``plots/``). A resume that changes a
+setting (``qtrain resume --max-steps 40``) logs the new value as ``resume.step_<k>.<key>``
+(MLflow params are write-once). Where the run went (:meth:`MlflowTracker.location`: tracking
+URI, experiment, run id) is in the run's summary under ``tracking.mlflow``. MLflow's own info
+lines are quiet while it logs a run (its warnings still show, in qtrain's log format).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import importlib.util
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtrain.errors import ConfigError
 from qtrain.extras import require
+from qtrain.logs import quiet_loggers
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
 from qtrain.train.tracking import RunContext
@@ -57,6 +62,8 @@ _ARTIFACTS: tuple[str, ...] = ("config.yaml", "run.json", "checkpoint.json", "su
 _ARTIFACTS += ("reproduce.json", "metrics.jsonl")
 _MAX_VALUE = 500  # characters of a param or tag value (MLflow allows 6000; keep the UI legible)
 _BATCH = 100  # MLflow's limit of params or tags per log_batch
+# The loggers MLflow configures on import (its own at INFO): quiet while a run logs to it.
+_MLFLOW_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine", "huey")
 
 
 def flatten_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -92,6 +99,8 @@ class MlflowTracker:
         ConfigError: MLflow (or, with ``plots=True``, matplotlib) is not installed.
     """
 
+    kind = "mlflow"  # the key of :meth:`location` in the summary's ``tracking``
+
     def __init__(
         self,
         *,
@@ -112,7 +121,9 @@ class MlflowTracker:
         )
         self.context = RunContext(run_id="", run_dir=None if run_dir is None else Path(run_dir))
         self.mlflow_run_id: str | None = None
+        self.uri: str | None = None
         self._client: MlflowClient | None = None
+        self._loud: Callable[[], None] | None = None
         self._calibrations: set[str] = set()
         self._params: dict[str, str] = {}
 
@@ -132,7 +143,10 @@ class MlflowTracker:
     def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
         from mlflow.tracking import MlflowClient  # noqa: PLC0415 - optional extra
 
+        if self._loud is None:  # importing mlflow set its loggers to INFO: quiet for the run
+            self._loud = quiet_loggers(_MLFLOW_LOGGERS)
         uri, artifacts = self._store()
+        self.uri = uri
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         client = self._client = MlflowClient(tracking_uri=uri)
@@ -155,8 +169,44 @@ class MlflowTracker:
         settings = dict(info.get("settings", {}))
         settings.pop("theta0", None)  # a vector, not a hyperparameter (it is in run.json)
         params = flatten_params(self.context.config or settings)
-        self._log_params({k: v for k, v in params.items() if k not in self._params})
+        self._log_params(self._new_params(params, int(info.get("step", 0))))
         client.set_tag(self.mlflow_run_id, "qtrain.sessions_from_step", str(info.get("step", 0)))
+
+    def _new_params(self, params: Mapping[str, str], step: int) -> dict[str, str]:
+        """What to log: unseen keys, and values a resume changed as ``resume.step_<k>.<key>``.
+
+        MLflow params are write-once, so ``qtrain resume --max-steps 40`` on a run logged
+        with ``budget.max_steps = 20`` logs ``resume.step_20.budget.max_steps = 40``.
+        """
+        new = {k: v for k, v in params.items() if k not in self._params}
+        for key, value in params.items():
+            if key in self._params and self._current(key) != value:
+                new[f"resume.step_{step}.{key}"] = value
+        return new
+
+    def _current(self, key: str) -> str:
+        """``key``'s value in force: the latest resume's override, else the first."""
+        overrides = [
+            (int(name.split(".", 2)[1].removeprefix("step_")), value)
+            for name, value in self._params.items()
+            if name.startswith("resume.step_") and name.split(".", 2)[2:] == [key]
+        ]
+        return max(overrides)[1] if overrides else self._params[key]
+
+    def location(self) -> dict[str, str] | None:
+        """Where the run went: ``tracking_uri``, ``experiment`` and ``run_id`` (once started)."""
+        if self.mlflow_run_id is None or self.uri is None:
+            return None
+        return {
+            "tracking_uri": self.uri,
+            "experiment": self.experiment,
+            "run_id": self.mlflow_run_id,
+        }
+
+    def _quiet_off(self) -> None:
+        if self._loud is not None:
+            self._loud()
+            self._loud = None
 
     def _tags(self, info: Mapping[str, Any]) -> dict[str, str]:
         settings = info.get("settings", {})
@@ -225,6 +275,7 @@ class MlflowTracker:
         self._log_files()
         status = "KILLED" if summary.get("stopped_by") == "interrupted" else "FINISHED"
         client.set_terminated(run_id, status=status)
+        self._quiet_off()
 
     def _log_files(self) -> None:
         assert self._client is not None and self.mlflow_run_id is not None
@@ -247,3 +298,4 @@ class MlflowTracker:
         if self._client is not None and self.mlflow_run_id is not None:
             self._client.set_tag(self.mlflow_run_id, "qtrain.error", repr(error)[:_MAX_VALUE])
             self._client.set_terminated(self.mlflow_run_id, status="FAILED")
+        self._quiet_off()

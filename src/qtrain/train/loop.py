@@ -53,6 +53,7 @@ from qtrain.train.state import (
     as_policy,
     checked_optimizer,
     existing_checkpoint,
+    refuse_changed_settings,
     refuse_missing_run,
     restored_state,
 )
@@ -210,7 +211,7 @@ def _starting_state(
     """Fresh at θ₀, or where the checkpoint left off (its history read from metrics.jsonl)."""
     if checkpoint is None or directory is None:
         return RunState.fresh(settings.theta0, settings.optimizer, settings.seed, settings.monitor)
-    checkpoint.check_config(settings.config_hash(), directory.checkpoint)
+    refuse_changed_settings(checkpoint, settings, directory)  # names what changed
     return restored_state(checkpoint, directory)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from qtrain.exec.counters import ExecutorCounters
 from qtrain.train.evaluation import Evaluation
 from qtrain.train.records import StepRecord, gradient_summary
 from qtrain.train.state import RunState
 
-__all__ = ["run_summary", "step_record"]
+__all__ = ["execution_summary", "run_summary", "step_record"]
 
 
 def step_record(
@@ -63,4 +65,24 @@ def run_summary(
         "theta": [float(x) for x in state.theta],
         "config_hash": config_hash,
         "seed": seed,
+    }
+
+
+def execution_summary(history: Sequence[StepRecord], counters: ExecutorCounters) -> dict[str, Any]:
+    """The summary's ``execution``: what the backend made the run go through.
+
+    ``retries``, ``failed_rows`` and ``cached_rows`` are the whole run's (summed over the step
+    records, so a resumed run counts its earlier sessions too); the rest are the executor
+    counters of this session: ``rejected_results`` (calls that returned with results missing
+    or invalid), ``throttled_calls``, ``abandoned_calls`` (timed out) and ``wasted_shots``
+    (shots of rejected results and of calls that came back after their timeout).
+    """
+    return {
+        "retries": sum(r.retries for r in history),
+        "failed_rows": sum(r.failures for r in history),
+        "cached_rows": sum(r.cached for r in history),
+        "rejected_results": counters.partial,
+        "throttled_calls": counters.throttled,
+        "abandoned_calls": counters.abandoned,
+        "wasted_shots": counters.rejected_shots + counters.abandoned_shots,
     }

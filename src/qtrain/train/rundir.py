@@ -8,9 +8,11 @@ config), ``run.json`` (what ``fit`` was asked to do, with its hash), ``checkpoin
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,9 +20,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtrain.errors import StorageError
+from qtrain.errors import NotWritableError, StorageError
 
-__all__ = ["RunDir", "new_run_id", "reproduction_info"]
+__all__ = ["RunDir", "new_run_id", "outermost_missing", "reproduction_info"]
+
+# mkdir failures that mean "no folder can be made there", not a failing disk: under /proc
+# (ENOENT), through a file (ENOTDIR, EEXIST), an invalid or too long name.
+_NO_FOLDER_THERE = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.EEXIST, errno.EINVAL, errno.ENAMETOOLONG, errno.ELOOP}
+)
+_STARTING_FILES = frozenset(
+    {
+        "config.yaml",
+        "run.json",
+        "reproduce.json",
+        "metrics.jsonl",
+        "results.sqlite",
+        "results.sqlite-wal",
+        "results.sqlite-shm",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -33,13 +52,68 @@ class RunDir:
         """Make the folder (and its parents).
 
         Raises:
-            StorageError: it cannot be made (``NotWritableError``, ``DiskFullError``).
+            StorageError: it cannot be made: ``DiskFullError``, or ``NotWritableError`` — no
+                permission, a read-only file system, or a path where no folder can be (under
+                ``/proc``, through a file, a name too long), naming the folder.
         """
+        path = Path(self.path)
         try:
-            Path(self.path).mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageError.from_os(error, self.path, "create the run folder") from None
+            if error.errno not in _NO_FOLDER_THERE:
+                raise StorageError.from_os(error, path, "create the run folder") from None
+            reason = error.strerror or str(error)
+            if path.exists() and not path.is_dir():
+                reason = "a file of that name is in the way"
+            raise NotWritableError(
+                f"cannot create the run folder {path} ({reason}); choose a run folder that "
+                "can be created (nothing was run)",
+                path=path,
+            ) from None
         return self
+
+    def discard_if_unused(self, created: Path) -> bool:
+        """Remove this folder if it holds no work, and the empty parents up to ``created``.
+
+        For a run that failed before its first step: nothing but the files a run starts with
+        (``config.yaml``, ``run.json``, ``reproduce.json``, an empty ``metrics.jsonl``, a store
+        without rows). A checkpoint, a step record, a finished row or any other file keeps
+        it. ``created``: the outermost folder the run made (its parents were there before).
+        Best effort: returns whether the folder is gone.
+        """
+        folder, created = Path(self.path).absolute(), Path(created).absolute()
+        chain = [folder, *(p for p in folder.parents if p == created or created in p.parents)]
+        try:
+            if self._holds_work():  # first: reading the store may leave its -wal and -shm
+                return False
+            entries = list(folder.iterdir())
+            if any(e.name not in _STARTING_FILES for e in entries):
+                return False
+            for entry in entries:
+                entry.unlink()
+            for empty in chain:
+                if empty != folder and any(empty.iterdir()):
+                    break
+                empty.rmdir()
+        except OSError:
+            pass
+        return not folder.exists()
+
+    def _holds_work(self) -> bool:
+        """A step record, or a finished row in the store (unreadable: assume so)."""
+        if self.metrics.exists() and self.metrics.stat().st_size > 0:
+            return True
+        if not self.store.exists():
+            return False
+        try:
+            connection = sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=ro", uri=True)
+            query = "SELECT EXISTS (SELECT 1 FROM results)"
+            try:
+                return bool(connection.execute(query).fetchone()[0])
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return True
 
     def check_writable(self) -> None:
         """Refuse a folder whose files cannot be written, before any work is done.
@@ -89,6 +163,14 @@ class RunDir:
     @property
     def reproduce(self) -> Path:  # noqa: D102 - see the module docstring
         return Path(self.path) / "reproduce.json"
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (``None``: it exists)."""
+    path, missing = Path(path).absolute(), None
+    while not path.exists() and path.parent != path:
+        path, missing = path.parent, path
+    return missing
 
 
 def new_run_id(name: str, config_hash: str) -> str:

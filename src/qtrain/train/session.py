@@ -34,10 +34,10 @@ from qtrain.train.failures import check_store, explained, held_rows
 from qtrain.train.monitoring import MonitorHook, scaled_policy
 from qtrain.train.objective import Evaluation, Objective
 from qtrain.train.records import FitResult, StepRecord
-from qtrain.train.reporting import run_summary, step_record
+from qtrain.train.reporting import execution_summary, run_summary, step_record
 from qtrain.train.rundir import RunDir
 from qtrain.train.state import RunSettings, RunState, measurement
-from qtrain.train.tracking import Tracker
+from qtrain.train.tracking import Tracker, tracker_locations
 
 __all__ = ["Report", "Session"]
 
@@ -302,6 +302,8 @@ class Session:
         )
         if self.report is not None:
             summary.update(self.report(state.theta.copy()))
+        summary["execution"] = execution_summary(state.history, self.executor.counters)
+        summary.update(tracker_locations(self.trackers))  # where MLflow logged the run
         if self.directory is not None:
             write_json_atomic(self.directory.summary, summary)
         for tracker in self.trackers:

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.diagnostics.monitor import GradientMonitor
-from qtrain.errors import CheckpointError, ConfigError
+from qtrain.errors import CheckpointError, CheckpointMismatchError, ConfigError
 from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer, OptimizerState, Request
 from qtrain.optim.rosalin import Rosalin
@@ -40,8 +40,10 @@ __all__ = [
     "checked_optimizer",
     "existing_checkpoint",
     "measurement",
+    "refuse_changed_settings",
     "refuse_missing_run",
     "restored_state",
+    "settings_changes",
 ]
 
 
@@ -236,3 +238,90 @@ def restored_state(checkpoint: Checkpoint, directory: RunDir) -> RunState:
     """
     history = vouched_history(directory.metrics, checkpoint.records, checkpoint.last_record)
     return RunState.restore(checkpoint, history)
+
+
+_ABSENT = object()
+
+
+def _shown(value: object) -> str:
+    """A settings value in a message: short, JSON-like, long hashes and lists cut."""
+    if value is _ABSENT or value is None:
+        return "none"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return f"{value[:12]}…"  # a fingerprint
+    return text if len(text) <= 40 else f"{text[:36]}…"
+
+
+def _differences(old: object, new: object, key: str, out: list[tuple[str, object, object]]) -> None:
+    if old is None and isinstance(new, Mapping):
+        old = dict.fromkeys(new)  # a policy given where there was none: key by key
+    if new is None and isinstance(old, Mapping):
+        new = dict.fromkeys(old)
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for name in [*old, *(k for k in new if k not in old)]:
+            inner = f"{key}.{name}" if key else str(name)
+            _differences(old.get(name, _ABSENT), new.get(name, _ABSENT), inner, out)
+    elif old != new:
+        out.append((key, old, new))
+
+
+def settings_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """What differs between two :meth:`RunSettings.describe` dicts, one ``key old → new`` each.
+
+    ``names`` renames keys (the longest matching prefix): a config's ``gradient.method``
+    for ``fit``'s ``method``.
+
+    >>> settings_changes({"optimizer": {"name": "adam", "learning_rate": 0.05}, "seed": 1},
+    ...                  {"optimizer": {"name": "adam", "learning_rate": 0.07}, "seed": 1})
+    ['optimizer.learning_rate 0.05 → 0.07']
+    """
+    normal = json.loads(json.dumps(new, default=str))  # as recorded: tuples are lists
+    found: list[tuple[str, object, object]] = []
+    _differences(old, normal, "", found)
+    renames = dict(names or {})
+
+    def renamed(key: str) -> str:
+        prefixes = [p for p in renames if key == p or key.startswith(f"{p}.")]
+        if not prefixes:
+            return key
+        prefix = max(prefixes, key=len)
+        return renames[prefix] + key[len(prefix) :]
+
+    return [f"{renamed(key)} {_shown(was)} → {_shown(now)}" for key, was, now in found]
+
+
+def refuse_changed_settings(
+    checkpoint: Checkpoint,
+    settings: RunSettings,
+    directory: RunDir,
+    *,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse to resume ``checkpoint`` with other settings, naming each that changed.
+
+    The settings the checkpoint was written with are read from ``run.json`` (``fit`` records
+    them there with their hash); without that record the message names the two hashes.
+
+    Raises:
+        CheckpointMismatchError: ``optimizer.learning_rate 0.05 → 0.07; ...``.
+    """
+    if settings.config_hash() == checkpoint.config_hash:
+        return
+    try:
+        recorded = json.loads(directory.run_info.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    changes: list[str] = []
+    if isinstance(recorded, dict) and recorded.get("config_hash") == checkpoint.config_hash:
+        if isinstance(recorded.get("settings"), dict):
+            changes = settings_changes(recorded["settings"], settings.describe(), names=names)
+    if not changes:
+        checkpoint.check_config(settings.config_hash(), directory.checkpoint)
+    raise CheckpointMismatchError(
+        f"cannot resume {directory.path}: its checkpoint was written with other settings "
+        f"({'; '.join(changes)}); resuming would mix two different runs. Restore the "
+        "original values, or start a new run folder."
+    )

@@ -39,25 +39,31 @@ __all__ = [
     "Tracker",
     "bound",
     "monitor_decision",
+    "monitor_sentence",
     "read_metrics",
+    "tracker_locations",
     "truncate_metrics",
 ]
 
 _LOG = logging.getLogger("qtrain.train")
 
 MONITOR_DECISIONS = ("ok", "warn", "stop", "raise_shots", "layerwise")
+_DECISION_OF_ACTION = {"unfreeze": "layerwise"}  # the layerwise policy's action
 
 
 def monitor_decision(monitor: Mapping[str, Any] | None) -> str:
     """The plateau monitor's decision in ``StepRecord.monitor``, from a bounded set.
 
     ``none`` without a monitor; the ``decision`` (or ``action``, as ``GradientMonitor``
-    writes it) entry when it is one of :data:`MONITOR_DECISIONS`; ``ok`` for a monitor entry
-    without a decision or whose action is ``None`` (a quiet step); ``other`` for any other
-    value (metrics labels stay bounded whatever a monitor writes).
+    writes it) entry when it is one of :data:`MONITOR_DECISIONS` (the layerwise policy's
+    ``unfreeze`` is ``layerwise``); ``ok`` for a monitor entry without a decision or whose
+    action is ``None`` (a quiet step); ``other`` for any other value (metrics labels stay
+    bounded whatever a monitor writes).
 
     >>> monitor_decision(None), monitor_decision({"decision": "warn", "snr": 0.7})
     ('none', 'warn')
+    >>> monitor_decision({"policy": "layerwise", "action": "unfreeze"})
+    'layerwise'
     >>> monitor_decision({"snr": 4.0}), monitor_decision({"action": None, "snr": 4.0})
     ('ok', 'ok')
     >>> monitor_decision({"action": "panic"})
@@ -68,7 +74,50 @@ def monitor_decision(monitor: Mapping[str, Any] | None) -> str:
     value = monitor.get("decision", monitor.get("action"))
     if value is None:
         return "ok"
-    return str(value) if str(value) in MONITOR_DECISIONS else "other"
+    label = _DECISION_OF_ACTION.get(str(value), str(value))
+    return label if label in MONITOR_DECISIONS else "other"
+
+
+def _sig(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, int | float) else "-"
+
+
+def monitor_sentence(monitor: Mapping[str, Any], threshold: float | None = None) -> str:
+    """A monitor's decision as a person reads it: one sentence, numbers to 3 digits.
+
+    >>> monitor_sentence({"policy": "layerwise", "action": "unfreeze", "active_layers": 2,
+    ...                   "snr": 0.9139057346829232, "snr_window": 1.47660647847868}, 1.5)
+    'gradient SNR 1.48 (window mean) fell below 1.5: layer group 2 joins the training'
+    >>> monitor_sentence({"action": "raise_shots", "shot_factor": 2.0, "snr_window": 0.42})
+    'gradient SNR 0.42 (window mean) fell below the threshold: shots ×2 from the next step on'
+    """
+    snr = monitor.get("snr_window", monitor.get("snr"))
+    limit = "the threshold" if threshold is None else f"{threshold:.3g}"
+    text = f"gradient SNR {_sig(snr)} (window mean) fell below {limit}"
+    action = monitor.get("action")
+    if action == "unfreeze":
+        return f"{text}: layer group {monitor.get('active_layers', '?')} joins the training"
+    if action == "raise_shots":
+        return f"{text}: shots ×{_sig(monitor.get('shot_factor'))} from the next step on"
+    if action == "stop":
+        return f"{text}: the run stops (stopped by plateau)"
+    if action == "warn":
+        return f"{text}: the gradient is mostly shot noise"
+    return f"{text}: {action}"
+
+
+def tracker_locations(trackers: Sequence[object]) -> dict[str, Any]:
+    """``{"tracking": {kind: where}}``: where trackers with a ``location()`` logged the run.
+
+    (``MlflowTracker``: tracking URI, experiment and run id.) Empty when none says.
+    """
+    found: dict[str, Any] = {}
+    for tracker in trackers:
+        location = getattr(tracker, "location", None)
+        where = location() if callable(location) else None
+        if where is not None:
+            found[str(getattr(tracker, "kind", type(tracker).__name__))] = where
+    return {"tracking": found} if found else {}
 
 
 @runtime_checkable
@@ -192,9 +241,13 @@ class LogTracker:
     def __init__(self, run_id: str | None = None) -> None:
         self.run_id = run_id
         self._calibrations: set[str] | None = None
+        self._threshold: float | None = None
 
     def bind(self, context: RunContext) -> None:  # noqa: D102 - see RunContext
         self.run_id = self.run_id or context.run_id
+        monitor = context.config.get("monitor") if context.config else None
+        if isinstance(monitor, Mapping) and isinstance(monitor.get("threshold"), int | float):
+            self._threshold = float(monitor["threshold"])
 
     def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
         self.run_id = self.run_id or str(info.get("config_hash", "run"))[:12]
@@ -234,7 +287,7 @@ class LogTracker:
                 _LOG,
                 logging.WARNING,
                 "monitor.decision",
-                decision,
+                monitor_sentence(record.monitor or {}, self._threshold),
                 step=record.step,
                 decision=decision,
                 monitor=record.monitor,
