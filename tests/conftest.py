@@ -2,8 +2,10 @@
 
 import errno
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -71,3 +73,42 @@ def fill_disk(monkeypatch):
     monkeypatch.setattr(os, "write", fake_write)
     monkeypatch.setattr(os, "close", fake_close)
     return lambda name, *, after=0: rules.append({"name": name, "after": after, "seen": 0})
+
+
+class DocBlocks:
+    """The python blocks of a Markdown file, each run on its own as a reader would run it.
+
+    Each block runs in a fresh interpreter (``python -c``) in the given folder, so a block
+    that leans on an earlier block's names, or on a file an earlier run left behind, fails.
+    """
+
+    FENCE = re.compile(r"^( *)```python\n(.+?)^\1```", flags=re.S | re.M)
+
+    @classmethod
+    def of(cls, path) -> list[str]:
+        """The python-fenced blocks of ``path``, dedented (fences in lists are code too)."""
+        text = path.read_text(encoding="utf-8")
+        return [
+            "".join(line[len(indent) :] for line in body.splitlines(keepends=True))
+            for indent, body in cls.FENCE.findall(text)
+        ]
+
+    @staticmethod
+    def run(block: str, cwd, *, timeout: float = 300.0) -> subprocess.CompletedProcess:
+        """Run ``block`` in a fresh interpreter in ``cwd``: headless, warnings as errors."""
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
+        return subprocess.run(
+            [sys.executable, "-c", block],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture
+def doc_blocks():
+    """`DocBlocks`: extract and run the python blocks of a Markdown file."""
+    return DocBlocks

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import qtrain as qt
 from qtrain.app.config import parse_config
@@ -294,7 +295,111 @@ def test_report_of_a_run_in_progress_and_bad_folders(tmp_path):
     page = write_report(tmp_path, out=tmp_path / "r.html")
     html = page.read_text()
     assert "still running or crashed" in html and "No plateau-monitor decisions" in html
-    assert html.count("<img") == 5 and 'src="http' not in html and 'href="http' not in html
+    assert html.count("<img") == 3 and 'src="http' not in html and 'href="http' not in html
     with pytest.raises(qt.CheckpointError, match="not a run directory"):
         write_report(tmp_path / "nothing")
     assert write_plots(tmp_path, tmp_path / "png")[0].name == "loss.png"
+
+
+def exact_run(run_dir, steps=4, summary=None):
+    """A run folder written as an exact run (no shots, no retries) of ``steps`` steps."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tracker = JsonlTracker(run_dir / "metrics.jsonl")
+    for step in range(steps):
+        tracker.log(
+            make_record(
+                step,
+                loss=-1.0 + 0.5**step,
+                grad_norm=0.5 / (step + 1),
+                circuits=2,
+                seconds=0.01,
+                elapsed=0.01 * (step + 1),
+                gradient=(0.5 / (step + 1), 1e-4, 40.0 if step == 1 else 0.01),
+            )
+        )
+    tracker.finish(summary or {})
+    return run_dir
+
+
+SUMMARY = {
+    "stopped_by": "max_steps",
+    "steps": 4,
+    "seconds": 1.6357288,
+    "final_loss_exact": -1.1372505427127826,
+    "exact_value": -1.137270174660903,
+    "error": 1.963194812049096e-05,
+    "shots": 0,
+    "seed": 7,
+    "problem": {
+        "name": "h2",
+        "report": {
+            "chemical_accuracy": 1.0,
+            "energy": -1.1372505427127826,
+            "error_vs_fci": 1.963194812049096e-05,
+            "loss": -1.1372505427127826,
+        },
+    },
+    "plan": {
+        "basis": "this machine's measured coefficients",
+        "estimated_seconds": 0.926441073877051,
+        "measured_seconds": 2.225314976996742,
+        "ratio": 2.4020037968351846,
+    },
+    "execution": {"retries": 45, "failed_rows": 322, "cached_rows": 0},
+    "tracking": {
+        "mlflow": {"tracking_uri": "file:///tmp/mlruns", "experiment": "h2", "run_id": "abc123"}
+    },
+}
+
+
+def test_report_shows_each_summary_value_once_rounded_with_plan_execution_tracking(tmp_path):
+    run = exact_run(tmp_path / "run")
+    (run / "summary.json").write_text(json.dumps(SUMMARY))
+    page = write_report(run).read_text()
+    summary = page.split("<table id=summary>")[1].split("</table>")[0]
+    assert summary.count("-1.13725") == 1  # final loss, not again as energy and loss
+    assert summary.count("1.96319e-05") == 1 and "error vs fci" not in summary
+    assert "h2: chemical accuracy" in summary and "1.6357288" not in page
+    assert "<td class=n>1.64 s</td>" in summary  # seconds to 3 significant digits
+    plan = page.split("<table id=plan>")[1].split("</table>")[0]
+    assert "926 ms" in plan and "2.23 s" in plan and "×2.4" in plan
+    reliability = page.split("<table id=reliability>")[1].split("</table>")[0]
+    assert "<td class=n>45</td>" in reliability and "<td class=n>322</td>" in reliability
+    tracking = page.split("<table id=tracking>")[1].split("</table>")[0]
+    assert "abc123" in tracking and "file:///tmp/mlruns" in tracking
+    assert "percentiles" in page  # the heatmap caption names its robust colour limits
+
+
+def _layout(browser, page, shot):
+    """The page's figures as a person sees them: screenshot pixels and the axes' facts."""
+    assert browser.open(page.as_uri()) == "complete" and browser.problems() == []
+    figures = browser.evaluate(
+        "Array.from(document.querySelectorAll('figure')).map(f => {"
+        "const r = f.querySelector('img').getBoundingClientRect();"
+        "return [f.id, JSON.parse(f.dataset.axes),"
+        " [r.left + scrollX, r.top + scrollY, r.right + scrollX, r.bottom + scrollY]]})"
+    )
+    browser.screenshot(shot)
+    image = Image.open(shot).convert("L")
+    for name, axes, box in figures:
+        panel = image.crop(tuple(round(v) for v in box))
+        dark = sum(panel.histogram()[:200]) / (panel.width * panel.height)
+        assert panel.width > 300 and dark > 0.01, (name, dark)  # something is drawn
+        for facts in axes:
+            assert facts["artists"] > 0, (name, facts)  # no empty panel
+            if facts["xlabel"] == "step":
+                ticks = [float(t.replace(",", "")) for t in facts["xticks"]]
+                assert ticks and all(t.is_integer() for t in ticks), (name, ticks)
+    return {name: axes for name, axes, _ in figures}
+
+
+def test_report_layout_in_chromium_has_no_empty_panel_and_integer_ticks(
+    faulty_run, tmp_path, browser
+):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    exact = exact_run(tmp_path / "exact", summary={"stopped_by": "max_steps", "seconds": 0.5})
+    shown = _layout(browser, write_report(exact), ARTIFACTS / "report-exact-screenshot.png")
+    assert list(shown) == ["plot-loss", "plot-gradient", "plot-gradient_heatmap"]
+    assert len(shown["plot-gradient"]) == 1  # no SNR panel for an exact run
+    faulty = _layout(browser, write_report(faulty_run), ARTIFACTS / "report-layout.png")
+    assert "plot-reliability" in faulty and len(faulty["plot-gradient"]) == 2

@@ -1,7 +1,9 @@
 """The scan plot: log-variance against qubits, one series per (depth, cost, init).
 
-Each point has its bootstrap interval as an error bar and each fitted series its line
-``Var = e^{a − r·n}``; series flagged as barren plateaus are labelled so. Needs matplotlib
+Each point has its bootstrap interval as an error bar and each fitted series the line of its
+own model (:attr:`DecayFit.model`): ``Var = e^{a − r·n}`` for an exponential decay (labelled
+with its base ``b``), ``Var = e^c·n^{−p}`` for a polynomial one (labelled with ``p``); series
+flagged as barren plateaus are labelled so. The qubit axis has integer ticks only. Needs matplotlib
 (``pip install 'qtrain[plot]'``).
 
 Figures are ``matplotlib.figure.Figure`` objects made without ``pyplot`` (:func:`new_figure`):
@@ -23,7 +25,7 @@ from qtrain.extras import require
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from qtrain.diagnostics.result import ScanResult
+    from qtrain.diagnostics.result import DecayFit, ScanResult
 
 __all__ = ["new_figure", "plot_scan", "save_plot"]
 
@@ -43,6 +45,20 @@ def new_figure(purpose: str, *, size: tuple[float, float] = (6.4, 4.4)) -> Figur
     from matplotlib.figure import Figure  # noqa: PLC0415 - optional extra
 
     return Figure(figsize=size, layout="constrained")
+
+
+def _integer_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - optional extra
+
+    return MaxNLocator(nbins="auto", integer=True)
+
+
+def _fit_label(fit: DecayFit) -> str:
+    """``": b = 1.9, barren plateau"`` or ``": fit n^-2.1, polynomial"``: the drawn model."""
+    verdict = "barren plateau" if fit.plateau else fit.shape
+    if fit.model == "power":
+        return f": fit ∝ n^−{fit.power:.3g}, {verdict}"
+    return f": fit ∝ {fit.base:.3g}^−n, {verdict}"
 
 
 def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = None) -> Any:
@@ -71,14 +87,15 @@ def plot_scan(result: ScanResult, path: str | Path | None = None, *, ax: Any = N
         label = f"depth {key[0]}, {key[1]}, {key[2]}"
         fit = fits.get(key)
         if fit is not None:
-            verdict = "barren plateau" if fit.plateau else fit.shape
-            label += f": b = {fit.base:.3g}, {verdict}"
+            label += _fit_label(fit)
             grid = np.linspace(n.min(), n.max(), 50)
-            ax.plot(grid, [fit.predict(x) for x in grid], color=color, lw=1, alpha=0.8)
+            curve = fit.predict_power if fit.model == "power" else fit.predict
+            ax.plot(grid, [curve(x) for x in grid], color=color, lw=1, alpha=0.8)
         ax.errorbar(
             n[shown], var[shown], yerr=errors, fmt="o", ms=4, color=color, capsize=3, label=label
         )
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("qubits n")
     ax.set_ylabel("Var[∂C/∂θ_k]")
     level = result.settings.get("level", 0.95)

@@ -10,7 +10,7 @@ import csv
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,8 @@ class DecayFit:
         residual_exponential, residual_power: weighted residual sums of the two fits.
         shape: ``exponential``, ``polynomial``, ``none`` or ``undetermined`` (< 3 sizes).
         plateau: a barren plateau — exponential decay with a rate significantly above zero.
+        power_intercept: ``log Var`` of the power law at ``n = 1`` (NaN in files written
+            before it was recorded).
     """
 
     depth: int
@@ -129,10 +131,29 @@ class DecayFit:
     residual_power: float
     shape: str
     plateau: bool
+    power_intercept: float = math.nan
 
     def predict(self, n_qubits: float) -> float:
-        """The fitted variance at ``n_qubits``."""
+        """The exponential fit's variance at ``n_qubits``."""
         return math.exp(self.intercept - self.rate * n_qubits)
+
+    def predict_power(self, n_qubits: float) -> float:
+        """The power law's variance at ``n_qubits`` (NaN if its intercept was not recorded)."""
+        return math.exp(self.power_intercept - self.power * math.log(n_qubits))
+
+    @property
+    def model(self) -> str:
+        """The fit that describes the series: ``exponential`` or ``power``.
+
+        ``power`` for a ``polynomial`` shape, ``exponential`` for an exponential one; for
+        ``none`` or ``undetermined``, whichever fit has the smaller residual.
+        """
+        if self.shape == "polynomial":
+            return "power"
+        if self.shape == "exponential" or math.isnan(self.power_intercept):
+            return "exponential"
+        better = self.residual_power < self.residual_exponential
+        return "power" if better else "exponential"
 
 
 def _json_ready(value: Any) -> Any:
@@ -243,6 +264,8 @@ class ScanResult:
         def build(cls: Any, item: Mapping[str, Any]) -> Any:
             values = {}
             for f in fields(cls):
+                if f.name not in item and f.default is not MISSING:
+                    continue  # a field added later: its default
                 value = item[f.name]
                 if isinstance(value, list):
                     value = tuple(math.nan if v is None else v for v in value)

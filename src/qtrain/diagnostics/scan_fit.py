@@ -51,6 +51,7 @@ def fit_series(results: list[tuple[ScanPoint, Array]], level: float) -> tuple[De
                 decay.residual_power,
                 decay.shape,
                 decay.plateau,
+                decay.power_intercept,
             )
         )
     return tuple(fits)

@@ -139,6 +139,7 @@ class DecayEstimate:
         residual_exponential, residual_power: the fits' weighted residual sums.
         shape: ``"exponential"``, ``"polynomial"``, ``"none"`` or ``"undetermined"``.
         plateau: exponential decay with a rate significantly above zero.
+        power_intercept: ``c`` in ``log Var = c − p·log n``.
     """
 
     rate: float
@@ -152,6 +153,7 @@ class DecayEstimate:
     residual_power: float
     shape: str
     plateau: bool
+    power_intercept: float
 
 
 def _weighted_fit(x: Array, logs: Array, weights: Array) -> tuple[Array, Array]:
@@ -190,7 +192,7 @@ def fit_decay(
         low, high = np.quantile(boot[1], [tail, 1 - tail])
         fits.append((float(coefficients[1, 0]), float(low), float(high), coefficients, residual))
     rate, rate_low, rate_high, exp_coefficients, exp_residual = fits[0]
-    power, power_low, power_high, _, pow_residual = fits[1]
+    power, power_low, power_high, pow_coefficients, pow_residual = fits[1]
     res_exp, res_pow = float(exp_residual[0]), float(pow_residual[0])
     if np.unique(qubits).size < 3:
         shape = "undetermined"
@@ -204,4 +206,5 @@ def fit_decay(
     return DecayEstimate(
         *(rate, rate_low, rate_high, intercept, power, power_low, power_high),
         *(res_exp, res_pow, shape, shape == "exponential"),
+        float(pow_coefficients[0, 0]),
     )

@@ -95,8 +95,8 @@ def expval(
         Exact: a float, or ``(B,)`` values. With shots: an :class:`Estimate`.
 
     Raises:
-        QtrainError subclasses for a bad observable, shots, theta or an oversized state, all
-        before any simulation starts.
+        QtrainError: a subclass for a bad observable, shots, theta or an oversized state, all
+            before any simulation starts.
     """
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")

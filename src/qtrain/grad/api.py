@@ -245,8 +245,8 @@ def jacobian(
         **options: method options (see above).
 
     Raises:
-        UnknownMethodError, AdjointShotsError, NoShiftRuleError, ParameterShapeError and the
-        input errors of ``qt.expval``, before anything runs.
+        QtrainError: ``UnknownMethodError``, ``AdjointShotsError``, ``NoShiftRuleError``,
+            ``ParameterShapeError`` and the input errors of ``qt.expval``, before anything runs.
     """
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"expected a qtrain Circuit, got {type(circuit).__name__}")

@@ -188,8 +188,9 @@ class Observable:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable form; coefficients are ``[re, im]`` pairs.
 
-        >>> (0.5 * Z(0)).to_dict()["terms"]
-        [{'factors': [[0, 'Z']], 'coefficient': [0.5, 0.0]}]
+        Examples:
+            >>> (0.5 * Z(0)).to_dict()["terms"]
+            [{'factors': [[0, 'Z']], 'coefficient': [0.5, 0.0]}]
         """
         terms = [
             {"factors": [[w, p] for w, p in term.factors], "coefficient": [c.real, c.imag]}
@@ -254,9 +255,10 @@ class Observable:
         first group whose basis agrees on every shared wire, else open a new group. The
         identity term is in no group. Deterministic, and cached per observable.
 
-        >>> H = Observable.parse("Z0 Z1 + Z1 Z2 + X0 + X1 + X2")
-        >>> [(g.basis, g.term_indices) for g in H.groups()]
-        [(((0, 'X'), (1, 'X'), (2, 'X')), (0, 1, 2)), (((0, 'Z'), (1, 'Z'), (2, 'Z')), (3, 4))]
+        Examples:
+            >>> H = Observable.parse("Z0 Z1 + Z1 Z2 + X0 + X1 + X2")
+            >>> [(g.basis, g.term_indices) for g in H.groups()]
+            [(((0, 'X'), (1, 'X'), (2, 'X')), (0, 1, 2)), (((0, 'Z'), (1, 'Z'), (2, 'Z')), (3, 4))]
         """
         return _qubitwise_groups(self)
 

@@ -3,8 +3,11 @@
 ``write_report(run_dir)`` (``qtrain report RUN_DIR``) reads ``metrics.jsonl``,
 ``summary.json``, ``config.yaml`` and ``reproduce.json`` and writes
 ``RUN_DIR/report/report.html`` with the summary, the plots of :mod:`qtrain.observe.plots`
-(inline base64 PNGs, also written beside the page), the plateau monitor's decisions, the
-reliability totals and the config. The page loads nothing: no script, no font, no
+(inline base64 PNGs, also written beside the page), the plan's estimate against the run, the
+plateau monitor's decisions, the reliability totals, where trackers logged the run and the
+config. Each figure carries ``data-axes``: what each of its axes shows (tick labels, number of
+drawn artists), so a browser check can assert the layout (no empty panel, integer ticks on
+integer axes) without reading pixels. The page loads nothing: no script, no font, no
 stylesheet from elsewhere; its Content-Security-Policy forbids every fetch but inline
 images and styles, so it reads the same offline, mailed, or archived with the run.
 """
@@ -21,7 +24,13 @@ from typing import Any
 import yaml
 
 from qtrain.errors import CheckpointError
-from qtrain.observe.plots import render_plots
+from qtrain.observe.plots import HEATMAP_PERCENTILES, render_figures, render_plots
+from qtrain.observe.report_tables import (
+    execution_rows,
+    plan_rows,
+    summary_rows,
+    tracking_rows,
+)
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
 from qtrain.train.tracking import monitor_decision, read_metrics
@@ -36,7 +45,10 @@ _CAPTIONS = {
     "shots": "Shots spent by the run against its shot budget.",
     "reliability": "Backend retries, failed rows and rows read from the result store, per step; "
     "dotted lines mark new calibration ids.",
-    "gradient_heatmap": "Magnitude of every gradient component at every step (log scale).",
+    "gradient_heatmap": "Magnitude of every gradient component at every step (log scale). "
+    f"The colour scale spans the {HEATMAP_PERCENTILES[0]:g}th to {HEATMAP_PERCENTILES[1]:g}th "
+    "percentiles of the nonzero magnitudes, so a few outliers do not wash it out; values "
+    "beyond them saturate (the arrows of the colour bar).",
 }
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:64em;color:#222;padding:0 1em}
@@ -87,56 +99,6 @@ def write_plots(run_dir: Path, out_dir: Path) -> list[Path]:
     return paths
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else ("yes" if value else "no")
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.8g}"
-    return html.escape(str(value))
-
-
-def _rows(pairs: Sequence[tuple[str, Any]]) -> str:
-    return "".join(
-        f"<tr><th>{html.escape(k)}</th><td class=n>{_number(v)}</td></tr>" for k, v in pairs
-    )
-
-
-def _summary_rows(records: Sequence[StepRecord], summary: Mapping[str, Any]) -> str:
-    last = records[-1] if records else None
-    pairs: list[tuple[str, Any]] = [
-        ("stopped by", summary.get("stopped_by", "still running or crashed (no summary.json)")),
-        ("steps", summary.get("steps", len(records))),
-        ("last measured loss", None if last is None else last.loss),
-        ("its standard error", None if last is None else last.loss_stderr),
-        ("final loss (exact, at final θ)", summary.get("final_loss_exact")),
-        ("exact minimum", summary.get("exact_value")),
-        ("error", summary.get("error")),
-        ("shots spent", summary.get("shots", None if last is None else last.shots_total)),
-        ("wall time (s)", summary.get("seconds", None if last is None else last.elapsed)),
-        ("seed", summary.get("seed")),
-    ]
-    problem = summary.get("problem") or {}
-    for key, value in (problem.get("report") or {}).items():
-        shown = bool(value) if key == "chemical_accuracy" else value  # a number meant as yes/no
-        pairs.append((f"{problem.get('name', 'problem')}: {key.replace('_', ' ')}", shown))
-    return _rows(pairs)
-
-
-def _reliability_rows(records: Sequence[StepRecord]) -> str:
-    calibrations = sorted({c for r in records for c in r.calibration_ids})
-    return _rows(
-        [
-            ("circuits (rows) evaluated", sum(r.circuits for r in records)),
-            ("backend retries", sum(r.retries for r in records)),
-            ("failed or invalid rows", sum(r.failures for r in records)),
-            ("rows read from the store", sum(r.cached for r in records)),
-            ("calibration ids seen", ", ".join(calibrations) or "-"),
-        ]
-    )
-
-
 def _monitor_section(records: Sequence[StepRecord]) -> str:
     monitored = [r for r in records if r.monitor]
     if not monitored:
@@ -155,18 +117,36 @@ def _monitor_section(records: Sequence[StepRecord]) -> str:
     return f"{quiet}<table id=monitor>{header}{rows}</table>"
 
 
-def _figures(pngs: Mapping[str, bytes]) -> str:
-    if not pngs:
+def _figures(figures: Mapping[str, tuple[bytes, list[dict[str, object]]]]) -> str:
+    if not figures:
         return "<p>No steps recorded yet: nothing to plot.</p>"
     parts = []
-    for name, data in pngs.items():
+    for name, (data, facts) in figures.items():
         encoded = base64.b64encode(data).decode("ascii")
+        axes = html.escape(json.dumps(facts, ensure_ascii=False), quote=True)
+        caption = _CAPTIONS[name]
+        if name == "gradient" and len(facts) == 1:
+            caption = "Gradient norm. The gradients are exact (no shot noise): no SNR panel."
         parts.append(
-            f'<figure id="plot-{name}"><img class=plot alt="{name} plot" '
-            f'src="data:image/png;base64,{encoded}"><figcaption>{html.escape(_CAPTIONS[name])}'
+            f'<figure id="plot-{name}" data-axes="{axes}"><img class=plot alt="{name} plot" '
+            f'src="data:image/png;base64,{encoded}"><figcaption>{html.escape(caption)}'
             "</figcaption></figure>"
         )
     return "\n".join(parts)
+
+
+def _optional_tables(summary: Mapping[str, Any]) -> list[str]:
+    plan = summary.get("plan")
+    if not isinstance(plan, Mapping) or not plan:
+        return []
+    return [f"<h2>Plan against the run</h2><table id=plan>{plan_rows(plan)}</table>"]
+
+
+def _tracking(summary: Mapping[str, Any]) -> list[str]:
+    tracking = summary.get("tracking")
+    if not isinstance(tracking, Mapping) or not tracking:
+        return []
+    return [f"<h2>Tracking</h2><table id=tracking>{tracking_rows(tracking)}</table>"]
 
 
 def _page(run_id: str, body: str) -> str:
@@ -194,11 +174,11 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     """
     directory, records, summary, config = _read(Path(run_dir))
     target = Path(out) if out is not None else Path(run_dir) / "report" / "report.html"
-    pngs = render_plots(
+    figures = render_figures(
         records, exact_value=summary.get("exact_value"), max_shots=_max_shots(config)
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    for name, data in pngs.items():
+    for name, (data, _) in figures.items():
         (target.parent / f"{name}.png").write_bytes(data)
     run_id = Path(directory.path).resolve().name
     reproduce = (
@@ -208,10 +188,13 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     body = "\n".join(
         [
             f"<h1>qtrain run <code>{html.escape(run_id)}</code></h1>",
-            f"<h2>Summary</h2><table id=summary>{_summary_rows(records, summary)}</table>",
-            f"<h2>Plots</h2>{_figures(pngs)}",
+            f"<h2>Summary</h2><table id=summary>{summary_rows(records, summary)}</table>",
+            *_optional_tables(summary),
+            f"<h2>Plots</h2>{_figures(figures)}",
             f"<h2>Plateau monitor</h2>{_monitor_section(records)}",
-            f"<h2>Reliability</h2><table id=reliability>{_reliability_rows(records)}</table>",
+            "<h2>Reliability</h2><table id=reliability>"
+            f"{execution_rows(records, summary.get('execution'))}</table>",
+            *_tracking(summary),
             "<h2>Config</h2><pre id=config>"
             + html.escape(config_text or "(no config.yaml: the run was started from Python)")
             + "</pre>",

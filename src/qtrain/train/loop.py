@@ -121,7 +121,9 @@ def fit(
             terminal, an HTML line updated in place in Jupyter (``train/progress.py``).
 
     Raises:
-        ConfigError, CheckpointError, and the input errors of ``qt.grad``, before any step.
+        ConfigError: a bad option or setting (and the input errors of ``qt.grad``), before
+            any step.
+        CheckpointError: the run folder holds a checkpoint that cannot be resumed.
         StorageError: the run folder or a file in it cannot be written or read
             (``NotWritableError``, ``NotReadableError``: before any step), the disk filled
             up (``DiskFullError``: the message says what the checkpoint holds and how to
