@@ -254,6 +254,8 @@ def test_report_renders_in_headless_chromium_with_plots_and_no_errors(faulty_run
     text = browser.evaluate("document.body.innerText")
     assert "max_steps" in text and "-1.13727" in text  # stopped by, exact minimum (FCI)
     assert "raise_shots" in text and "warn" in text  # the monitor's decisions
+    monitor = browser.evaluate("document.getElementById('monitor').innerText")
+    assert "gradient SNR 0.8" in monitor and "{" not in monitor  # a sentence, not raw JSON
     assert "learning_rate: 0.05" in browser.evaluate("document.getElementById('config').innerText")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "report-screenshot.png"

@@ -33,7 +33,7 @@ from qtrain.observe.report_tables import (
 )
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
-from qtrain.train.tracking import monitor_decision, read_metrics
+from qtrain.train.tracking import monitor_decision, monitor_sentence, read_metrics
 
 __all__ = ["write_plots", "write_report"]
 
@@ -109,8 +109,7 @@ def _monitor_section(records: Sequence[StepRecord]) -> str:
         return quiet
     rows = "".join(
         f"<tr><td class=n>{r.step}</td><td>{html.escape(monitor_decision(r.monitor))}</td>"
-        f"<td><code>{html.escape(json.dumps(r.monitor, sort_keys=True, default=str))}</code>"
-        "</td></tr>"
+        f"<td>{html.escape(monitor_sentence(r.monitor or {}))}</td></tr>"  # rounded, not JSON
         for r in decided
     )
     header = "<tr><th>step</th><th>decision</th><th>details</th></tr>"
