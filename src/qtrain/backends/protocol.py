@@ -51,6 +51,7 @@ __all__ = [
     "Submission",
     "Task",
     "backend_identity",
+    "child_seed",
     "fresh_seed",
     "identity_digest",
     "is_asynchronous",
@@ -294,3 +295,9 @@ def identity_digest(backend: object) -> str:
 def fresh_seed() -> int:
     """A non-negative int seed drawn from fresh OS entropy (what ``seed=None`` means)."""
     return int(np.random.SeedSequence().entropy) % (1 << 63)  # type: ignore[arg-type]
+
+
+def child_seed(seed: int, index: int) -> int:
+    """An independent non-negative seed for sub-stream ``index`` of ``seed`` (SeedSequence)."""
+    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))

@@ -262,14 +262,16 @@ class QiskitBackend:
         """Submit every task and wait: :meth:`collect` of :meth:`submit`."""
         return self.collect(self.submit(tasks))
 
-    def _checked(self, tasks: Sequence[Task]) -> list[Compiled]:
+    def _work(self, tasks: Sequence[Task]) -> list[Work]:
+        """Every task checked and transpiled (all before any job), then planned."""
         for task in tasks:
             if task.shots is None and not self.target.exact:
                 raise DeviceCapabilityError(
                     f"exact values need a simulator: give shots ({self.backend.name!r} is a "
                     "device); nothing was submitted"
                 )
-        return [self.compiled(task) for task in tasks]
+        compiled = [self.compiled(task) for task in tasks]
+        return [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
 
     def submit(self, tasks: Sequence[Task]) -> Submission:
         """Check and transpile every task, then send their jobs; returns without waiting.
@@ -278,8 +280,7 @@ class QiskitBackend:
             DeviceCapabilityError: exact values asked of a device, a circuit larger than
                 the device or one it cannot transpile — before any job is submitted.
         """
-        compiled = self._checked(tasks)
-        work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
+        work = self._work(tasks)
         with self._lock:  # registered first: a cancel during a slow submission reaches it
             self._inflight[id(tasks)] = work
         try:
@@ -301,8 +302,7 @@ class QiskitBackend:
         service = self.target.service
         if service is None:
             raise JobLostError(f"{self.name} cannot retrieve jobs by id (no service)")
-        compiled = self._checked(tasks)
-        work = [self._plan(task, c) for task, c in zip(tasks, compiled, strict=True)]
+        work = self._work(tasks)
         retrieve_jobs(service, work, check_ref(ref, work, self.name), self.name)
         with self._lock:
             self._inflight[id(tasks)] = work

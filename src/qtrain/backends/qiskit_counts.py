@@ -49,15 +49,6 @@ def outcome_counts(bits: BitArray, n_qubits: int, rows: int) -> NDArray[np.int64
     return np.bincount(index.ravel(), minlength=rows * size).reshape(rows, size)
 
 
-def _level_runs(
-    level_of: NDArray[np.intp], levels: int
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Outcomes sorted by level, and where each level's run starts (every level occurs)."""
-    order = np.argsort(level_of, kind="stable")
-    starts = np.searchsorted(level_of[order], np.arange(levels))
-    return order, starts
-
-
 def group_statistics(
     counts: NDArray[np.int64], group: GroupPlan
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -68,7 +59,7 @@ def group_statistics(
     """
     if group.level_of is not None and group.levels is not None:
         eig = group.levels
-        order, starts = _level_runs(group.level_of, eig.size)
+        order, starts = group.level_runs  # computed once per group
         counts = np.add.reduceat(counts[:, order], starts, axis=1)  # np.add.at: 10× slower
     else:
         eig = group.eigenvalues

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from qtrain.backends.protocol import Task
+from qtrain.backends.protocol import Task, child_seed
 from qtrain.backends.qiskit_jobs import Work
 from qtrain.errors import JobLostError, TransientExecutionError
 from qtrain.sim.measure import measurement_plan
@@ -35,10 +35,7 @@ Send = Callable[[Work, list[int], int], Any]  # (work, its pack, the job's index
 
 def job_seed(seed: int, index: int) -> int:
     """The sampler seed of job ``index`` of a task seeded ``seed`` (the seed itself for 0)."""
-    if index == 0:
-        return seed
-    state = np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]
-    return int(state >> np.uint64(1))
+    return seed if index == 0 else child_seed(seed, index)
 
 
 def cancel_jobs(work: Sequence[Work]) -> None:

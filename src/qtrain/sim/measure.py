@@ -84,6 +84,13 @@ class GroupPlan:
         object.__setattr__(self, "spread", Spread.of(values))
 
     @cached_property
+    def level_runs(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Outcomes sorted by level, and where each level's run starts (needs ``level_of``)."""
+        assert self.level_of is not None and self.levels is not None  # a group with levels
+        order = np.argsort(self.level_of, kind="stable")
+        return order, np.searchsorted(self.level_of[order], np.arange(self.levels.size))
+
+    @cached_property
     def term_table(self) -> TermTable:
         """How this group's counts become its terms' estimates (built on first use)."""
         return TermTable.of(self.masks, self.eigenvalues.size.bit_length() - 1, self.level_of)

@@ -8,8 +8,7 @@ True
 
 from __future__ import annotations
 
-import numpy as np
-
+from qtrain.backends.protocol import child_seed as derived_child_seed
 from qtrain.exec.expval import resolve_seed
 from qtrain.grad.shots import ShotPolicy
 
@@ -18,10 +17,7 @@ __all__ = ["child_seed", "root_seed"]
 
 def child_seed(seed: int | None, index: int) -> int | None:
     """An independent sampling seed per circuit, so terms never share sampling noise."""
-    if seed is None:
-        return None
-    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
+    return None if seed is None else derived_child_seed(seed, index)
 
 
 def root_seed(seed: int | None, policy: ShotPolicy | None, method: str) -> int | None:
