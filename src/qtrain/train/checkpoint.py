@@ -25,7 +25,7 @@ import contextlib
 import errno
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,9 @@ class Checkpoint:
         stopped_by: why the run ended, ``None`` while it can continue.
         monitor_state: the gradient monitor's JSON state (``None`` without a monitor; a
             checkpoint written before monitors existed reads as ``None``).
+        cost_total: money spent so far under the run's pricing table (0 without one).
+        hook_states: the JSON states of the session's step hooks (drift detector, fallback,
+            validation), by hook name (``train/step_hooks.py``).
     """
 
     config_hash: str
@@ -128,6 +131,8 @@ class Checkpoint:
     last_record: StepRecord | None = None
     stopped_by: str | None = None
     monitor_state: dict[str, Any] | None = None
+    cost_total: float = 0.0
+    hook_states: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -146,6 +151,8 @@ class Checkpoint:
             "last_record": last,
             "stopped_by": self.stopped_by,
             "monitor_state": self.monitor_state,
+            "cost_total": self.cost_total,
+            "hook_states": self.hook_states,
         }
 
     @staticmethod
@@ -178,6 +185,8 @@ class Checkpoint:
                 last_record=None if last is None else StepRecord.from_dict(last),
                 stopped_by=data.get("stopped_by"),
                 monitor_state=data.get("monitor_state"),
+                cost_total=float(data.get("cost_total", 0.0)),
+                hook_states=dict(data.get("hook_states") or {}),
             )
         except (KeyError, TypeError, ValueError, ConfigError) as error:
             raise CheckpointError(f"checkpoint is incomplete or damaged: {error}") from None

@@ -57,6 +57,7 @@ from qtrain.train.state import (
     refuse_missing_run,
     restored_state,
 )
+from qtrain.train.step_hooks import StepHook
 from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import JsonlTracker, Tracker
 
@@ -84,6 +85,7 @@ def fit(
     monitor: GradientMonitor | None = None,
     report: Report | None = None,
     progress: bool = False,
+    hooks: Sequence[StepHook] = (),
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` with ``optimizer``.
 
@@ -119,6 +121,8 @@ def fit(
             ``layerwise``); every decision is in ``StepRecord.monitor``.
         progress: show a progress display while the run goes: a bar on standard error in a
             terminal, an HTML line updated in place in Jupyter (``train/progress.py``).
+        hooks: :class:`~qtrain.train.step_hooks.StepHook` s run around each step (drift
+            canaries, backend fallback, validation); their states are checkpointed.
 
     Raises:
         ConfigError: a bad option or setting (and the input errors of ``qt.grad``), before
@@ -161,6 +165,7 @@ def fit(
             trackers=[*metrics, *trackers, *shown],
             exact_value=exact_value,
             report=report,
+            hooks=hooks,
         )
         return session.run()
     finally:

@@ -24,6 +24,8 @@ from qtrain.errors import ConfigError
 
 __all__ = ["FitResult", "StepRecord", "gradient_summary"]
 
+_VECTORS = ("gradient", "gradient_stderr", "theta")  # (P,) each; checkpoints drop them
+
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -46,6 +48,23 @@ class StepRecord:
         gradient: ``(P,)`` the gradient estimate (kept in ``metrics.jsonl``; checkpoints
             drop it to stay small).
         monitor: decisions of the run's monitors, if any.
+        gradient_stderr: ``(P,)`` per-component standard errors (``()`` when exact; kept in
+            ``metrics.jsonl`` beside ``gradient``, dropped from checkpoints).
+        theta: ``(P,)`` θ_step, the parameters the step measured at (the run's lineage;
+            dropped from checkpoints).
+        backend: the backend the step ran on (changes when a fallback switches).
+        queue_s: seconds the step's provider jobs waited in a queue; ``execution_s`` the
+            seconds they ran (0 on local simulators).
+        cost: money the step cost under the run's pricing table (``None`` without one);
+            ``cost_total`` the run's total after it.
+        calibration_age_s: age of the backend's calibration when the step started (``None``
+            when the backend reports none).
+        readout_error: mean readout error rate of the measured qubits (from calibration or
+            mitigation; ``None`` when unknown).
+        canary: the drift canary's run at this step, if one ran (value, reference,
+            standardised residual, detector statistic, drift state, action taken).
+        validation: the validation objective at this step, if evaluated (loss, stderr, shots).
+        mitigation: raw vs mitigated loss, when the backend mitigates.
     """
 
     step: int
@@ -67,12 +86,25 @@ class StepRecord:
     calibration_ids: tuple[str, ...] = ()
     gradient: tuple[float, ...] = ()
     monitor: dict[str, Any] | None = None
+    gradient_stderr: tuple[float, ...] = ()
+    theta: tuple[float, ...] = ()
+    backend: str = ""
+    queue_s: float = 0.0
+    execution_s: float = 0.0
+    cost: float | None = None
+    cost_total: float | None = None
+    calibration_age_s: float | None = None
+    readout_error: float | None = None
+    canary: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
+    mitigation: dict[str, Any] | None = None
 
     def to_dict(self, *, with_gradient: bool = True) -> dict[str, Any]:
-        """JSON-ready (``with_gradient=False`` drops the ``(P,)`` vector)."""
+        """JSON-ready (``with_gradient=False`` drops the ``(P,)`` vectors)."""
         data = asdict(self)
         data["calibration_ids"] = list(self.calibration_ids)
-        data["gradient"] = list(self.gradient) if with_gradient else []
+        for name in _VECTORS:
+            data[name] = list(getattr(self, name)) if with_gradient else []
         return data
 
     @staticmethod
@@ -87,11 +119,10 @@ class StepRecord:
         if not required <= set(data) or not set(data) <= names:
             raise ConfigError(f"not a step record: fields {sorted(set(data) ^ names)} do not match")
         record = StepRecord(**data)
-        return replace(
-            record,
-            calibration_ids=tuple(record.calibration_ids),
-            gradient=tuple(float(g) for g in record.gradient),
-        )
+        vectors: dict[str, Any] = {
+            name: tuple(float(x) for x in getattr(record, name)) for name in _VECTORS
+        }
+        return replace(record, calibration_ids=tuple(record.calibration_ids), **vectors)
 
 
 def gradient_summary(

@@ -38,6 +38,10 @@ def step_record(
         method=evaluation.method,
         calibration_ids=evaluation.calibration_ids,
         gradient=tuple(float(g) for g in evaluation.gradient),
+        gradient_stderr=()
+        if evaluation.gradient_stderr is None
+        else tuple(float(s) for s in evaluation.gradient_stderr),
+        theta=tuple(float(x) for x in state.theta),
     )
 
 

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.local import LocalSimulator, simulator_inside
 from qtrain.backends.protocol import Backend, Task
 from qtrain.errors import QtrainError, ShotAllowanceError, StorageError
 from qtrain.exec.counters import ExecutorCounters
@@ -31,12 +30,14 @@ from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import OptimizerState
 from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
 from qtrain.train.failures import check_store, explained, held_rows
+from qtrain.train.final_loss import final_exact_loss
 from qtrain.train.monitoring import MonitorHook, scaled_policy
-from qtrain.train.objective import Evaluation, Objective
+from qtrain.train.objective import Evaluation
 from qtrain.train.records import FitResult, StepRecord
 from qtrain.train.reporting import execution_summary, run_summary, step_record
 from qtrain.train.rundir import RunDir
 from qtrain.train.state import RunSettings, RunState, measurement
+from qtrain.train.step_hooks import HookResult, StepHook, merged
 from qtrain.train.tracking import Tracker, tracker_locations
 
 __all__ = ["Report", "Session"]
@@ -92,9 +93,19 @@ class _Outcome:
     optimizer_state: OptimizerState
 
 
-def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int]:
-    """``(retried, failed, cached, wasted shots)`` so far: a step's share is the difference."""
-    return counters.retried, counters.failed, counters.cached, _wasted(counters)
+def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int, float, float]:
+    """``(retried, failed, cached, wasted shots, queue s, execution s)`` so far.
+
+    A step's share is the difference.
+    """
+    return (
+        counters.retried,
+        counters.failed,
+        counters.cached,
+        _wasted(counters),
+        counters.queue_s,
+        counters.execution_s,
+    )
 
 
 class Session:
@@ -110,10 +121,12 @@ class Session:
         trackers: Sequence[Tracker],
         exact_value: float | None,
         report: Report | None = None,
+        hooks: Sequence[StepHook] = (),
     ) -> None:
         self.settings, self.state, self.executor = settings, state, executor
         self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
-        self.report = report
+        self.report, self.hooks = report, list(hooks)
+        self._pending = HookResult()  # what this step's hooks spent before it ran
         self.config_hash = settings.config_hash()
         sampled = (
             settings.policy is not None
@@ -212,13 +225,21 @@ class Session:
             # what it spent is spent (charged to the ledger, not to a step record).
             state.rng.bit_generator.state = saved_rng
             state.shots_total += error.spent
+            self._charge_pending()
             return "max_shots"
+        except QtrainError as error:
+            state.rng.bit_generator.state = saved_rng
+            self._charge_pending()
+            if any(hook.on_error(self, error) for hook in self.hooks):
+                return None  # a hook mended the cause (another backend): try the step again
+            raise
         except BaseException:
             # Interrupted (or failed) before the step was applied: it never happened, so
             # neither did its seed draw. Its finished rows are in the store for the resume.
             state.rng.bit_generator.state = saved_rng
             raise
         if isinstance(outcome, str):
+            self._charge_pending()
             return outcome
         finite = self._apply(outcome)
         self._save(None)
@@ -229,9 +250,18 @@ class Session:
             return "plateau"
         return self.settings.stop.reason(state.history)
 
+    def _charge_pending(self) -> None:
+        """Charge what hooks spent before a step that never ran to the run's ledger."""
+        self.state.shots_total += self._pending.shots
+        self.state.cost_total += self._pending.cost
+        self._pending = HookResult()
+
     def _run_step(self) -> _Outcome | str:
-        """Measure, update and log one step; or the budget's refusal."""
+        """Measure, update and log one step; or the budget's (or a hook's) refusal."""
         state = self.state
+        self._pending = merged([hook.before_step(self) for hook in self.hooks])
+        if self._pending.stop is not None:
+            return self._pending.stop
         before, started = _counts(self.executor.counters), time.perf_counter()
         planned = self._measure()
         if isinstance(planned, str):
@@ -247,7 +277,7 @@ class Session:
         after = _counts(self.executor.counters)
         # Shots the backend spent on results that were rejected or came back after a
         # timeout are spent all the same: the ledger and the budget count them.
-        cost = planned.cost + after[3] - before[3]
+        cost = planned.cost + after[3] - before[3] + self._pending.shots
         record = step_record(
             state, evaluation, update.learning_rate, cost, time.perf_counter() - started
         )
@@ -258,7 +288,13 @@ class Session:
             cached=after[2] - before[2],
             elapsed=self.elapsed(),
             monitor=self.hook.observe(evaluation.gradient, evaluation.gradient_stderr, state.step),
+            backend=str(getattr(self.executor.backend, "name", "")),
+            queue_s=after[4] - before[4],
+            execution_s=after[5] - before[5],
+            **self._pending.fields,
         )
+        for hook in self.hooks:
+            record = hook.after_step(self, record)
         for tracker in self.trackers:
             tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
         return _Outcome(record, theta, update.state)
@@ -271,6 +307,8 @@ class Session:
         if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
             state.theta, state.optimizer_state = outcome.theta, outcome.optimizer_state
         state.step, state.shots_total = state.step + 1, state.shots_total + record.shots
+        state.cost_total += record.cost or 0.0  # the step's money, its hooks' included
+        self._pending = HookResult()
         state.elapsed = record.elapsed
         state.history.append(record)
         return finite
@@ -286,12 +324,7 @@ class Session:
         state = self.state
         state.elapsed = self.elapsed()
         self._save(reason)
-        simulator = simulator_inside(self.executor.backend)
-        final = None
-        if simulator is not None and _exact_possible(simulator, self.settings.objective):
-            final = self.settings.objective.exact_loss(
-                state.theta, _exact_backend(self.executor.backend, simulator)
-            )
+        final = final_exact_loss(self.settings.objective, state.theta, self.executor.backend)
         summary = run_summary(
             state,
             reason,
@@ -318,31 +351,3 @@ class Session:
             summary,
             None if self.directory is None else Path(self.directory.path),
         )
-
-
-def _exact_backend(backend: object, simulator: LocalSimulator) -> Backend:
-    """Where the run's final exact loss is computed: ``simulator``, the one inside ``backend``.
-
-    A wrapper whose values are not its inner backend's (``Mitigated``: ``transforms_values``
-    and ``rewrapped``) is kept, around ``simulator`` itself — so a mitigated run reports a
-    mitigated loss, and faults injected between them (``FaultyBackend``) cannot end the run
-    at its finish, outside the executor's retries.
-    """
-    for _ in range(8):  # wrappers nest a few deep at most
-        if getattr(backend, "transforms_values", False) and hasattr(backend, "rewrapped"):
-            wrapped: Backend = backend.rewrapped(simulator)
-            return wrapped
-        backend = getattr(backend, "inner", None)
-        if backend is None:
-            break
-    return simulator
-
-
-def _exact_possible(simulator: LocalSimulator, objective: Objective) -> bool:
-    """Whether ``simulator`` computes exact values for every circuit (not trajectories only)."""
-    try:
-        for circuit in objective.circuits:
-            simulator.choose(circuit, exact=True)
-    except QtrainError:
-        return False
-    return True

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class RunState:
     elapsed: float
     history: list[StepRecord]
     monitor_state: dict[str, Any] | None = None
+    cost_total: float = 0.0  # money spent under the run's pricing table
+    hook_states: dict[str, Any] = field(default_factory=dict)  # by step hook name
 
     @staticmethod
     def fresh(
@@ -90,6 +92,8 @@ class RunState:
             checkpoint.elapsed,
             list(history),
             checkpoint.monitor_state,
+            checkpoint.cost_total,
+            dict(checkpoint.hook_states),
         )
 
     def checkpoint(self, config_hash: str, seed: int, stopped_by: str | None) -> Checkpoint:
@@ -107,6 +111,8 @@ class RunState:
             self.history[-1] if self.history else None,
             stopped_by,
             self.monitor_state,
+            self.cost_total,
+            dict(self.hook_states),
         )
 
 

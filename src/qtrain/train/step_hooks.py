@@ -1,0 +1,74 @@
+"""Step hooks: what a training session does around each step beside the optimizer's work.
+
+Operations work — a drift canary, a backend fallback, a validation objective — runs between
+steps on the run's own executor, is charged to the run's ledger and budget, and leaves its
+mark in the step's :class:`~qtrain.train.records.StepRecord`. A hook is an object with:
+
+* ``name``: its key in the checkpoint's ``hook_states`` (its state survives a resume);
+* ``before_step(session) -> HookResult``: work before the step is planned (run a canary,
+  check the calibration's age); it may ask the run to stop (``HookResult.stop``, a reason
+  that becomes ``FitResult.stopped_by``), and it reports the shots and money it spent and
+  fields for the step's record;
+* ``after_step(session, record) -> StepRecord``: the record, completed (a validation loss),
+  before the trackers see it;
+* ``on_error(session, error) -> bool``: a step failed with ``error`` (a ``QtrainError``
+  after the executor's retries); ``True`` if the hook changed something (switched to
+  another backend) and the step should be tried again.
+
+Hooks read and write their JSON state in ``session.state.hook_states[name]``; it is
+checkpointed with the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qtrain.errors import QtrainError
+from qtrain.train.records import StepRecord
+
+if TYPE_CHECKING:
+    from qtrain.train.session import Session
+
+__all__ = ["HookResult", "StepHook", "merged"]
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """What a hook's ``before_step`` did.
+
+    Attributes:
+        stop: a reason to end the run before this step (``None``: go on).
+        shots: shots it spent (charged to the step, or to the ledger if the step never runs).
+        cost: money it spent under the run's pricing table.
+        fields: ``StepRecord`` fields it fills (``canary``, ``calibration_age_s``, ...).
+    """
+
+    stop: str | None = None
+    shots: int = 0
+    cost: float = 0.0
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class StepHook(Protocol):
+    """Work a session does around each step (module docstring)."""
+
+    name: str
+
+    def before_step(self, session: Session) -> HookResult:
+        """Before the step is planned; may stop the run."""
+
+    def after_step(self, session: Session, record: StepRecord) -> StepRecord:
+        """The step's record, completed, before trackers see it."""
+
+    def on_error(self, session: Session, error: QtrainError) -> bool:
+        """``True``: the hook mended the cause of ``error``; try the step again."""
+
+
+def merged(results: list[HookResult]) -> HookResult:
+    """One result for several hooks: the first stop, summed shots and cost, all fields."""
+    stop = next((r.stop for r in results if r.stop is not None), None)
+    fields: dict[str, Any] = {}
+    for result in results:
+        fields.update(result.fields)
+    return HookResult(stop, sum(r.shots for r in results), sum(r.cost for r in results), fields)
