@@ -32,6 +32,7 @@ from qtrain.app.config import (
     load_config,
     parse_config,
 )
+from qtrain.app.hooks_config import config_hooks
 from qtrain.app.run_plan import plan_from_config
 from qtrain.app.run_report import noise_description, problem_report
 from qtrain.app.step_plan import check_machine_memory, first_step, plan_check, with_plan
@@ -95,6 +96,7 @@ def _fit(
                 exact_value=prepared.exact_value,
                 monitor=prepared.monitor,
                 report=with_plan(problem_report(prepared), check),
+                hooks=config_hooks(prepared, executor),
             )
     finally:
         close_executor(executor)
