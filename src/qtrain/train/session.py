@@ -259,6 +259,8 @@ class Session:
     def _run_step(self) -> _Outcome | str:
         """Measure, update and log one step; or the budget's (or a hook's) refusal."""
         state = self.state
+        if state.step >= self.settings.budget.max_steps:
+            return "max_steps"  # before the hooks: no canary before a step that cannot run
         self._pending = merged([hook.before_step(self) for hook in self.hooks])
         if self._pending.stop is not None:
             return self._pending.stop
