@@ -1,8 +1,12 @@
 import io
 import json
 import logging
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import warnings
 
 import pytest
 
@@ -17,6 +21,7 @@ from qtrain.logs import (
     emit,
     remove_logging,
     set_context,
+    warnings_as_json,
 )
 
 FAULTY = {
@@ -102,3 +107,92 @@ def test_context_and_bad_options():
         configure_logging("json", level="loud")
     record = logging.LogRecord("qtrain", logging.INFO, "", 0, "plain %s", ("message",), None)
     assert HumanFormatter().format(record).endswith("INFO    log plain message")
+
+
+def test_warnings_as_json_writes_one_json_line_and_is_undone(capsys):
+    before = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda *args: before.append(args)
+        restore = warnings_as_json()
+        warnings.warn("careful", UserWarning, stacklevel=1)
+        warnings.showwarning("to a file", UserWarning, "x.py", 1, sys.stdout, None)
+        restore()
+        restore()  # twice is harmless
+        warnings.warn("hooked no more", UserWarning, stacklevel=1)
+    assert [args[0] for args in before[:1]] == ["to a file"]  # a chosen file: unchanged
+    assert str(before[1][0]) == "hooked no more" and len(before) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert record["logger"] == "py.warnings" and record["event"] == "python.warning"
+    assert record["level"] == "warning" and record["message"] == "UserWarning: careful"
+    assert record["category"] == "UserWarning" and record["file"].endswith("test_logs.py")
+
+
+CONFIG = """
+name: warnings
+seed: 3
+circuit: {ansatz: hardware_efficient, n_qubits: 2, layers: 1}
+observable: Z0 + Z1
+optimizer: {name: adam, learning_rate: 0.1}
+gradient: {method: param-shift, shots: 100}
+budget: {max_steps: 2}
+run: {dir: runs}
+"""
+
+WARNING_EVERYWHERE = """
+import importlib.abc, sys, warnings
+from qtrain.app import calibration
+calibration.measure_fresh = lambda kernels: {n: 1e-5 for n in calibration.REQUIRED}
+
+class WarnOnImport(importlib.abc.MetaPathFinder):  # a dependency that warns when imported
+    def find_spec(self, name, path, target=None):
+        if name == "qtrain.cli.plateau":
+            warnings.warn("while the CLI imports", DeprecationWarning, stacklevel=2)
+
+sys.meta_path.insert(0, WarnOnImport())
+import qtrain.app.config as config
+load = config.load_config
+
+def load_config(path):  # before the command sets its logging up
+    warnings.warn("while the config is read", UserWarning, stacklevel=2)
+    return load(path)
+
+config.load_config = load_config
+from qtrain.cli import app, training
+notes = training.run_notes
+
+def run_notes(*args, **kwargs):  # after the run's logging is gone
+    warnings.warn("after the run", UserWarning, stacklevel=2)
+    return notes(*args, **kwargs)
+
+training.run_notes = run_notes
+app()
+"""
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_json_log_command_writes_warnings_as_json_lines(tmp_path, as_json):
+    """Warnings while the CLI imports, reads the config and after its run: JSON lines too."""
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.replace("runs", str(tmp_path / "runs")))
+    args = ["train", str(config), "--log-format", "json", *(["--json"] if as_json else [])]
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c", WARNING_EVERYWHERE, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QTRAIN_CACHE_DIR": str(tmp_path / "cache")},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = []
+    for line in done.stderr.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON line: {line!r}\nin:\n{done.stderr}")
+    said = {line["message"] for line in lines if line["logger"] == "py.warnings"}
+    for text in ("while the CLI imports", "while the config is read", "after the run"):
+        assert any(text in message for message in said), (text, said)
+    assert "calibration.measure" in {line["event"] for line in lines}

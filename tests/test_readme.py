@@ -88,3 +88,31 @@ def test_readme_json_sentence_is_true():
         assert "--json" in runner.invoke(app, [command, "--help"]).output, command
     for command in (["store", "info"], ["store", "prune"]):
         assert "--json" not in runner.invoke(app, [*command, "--help"]).output
+
+
+def test_readme_sections_for_the_guide_are_invisible_paired_markers():
+    """The guide includes README sections (docs/guide/*.md); on GitHub the markers are hidden.
+
+    Each marker is a whole-line HTML comment with a blank line on its inner side, and each
+    section opens once and closes once, not inside another and not inside a code block.
+    """
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    marker = re.compile(r"<!-- --8<-- \[(start|end):([a-z][-_0-9a-z]*)\] -->")
+    opened, names, fenced = None, [], False
+    for number, line in enumerate(lines):
+        fenced ^= line.startswith("```")
+        if "8<" not in line:
+            continue
+        found = marker.fullmatch(line)
+        assert found and not fenced, f"README line {number + 1}: {line!r}"
+        kind, name = found.groups()
+        if kind == "start":
+            assert opened is None and name not in names, name
+            assert lines[number + 1] == "" and lines[number - 1] == "", name
+            opened = name
+            names.append(name)
+        else:
+            assert opened == name, name
+            assert lines[number - 1] == "" and lines[number + 1 : number + 2] in ([], [""]), name
+            opened = None
+    assert opened is None and len(names) >= 4, names

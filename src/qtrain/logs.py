@@ -10,6 +10,8 @@ key of its first row, a key of the result store.
 :func:`configure_logging` attaches one handler to the ``qtrain`` logger: ``"human"`` lines
 (``14:02:11 INFO step run=h2-... step=3 loss=-1.13``) or ``"json"`` lines. Library users
 who have their own logging set up can put :class:`JsonFormatter` on their own handler.
+:func:`warnings_as_json` makes Python warnings JSON lines too, from the moment the command
+line knows it writes JSON (before it imports its dependencies or reads the config).
 
 >>> import io, json, logging
 >>> stream = io.StringIO()
@@ -30,6 +32,7 @@ import math
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -47,6 +50,7 @@ __all__ = [
     "quiet_loggers",
     "remove_logging",
     "set_context",
+    "warnings_as_json",
 ]
 
 FORMATS = ("human", "json")
@@ -245,5 +249,53 @@ def quiet_loggers(names: Sequence[str]) -> Callable[[], None]:
             logger.setLevel(level)
             logger.handlers = handlers
             logger.propagate = propagate
+
+    return restore
+
+
+def warnings_as_json() -> Callable[[], None]:
+    """Python warnings become JSON lines on stderr (``py.warnings``, ``python.warning``).
+
+    A ``warnings.showwarning`` hook, for a command whose stderr carries JSON lines only: a
+    warning raised while it imports, reads its config or prints its summary is one line such
+    as :func:`json_line` writes (``category``, ``file``, ``line`` fields). A warning shown to an
+    explicit ``file`` goes there unchanged. While logging captures warnings
+    (``logging.captureWarnings``), logging's handlers write them instead, and this hook
+    is back when capture ends.
+
+    Returns:
+        A function that puts the previous hook back.
+    """
+    previous = warnings.showwarning
+
+    def show(  # noqa: PLR0917 - warnings.showwarning's signature
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if file is not None:
+            previous(message, category, filename, lineno, file, line)
+            return
+        name = category.__name__
+        text = json_line(
+            "py.warnings",
+            logging.WARNING,
+            "python.warning",
+            f"{name}: {message}",
+            category=name,
+            file=filename,
+            line=lineno,
+        )
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    warnings.showwarning = show
+
+    def restore() -> None:
+        if warnings.showwarning is show:
+            warnings.showwarning = previous
 
     return restore

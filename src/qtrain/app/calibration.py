@@ -8,6 +8,9 @@ else ``~/.cache/qtrain``, in a file named by a digest of what the numbers depend
 machine (host name, CPU model, cores), Python, NumPy, numba and qtrain versions, and the
 kernel set. A missing, unreadable, corrupt or foreign cache file is measured again, never an
 error; a cache folder that cannot be written keeps the measurement for this process only.
+While it measures, one ``calibration.measure`` warning says so (else the first ``qtrain plan``
+or ``qtrain train`` on a new machine pauses for seconds without a word): a line on stderr in
+the CLI's log format, a log record in Python. A cached calibration says nothing.
 
 ``python -m qtrain.app.calibration [--kernels numba|numpy]`` measures and prints the JSON.
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.backends.local_cost import DEFAULT_COEFFICIENTS
+from qtrain.logs import emit
 from qtrain.sim.statevector import select_kernels
 
 __all__ = [
@@ -236,6 +240,14 @@ def load_calibration(kernels: str | None = None, *, measure: Measure | None = No
         return remembered
     if path.exists():
         _LOG.info("timing cache %s is damaged or stale: measuring again", path)
+    # A warning: the level the CLI's human lines show by default, and Python's last-resort
+    # handler prints when nothing is configured (a notebook, ``qtrain plan``).
+    emit(
+        _LOG,
+        logging.WARNING,
+        "calibration.measure",
+        f"Measuring this machine's simulator once (a few seconds; cached in {path})",
+    )
     found = (measure or measure_fresh)(key["kernels"])
     coefficients = {**DEFAULT_COEFFICIENTS, **found}
     if _write(path, key, coefficients):

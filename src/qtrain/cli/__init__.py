@@ -17,20 +17,69 @@ Ctrl-C or SIGTERM. Each is one line naming the file and what to do
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import typer
-from rich.console import Console
+from qtrain.logs import warnings_as_json
 
-import qtrain
-from qtrain.app.runner import train_from_config
-from qtrain.cli import observe, plateau, store, training
-from qtrain.cli.usage import EPILOG, HELP, OneLineErrors
-from qtrain.cli.views import friendly_errors
+
+def _json_logs(args: Sequence[str]) -> bool:
+    """Whether a command line asks for ``--log-format json`` (read before click parses it)."""
+    for index, arg in enumerate(args):
+        if arg == "--log-format" and index + 1 < len(args):
+            return args[index + 1] == "json"
+        if arg == "--log-format=json":
+            return True
+    return False
+
+
+# With JSON logs stderr carries JSON lines only, a warning included: the hook comes before the
+# command's own imports (typer, rich, the runner, the trackers), which could raise one.
+if _json_logs(sys.argv[1:]):
+    warnings_as_json()
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+import qtrain  # noqa: E402
+from qtrain.app.runner import train_from_config  # noqa: E402
+from qtrain.cli import observe, plateau, store, training  # noqa: E402
+from qtrain.cli.usage import EPILOG, HELP, OneLineErrors  # noqa: E402
+from qtrain.cli.views import friendly_errors  # noqa: E402
+
+
+class _Qtrain(OneLineErrors):
+    """The group, with Python warnings as JSON lines for the whole of a JSON-log command.
+
+    From before the config is read to after the summary: the run's own logging covers only
+    the run (``cli.observe.observing``).
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; the hook is on while it runs if it asks for JSON logs."""
+        given = sys.argv[1:] if args is None else list(args)
+        restore = warnings_as_json() if _json_logs(given) else None
+        try:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        finally:
+            if restore is not None:
+                restore()
+
 
 app = typer.Typer(
-    cls=OneLineErrors,
+    cls=_Qtrain,
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: flags without <bool>, no boxes (cli/usage.py)

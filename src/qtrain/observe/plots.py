@@ -12,7 +12,10 @@ Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg renderer,
 * ``gradient_heatmap``: |∂L/∂θ_k| per parameter (rows) and step (columns), log colour scale
   between the 2nd and 98th percentiles of the nonzero magnitudes (outliers saturate).
 
-No chart is drawn without data, and step axes carry integer ticks only.
+No chart is drawn without data, and step axes carry integer ticks only. Numbers read as in the
+report's tables: log axes (and the heatmap's colour bar) label their ticks ``0.01``, ``1e-05``
+(:func:`qtrain.display.number`), not matplotlib's ``10^{-2}``, and the exact minimum's label
+is the value the summary table shows (``report_tables.rounded``).
 :func:`render_figures` also returns, per plot, what each of its axes shows (tick labels,
 number of drawn artists) so the report's layout can be checked without reading pixels.
 """
@@ -25,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qtrain.display import number
 from qtrain.extras import require
+from qtrain.observe.report_tables import rounded
 from qtrain.train.records import StepRecord
 from qtrain.train.tracking import monitor_decision
 
@@ -46,6 +51,22 @@ def _integer_steps(axes: Axes) -> None:
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - optional extra
 
     axes.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+
+
+def _log_numbers(axis: Any) -> None:
+    """A log-scaled axis labels its ticks as plain numbers (``0.01``, ``1e-05``, ``0.2``).
+
+    matplotlib's default writes mathtext powers (``10^{-2}``, ``2×10^{-2}``); its choice of
+    which ticks carry a label (decades; minor ticks on a short range) stays.
+    """
+    from matplotlib.ticker import LogFormatter  # noqa: PLC0415 - optional extra
+
+    class Numbers(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return number(x)
+
+    axis.set_major_formatter(Numbers())
+    axis.set_minor_formatter(Numbers())
 
 
 def _figure(rows: int = 1, height: float = 3.4) -> Figure:
@@ -88,7 +109,9 @@ def _loss(records: Sequence[StepRecord], exact_value: float | None, _: int | Non
     _band(axes, steps, loss, _array(records, "loss_stderr"), "tab:blue")
     axes.plot(steps, loss, color="tab:blue", marker=".", label="measured loss")
     if exact_value is not None:
-        axes.axhline(exact_value, color="black", ls="--", lw=1, label=f"exact {exact_value:.6g}")
+        axes.axhline(
+            exact_value, color="black", ls="--", lw=1, label=f"exact {rounded(exact_value)}"
+        )
     seen: set[str] = set()
     for record in records:
         decision = monitor_decision(record.monitor)
@@ -113,6 +136,7 @@ def _gradient(records: Sequence[StepRecord], _: float | None, __: int | None) ->
     top.plot(steps, norm, color="tab:green", marker=".", label="‖g‖")
     if np.all(norm > 0):
         top.set_yscale("log")
+        _log_numbers(top.yaxis)
     title = "Gradient norm and signal-to-noise ratio" if has_snr else "Gradient norm (exact)"
     top.set(ylabel="gradient norm", title=title)
     top.legend(loc="best", fontsize="small")
@@ -122,6 +146,7 @@ def _gradient(records: Sequence[StepRecord], _: float | None, __: int | None) ->
         bottom.axhline(1.0, color="black", ls="--", lw=1, label="noise level (SNR = 1)")
         if np.nanmin(snr) > 0:
             bottom.set_yscale("log")
+            _log_numbers(bottom.yaxis)
         bottom.legend(loc="best", fontsize="small")
         bottom.set(ylabel="SNR")
     panels[-1].set(xlabel="step")
@@ -196,7 +221,8 @@ def _heatmap(records: Sequence[StepRecord], _: float | None, __: int | None) -> 
         cmap="viridis",
         extent=(-0.5, magnitudes.shape[1] - 0.5, -0.5, magnitudes.shape[0] - 0.5),
     )
-    figure.colorbar(image, ax=axes, label="|∂L/∂θ_k|", extend="both")
+    colorbar = figure.colorbar(image, ax=axes, label="|∂L/∂θ_k|", extend="both")
+    _log_numbers(colorbar.ax.yaxis)
     for axis, size in ((axes.xaxis, magnitudes.shape[1]), (axes.yaxis, magnitudes.shape[0])):
         if size <= 12:  # one tick per step or parameter
             axis.set_ticks(range(size))
