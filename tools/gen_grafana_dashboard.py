@@ -3,8 +3,9 @@
     python tools/gen_grafana_dashboard.py
 
 The dashboard has a data source variable (any Prometheus) and run_id / backend variables from
-``qtrain_run_info``. tests/train/test_metrics.py checks that every metric a panel queries is
-in a real scrape of a training run.
+``qtrain_run_info``; the hardware row is in tools/grafana_hardware.py.
+tests/deploy/test_grafana_dashboard.py checks that every metric a panel queries is in a real
+scrape of a training run.
 """
 
 from __future__ import annotations
@@ -331,10 +332,13 @@ def debug(layout: Layout) -> None:
 
 
 def dashboard() -> dict[str, object]:
+    from grafana_hardware import hardware  # noqa: PLC0415 - it imports this module
+
     layout = Layout()
     overview(layout)
     on_call(layout)
     debug(layout)
+    hardware(layout)
     variables = [
         {"type": "datasource", "name": "datasource", "label": "Prometheus", "query": "prometheus"},
         {

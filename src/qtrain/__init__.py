@@ -51,6 +51,7 @@ from qtrain.exec.dry_run import dry_run as dry_run
 from qtrain.exec.executor import Executor as Executor
 from qtrain.exec.expval import Estimate as Estimate
 from qtrain.exec.expval import expval as expval
+from qtrain.exec.pricing import PricingTable as PricingTable
 from qtrain.exec.retry import RetryPolicy as RetryPolicy
 from qtrain.exec.store import ResultStore as ResultStore
 from qtrain.grad.api import grad as grad
@@ -91,6 +92,10 @@ from qtrain.passes.param_shift import ParameterShiftPass as ParameterShiftPass
 from qtrain.sim.wavefunction import probabilities as probabilities
 from qtrain.sim.wavefunction import sample as sample
 from qtrain.sim.wavefunction import state as state
+from qtrain.train.canary import Canary as Canary
+from qtrain.train.drift_watch import DriftWatch as DriftWatch
+from qtrain.train.fallback import BackendFallback as BackendFallback
+from qtrain.train.freshness import CalibrationFreshness as CalibrationFreshness
 from qtrain.train.loop import FitResult as FitResult
 from qtrain.train.loop import fit as fit
 from qtrain.train.objective import Objective as Objective
@@ -107,9 +112,12 @@ __all__ = [
     "GATES",
     "ZNE",
     "Backend",
+    "BackendFallback",
     "Budget",
     "BudgetExceededError",
     "Calibration",
+    "CalibrationFreshness",
+    "Canary",
     "CheckpointError",
     "CheckpointMismatchError",
     "Circuit",
@@ -118,6 +126,7 @@ __all__ = [
     "CorruptFileError",
     "DaskExecutor",
     "DiskFullError",
+    "DriftWatch",
     "DryRun",
     "Estimate",
     "ExecutionError",
@@ -152,6 +161,7 @@ __all__ = [
     "Pass",
     "PauliTerm",
     "Pipeline",
+    "PricingTable",
     "QiskitBackend",
     "QtrainError",
     "ReadoutMitigation",

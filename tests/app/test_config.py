@@ -34,7 +34,8 @@ def test_unknown_keys_name_the_allowed_ones():
     message = error_of({**BASE, "budjet": {}})
     assert "budjet: unknown key" in message and "budget" in message and "optimizer" in message
     message = error_of({**BASE, "budget": {"max_step": 3}})
-    assert "budget.max_step: unknown key (allowed: max_steps, max_shots, max_seconds)" in message
+    allowed = "(allowed: max_steps, max_shots, max_seconds, max_cost)"
+    assert f"budget.max_step: unknown key {allowed}" in message
 
 
 def test_wrong_types_and_impossible_values_name_the_key():

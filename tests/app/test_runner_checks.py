@@ -124,6 +124,7 @@ def test_resume_with_the_same_config_still_continues(tmp_path):
         [
             "checkpoint.json",
             "config.yaml",
+            "lineage.jsonl",
             "metrics.jsonl",
             "reproduce.json",
             "results.sqlite",

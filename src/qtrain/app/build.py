@@ -23,7 +23,9 @@ from qtrain.app.config import (
 )
 from qtrain.app.mitigation_config import MitigationConfig, check_folding
 from qtrain.app.preflight import check_first_step, in_file, keyed
+from qtrain.app.pricing_config import pricing_of
 from qtrain.app.qiskit_config import QiskitBackendConfig
+from qtrain.app.validation_config import held_out_split, validation_hook
 from qtrain.backends.faulty import FaultyBackend
 from qtrain.backends.local import LocalSimulator, MethodChoice
 from qtrain.backends.protocol import Backend
@@ -46,6 +48,7 @@ from qtrain.train.objective import Objective
 from qtrain.train.state import checked_optimizer
 from qtrain.train.stopping import Budget
 from qtrain.train.tracking import LogTracker, Tracker
+from qtrain.train.validation import Validation
 
 __all__ = [
     "Prepared",
@@ -89,6 +92,7 @@ class Prepared:
     problem: Problem | None
     monitor: GradientMonitor | None = None
     simulation: tuple[Simulation, ...] = ()
+    validation: Validation | None = None  # the held-out objective's hook (validation_config)
 
     @property
     def exact_value(self) -> float | None:
@@ -164,13 +168,16 @@ def _prepared(config: RunConfig) -> Prepared:
     if config.seed is None:
         config = config.model_copy(update={"seed": resolve_seed(None)})
     config = _pinned(config)
-    problem = None
+    problem = held_out = None
     if config.problem is not None:
         with keyed("problem"):
             problem = build(config.problem.name, **config.problem.options())
+        problem, held_out = held_out_split(problem, config.validation, config.seed)
+        with keyed("problem"):
             objective = Objective.from_problem(problem)
         default = np.asarray(problem.theta0, dtype=np.float64)
     else:
+        held_out_split(None, config.validation, config.seed)  # refused: no data to hold out
         assert config.circuit is not None and config.observable is not None
         circuit = _circuit(config.circuit)
         with keyed("observable"):
@@ -187,6 +194,7 @@ def _prepared(config: RunConfig) -> Prepared:
             monitor.init(objective.n_params)  # layers that do not fit θ fail here
     shots = _shots(config)
     adaptive = optimizer.ask(optimizer.init(theta0)).shots_per_component is not None
+    validation = validation_hook(held_out, config.validation, sampled=bool(shots) or adaptive)
     simulation = _simulation(config, objective, exact=shots is None and not adaptive)
     if not isinstance(config.backend, QiskitBackendConfig):  # building it may reach a provider
         key, _ = backend_spec(config)
@@ -199,7 +207,8 @@ def _prepared(config: RunConfig) -> Prepared:
             backend=make_backend(config.backend, config.mitigation),
             memory_key=f"{key}.memory_budget",
         )
-    return Prepared(config, objective, theta0, optimizer, shots, problem, monitor, simulation)
+    prepared = (config, objective, theta0, optimizer, shots, problem, monitor, simulation)
+    return Prepared(*prepared, validation)
 
 
 def backend_spec(config: RunConfig) -> tuple[str, LocalBackendConfig]:
@@ -349,7 +358,8 @@ def close_executor(executor: Executor) -> None:
 
 
 def budget_of(config: RunConfig) -> Budget:
-    """The run's hard limits from its ``budget:`` section."""
+    """The run's hard limits from its ``budget:`` section (``max_cost`` needs ``pricing:``)."""
+    pricing_of(config)  # a money budget without a pricing table is refused before any work
     return Budget(**config.budget.model_dump())
 
 

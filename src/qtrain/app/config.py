@@ -29,9 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from qtrain.app.circuit_config import CircuitConfig
 from qtrain.app.config_errors import KeyedError, StrictModel, read_yaml, validate_model
+from qtrain.app.drift_config import DriftConfig
 from qtrain.app.mitigation_config import MitigationConfig, check_gradient
 from qtrain.app.noise_config import ADJOINT_NOISY, NoiseConfig, check_method
+from qtrain.app.operations_config import CalibrationConfig
+from qtrain.app.pricing_config import PricingSpec
 from qtrain.app.qiskit_config import QiskitBackendConfig
+from qtrain.app.validation_config import ValidationConfig
 from qtrain.backends.faulty import FaultProfile
 from qtrain.errors import QtrainError
 from qtrain.grad.api import METHODS
@@ -130,6 +134,7 @@ class BudgetConfig(StrictModel):
     max_steps: Annotated[int, Field(ge=1)] = 100
     max_shots: Annotated[int, Field(ge=1)] | None = None
     max_seconds: Annotated[float, Field(gt=0)] | None = None
+    max_cost: Annotated[float, Field(gt=0)] | None = None  # money; needs pricing:
 
 
 class StopConfig(StrictModel):
@@ -266,6 +271,12 @@ class RunDirConfig(StrictModel):
     id: str | None = None
 
 
+BackendSection = Annotated[
+    LocalBackendConfig | FaultyBackendConfig | QiskitBackendConfig, Field(discriminator="name")
+]
+"""A ``backend:`` section (and each ``fallback:`` entry)."""
+
+
 class RunConfig(StrictModel):
     """A whole run."""
 
@@ -288,6 +299,11 @@ class RunConfig(StrictModel):
     run: RunDirConfig = Field(default_factory=RunDirConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     mitigation: MitigationConfig | None = None
+    pricing: PricingSpec = None  # a pricing table: a YAML path or inline (pricing_config)
+    validation: ValidationConfig | None = None  # a held-out objective (validation_config)
+    drift: DriftConfig | None = None  # a canary and a CUSUM between steps (drift_config)
+    fallback: list[BackendSection] = Field(default_factory=list)  # next backends (operations_)
+    calibration: CalibrationConfig | None = None  # oldest calibration allowed (operations_config)
     _source: str | None = PrivateAttr(default=None)
 
     @property
@@ -310,7 +326,11 @@ class RunConfig(StrictModel):
     def _local_by_default(cls, data: Any) -> Any:
         backend = data.get("backend") if isinstance(data, dict) else None
         if isinstance(backend, dict) and "name" not in backend:
-            return {**data, "backend": {"name": "local", **backend}}
+            data = {**data, "backend": {"name": "local", **backend}}
+        fallback = data.get("fallback") if isinstance(data, dict) else None
+        if isinstance(fallback, list):  # each entry as backend: local when unnamed
+            named = [{"name": "local", **b} if isinstance(b, dict) else b for b in fallback]
+            data = {**data, "fallback": named}
         return data
 
     @model_validator(mode="after")
@@ -322,15 +342,14 @@ class RunConfig(StrictModel):
             )
         if custom and (self.circuit is None or self.observable is None):
             raise ValueError("a custom objective needs both circuit and observable")
-        local = self.backend
-        if isinstance(local, FaultyBackendConfig):
-            local = local.inner
-        if isinstance(local, QiskitBackendConfig):
-            local.check_gradient(self.gradient.method, dask=self.executor.dask is not None)
-        elif self.gradient.method == "adjoint" and (
-            local.noise_model() is not None or local.method not in ("auto", "statevector")
-        ):
-            raise KeyedError("gradient.method", ADJOINT_NOISY)
+        for section in (self.backend, *self.fallback):  # every backend the run may use
+            local = section.inner if isinstance(section, FaultyBackendConfig) else section
+            if isinstance(local, QiskitBackendConfig):
+                local.check_gradient(self.gradient.method, dask=self.executor.dask is not None)
+            elif self.gradient.method == "adjoint" and (
+                local.noise_model() is not None or local.method not in ("auto", "statevector")
+            ):
+                raise KeyedError("gradient.method", ADJOINT_NOISY)
         check_gradient(self.gradient.method, self.gradient.shots, self.mitigation)
         return self
 

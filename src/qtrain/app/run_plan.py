@@ -8,6 +8,7 @@ from qtrain.app.build import budget_of, prepare
 from qtrain.app.config import RunConfig
 from qtrain.app.mitigation_config import mitigation_plan
 from qtrain.app.plan_time import cache_note, estimate_time
+from qtrain.app.pricing_config import plan_money
 from qtrain.app.run_report import noise_description
 from qtrain.app.step_plan import first_step
 from qtrain.exec.dry_run import dry_run
@@ -25,6 +26,9 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
 
     A mitigated run adds ``mitigation``: circuits, rows and shots per step with and without
     it, the one-off readout calibration, and how much ZNE multiplies each value's variance.
+
+    With a pricing table, ``cost`` says what a step and the affordable run cost in money
+    and how many steps ``budget.max_cost`` affords (``app.pricing_config.plan_money``).
     """
     prepared = prepare(config)
     first = first_step(prepared)
@@ -49,6 +53,9 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
     if budget.max_seconds is not None and step_seconds:  # the time budget ends it sooner
         left = budget.max_seconds - estimate.warmup_seconds
         affordable = min(affordable, max(int(left // step_seconds), 0))
+    money, affordable = plan_money(  # what max_cost affords as well
+        prepared.config, first.executor.backend, first.tasks, (step.shots, calibration), affordable
+    )
     seconds = estimate.run_seconds(affordable)
     if mitigation is not None:  # the backend's share, priced like the rest of the step
         mitigation["step"]["estimated_seconds"] = estimate.parts.get("backend")
@@ -86,6 +93,7 @@ def plan_from_config(config: RunConfig) -> dict[str, Any]:
             for sim in prepared.simulation
         ],
         "backend": noise_description(prepared),
+        "cost": money,
     }
     if mitigation is not None:
         mitigation["total_shots"] = step.shots * affordable + calibration

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from qtrain.app.branch import branch_run
 from qtrain.app.build import (
     Prepared,
     budget_of,
@@ -33,10 +34,11 @@ from qtrain.app.config import (
     parse_config,
 )
 from qtrain.app.hooks_config import config_hooks
+from qtrain.app.pricing_config import pricing_of
 from qtrain.app.run_plan import plan_from_config
 from qtrain.app.run_report import noise_description, problem_report
 from qtrain.app.step_plan import check_machine_memory, first_step, plan_check, with_plan
-from qtrain.errors import CheckpointError
+from qtrain.errors import CheckpointError, ConfigError
 from qtrain.train.checkpoint import load_checkpoint, write_bytes_atomic
 from qtrain.train.evaluation import Evaluation
 from qtrain.train.loop import FitResult, fit
@@ -47,6 +49,7 @@ from qtrain.train.tracking import RunContext, Tracker, bound
 
 __all__ = [
     "Prepared",
+    "branch_run",
     "config_trackers",
     "executor_for",
     "gradient_from_config",
@@ -97,6 +100,7 @@ def _fit(
                 monitor=prepared.monitor,
                 report=with_plan(problem_report(prepared), check),
                 hooks=config_hooks(prepared, executor),
+                pricing=pricing_of(config),
             )
     finally:
         close_executor(executor)
@@ -138,9 +142,19 @@ def train_from_config(
 
 
 def resume_from_dir(
-    run_dir: Path, *, budget: dict[str, Any] | None = None, trackers: Sequence[Tracker] = ()
+    run_dir: Path,
+    *,
+    budget: dict[str, Any] | None = None,
+    trackers: Sequence[Tracker] = (),
+    from_step: int | None = None,
+    new_dir: Path | None = None,
 ) -> FitResult:
     """Continue the run in ``run_dir`` from its checkpoint, optionally with a new budget.
+
+    ``from_step=N``: roll back instead: a new run folder (``new_dir``, by default
+    ``<run_dir>-from-<N>``) starts from the state after step ``N`` of ``run_dir`` and
+    continues; ``run_dir`` is left as it is and named as the parent in the new run's
+    ``run.json`` (``app/branch.py``). ``FitResult.run_dir`` is the new folder.
 
     A new budget is written to the run's ``config.yaml`` (so the report and MLflow's params
     show the budget the run has now).
@@ -152,6 +166,10 @@ def resume_from_dir(
     describes the checkpoint's run (``CheckpointMismatchError`` names each setting that
     changed, ``optimizer.learning_rate 0.05 → 0.07``).
     """
+    if from_step is not None:
+        run_dir = branch_run(run_dir, from_step, new_dir)
+    elif new_dir is not None:
+        raise ConfigError(f"new_dir={new_dir} needs from_step (the step to branch from)")
     directory = RunDir(Path(run_dir))
     if not directory.config.exists():
         raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")

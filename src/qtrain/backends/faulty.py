@@ -7,7 +7,8 @@ timeout (optionally cancellable), drop some task results (partial results, retur
 impossible numbers (a value outside the observable's spectrum, a variance above its maximum),
 and fail chosen tasks permanently. It can also add calibration drift: a bias that grows with
 every call, with a calibration id that changes every ``recalibrate_every`` calls — the kind
-of slow change real devices show.
+of slow change real devices show — and a sudden shift (``drift_step``); both may start at a
+chosen call (``drift_start_call``), so a test can say where the drift begins.
 
 Its :meth:`~FaultyBackend.identity` is its inner backend's when it has no drift (every other
 fault is rejected by the executor, so valid numbers are the inner's); with drift it nests the
@@ -52,6 +53,10 @@ class FaultProfile:
         drift_per_call: bias added to every value, times the number of calls so far (kept
             within the observable's range: a drifting device still measures eigenvalues).
         recalibrate_every: calls between calibration-id changes.
+        drift_step: a constant bias added to every value of every call after the onset.
+        drift_start_call: the onset: calls ``1..drift_start_call`` are not biased; call
+            ``c`` after it has the bias ``drift_step + drift_per_call·(c − drift_start_call)``
+            (``0``, the default, biases every call: ``drift_per_call·c``).
     """
 
     failure_rate: float = 0.0
@@ -66,6 +71,8 @@ class FaultProfile:
     cancellable: bool = False
     drift_per_call: float = 0.0
     recalibrate_every: int = 10
+    drift_step: float = 0.0
+    drift_start_call: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -82,6 +89,13 @@ class FaultProfile:
         for name in ("latency_s", "retry_after_s", "hang_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not isinstance(self.drift_start_call, int) or self.drift_start_call < 0:
+            raise ConfigError(
+                f"drift_start_call must be an integer >= 0, got {self.drift_start_call!r}"
+            )
+        for name in ("drift_per_call", "drift_step"):
+            if not np.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)!r}")
         if self.recalibrate_every < 1:
             raise ConfigError(f"recalibrate_every must be >= 1, got {self.recalibrate_every}")
 
@@ -176,6 +190,24 @@ class FaultyBackend:
         """The inner backend's limits."""
         return self.inner.limits
 
+    @property
+    def drifts(self) -> bool:
+        """The profile biases values (``drift_per_call`` or ``drift_step``)."""
+        return bool(self.profile.drift_per_call or self.profile.drift_step)
+
+    def bias(self, call: int) -> float:
+        """The bias of call ``call`` (1-based): 0 up to the onset, then step plus growth.
+
+        >>> from qtrain.backends.local import LocalSimulator
+        >>> FaultyBackend(LocalSimulator(), seed=0, drift_step=0.2, drift_start_call=3).bias(4)
+        0.2
+        """
+        p = self.profile
+        after = call - p.drift_start_call
+        if after <= 0:
+            return 0.0
+        return p.drift_step + p.drift_per_call * after
+
     def identity(self) -> dict[str, object]:
         """Without drift, the inner backend's identity; with drift, the faults nest it.
 
@@ -185,7 +217,7 @@ class FaultyBackend:
         shares store rows with its clean backend. Drift biases values by the call number,
         which depends on the whole fault sequence: then the whole profile and the seed join.
         """
-        if not self.profile.drift_per_call:
+        if not self.drifts:
             return backend_identity(self.inner)
         return {
             "backend": "faulty",
@@ -242,7 +274,7 @@ class FaultyBackend:
             time.sleep(self.profile.latency_s)
         results: list[Result | None] = list(self.inner.run(tasks))
         calibration = f"cal-{(call - 1) // self.profile.recalibrate_every}"
-        bias = self.profile.drift_per_call * call
+        bias = self.bias(call)
         for i, original in enumerate(results):
             if original is None:
                 continue

@@ -1,7 +1,9 @@
 """``qtrain report`` and the observability options of ``train`` / ``resume``.
 
-``--metrics-port PORT`` serves the run's Prometheus metrics on ``127.0.0.1:PORT`` while the
-run lasts; ``--log-format json`` turns qtrain's structured events into JSON lines on stderr
+``--metrics-port PORT`` serves the run's Prometheus metrics on ``127.0.0.1:PORT``
+(``--metrics-host``) while the run lasts and its final state for ``--metrics-grace`` seconds
+after it (30 by default); ``--metrics-push URL`` pushes them to a Pushgateway;
+``--log-format json`` turns qtrain's structured events into JSON lines on stderr
 (``human`` lines by default, warnings and errors only unless ``--log-level`` says more).
 
 A machine format is pure: with JSON logs nothing but JSON lines reaches stderr — no progress
@@ -35,11 +37,15 @@ from qtrain.train.records import StepRecord
 from qtrain.train.tracking import Tracker
 
 __all__ = [
+    "METRICS_GRACE_S",
     "LogFormat",
     "LogFormatOption",
     "LogLevel",
     "LogLevelOption",
+    "MetricsGrace",
+    "MetricsHost",
     "MetricsPort",
+    "MetricsPush",
     "Observe",
     "Observed",
     "observing",
@@ -73,6 +79,27 @@ MetricsPort = Annotated[
         help="Serve Prometheus metrics on 127.0.0.1:PORT while the run lasts (e.g. 9464).",
     ),
 ]
+MetricsHost = Annotated[
+    str,
+    typer.Option("--metrics-host", help="Address the metrics server listens on (0.0.0.0: all)."),
+]
+MetricsGrace = Annotated[
+    float,
+    typer.Option(
+        "--metrics-grace",
+        min=0.0,
+        help="Seconds to keep serving the final metrics after the run (Ctrl-C ends it).",
+    ),
+]
+MetricsPush = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-push",
+        metavar="URL",
+        help="Push metrics to this Prometheus Pushgateway (every 10 s and at the end).",
+    ),
+]
+METRICS_GRACE_S = 30.0  # two default scrape intervals: the final state is scraped once
 LogFormatOption = Annotated[
     LogFormat, typer.Option("--log-format", help="Structured log lines on stderr: human or json.")
 ]
@@ -84,11 +111,14 @@ LogLevelOption = Annotated[
 
 @dataclass(frozen=True)
 class Observe:
-    """The observability options of a command: metrics port, log format and level."""
+    """The observability options of a command: metrics port, logs, host, grace, push."""
 
     metrics_port: int | None = None
     log_format: LogFormat = LogFormat.human
     log_level: LogLevel | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_grace: float = METRICS_GRACE_S
+    metrics_push: str | None = None
 
 
 def _not_the_run_error(record: logging.LogRecord) -> bool:
@@ -137,6 +167,21 @@ class Observed:
 
     trackers: list[Tracker] = field(default_factory=list)
     watch: _Watch = field(default_factory=_Watch)
+    metrics: MetricsTracker | None = None
+
+    def linger(self, console: Console, options: Observe, *, wait: bool = True) -> None:
+        """Serve the final metrics for the grace period (``wait``), then stop serving."""
+        metrics, self.metrics = self.metrics, None
+        if metrics is None:
+            return
+        try:
+            if wait and metrics.url is not None and metrics.grace > 0 and metrics.finished:
+                text = f"serving the final metrics on {metrics.url} for {metrics.grace:g} s"
+                tell(console, options, "metrics.grace", text + " (Ctrl-C ends it)")
+                sys.stdout.flush()  # the summary reaches a pipe now, not after the grace
+                metrics.linger()
+        finally:
+            metrics.close()
 
     @property
     def first_step(self) -> int | None:
@@ -168,9 +213,13 @@ def observing(
     ``progress`` is drawn with human logs only: with JSON logs stderr carries JSON lines and
     nothing else (a live bar would also reroute them through the console).
 
+    The metrics server outlives the block when the run succeeds: the caller reports the
+    run, then calls :meth:`Observed.linger` (which serves the final state for the grace
+    period and stops the server).
+
     Yields:
         The extra trackers to hand the run (the progress display, the metrics tracker if
-        serving) and where the run started.
+        serving or pushing) and where the run started.
     """
     level = None if options.log_level is None else LogLevel(options.log_level).value
     json_logs = options.log_format == LogFormat.json
@@ -181,17 +230,22 @@ def observing(
     if progress is not None and not json_logs:
         observed.trackers.append(progress)
     observed.trackers.append(observed.watch)
-    metrics = None
     try:
         with _python_warnings_as_json(handler) if json_logs else contextlib.nullcontext():
-            if options.metrics_port is not None:
-                metrics = MetricsTracker().serve(options.metrics_port)
+            if options.metrics_port is not None or options.metrics_push is not None:
+                metrics = observed.metrics = MetricsTracker(
+                    grace=options.metrics_grace, push=options.metrics_push
+                )
                 observed.trackers.append(metrics)
-                tell(console, options, "metrics.serving", f"serving metrics on {metrics.url}")
+                if options.metrics_port is not None:
+                    metrics.serve(options.metrics_port, host=options.metrics_host)
+                    text = f"serving metrics on {metrics.url}"
+                    tell(console, options, "metrics.serving", text)
             yield observed
+    except BaseException:
+        observed.linger(console, options, wait=False)  # the run failed: stop serving now
+        raise
     finally:
-        if metrics is not None:
-            metrics.close()
         remove_logging(handler)
 
 

@@ -4,6 +4,9 @@
 results — the summary's ``execution``), shown only when something happened.
 :func:`run_notes`: the lines after the summary — where MLflow logged the run, and why a
 resume that had nothing left to do ran nothing (with the option that continues it).
+:func:`stop_exit`: the exit status and one-line message of a run that stopped to be resumed
+later (``drift`` and ``calibration_stale``: exit status :data:`EXIT_DRIFT`, 75,
+``EX_TEMPFAIL`` of ``sysexits.h``: try again later, with ``qtrain resume``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["execution_rows", "run_notes"]
+__all__ = ["EXIT_DRIFT", "execution_rows", "run_notes", "stop_exit"]
+
+EXIT_DRIFT = 75
+"""``qtrain train|resume`` exit status of a run paused to be resumed: by the drift policy
+``pause``, or by a calibration older than ``calibration.max_age`` (policy ``refuse``)."""
 
 _EXECUTION_ROWS = (
     ("retries", "backend retries"),
@@ -92,3 +99,35 @@ larger one: qtrain resume runs/chaos --max-steps 40'
         if hint is not None:
             notes.append(hint)
     return notes
+
+
+def stop_exit(summary: Mapping[str, Any], run_dir: Path | None) -> tuple[int, str, str] | None:
+    """``(exit status, event, message)`` of a run paused to be resumed; ``None`` otherwise.
+
+    >>> stop_exit({"stopped_by": "drift", "steps": 12}, Path("runs/h2"))[0]
+    75
+    >>> stop_exit({"stopped_by": "calibration_stale", "steps": 3}, Path("runs/h2"))[1]
+    'run.paused'
+    >>> stop_exit({"stopped_by": "max_steps", "steps": 12}, Path("runs/h2")) is None
+    True
+    """
+    reason = summary.get("stopped_by")
+    folder = "RUN_DIR" if run_dir is None else str(run_dir)
+    steps = summary.get("steps", 0)
+    if reason == "drift":
+        return (
+            EXIT_DRIFT,
+            "run.paused",
+            f"paused by drift after step {steps}: the canary left its reference "
+            f"(checkpoint saved). Check the backend, then continue with: qtrain resume {folder} "
+            "(the canary is re-baselined on resume)",
+        )
+    if reason == "calibration_stale":
+        return (
+            EXIT_DRIFT,
+            "run.paused",
+            f"paused after step {steps}: the backend's calibration is older than "
+            "calibration.max_age (checkpoint saved). Once the device has recalibrated, "
+            f"continue with: qtrain resume {folder}",
+        )
+    return None

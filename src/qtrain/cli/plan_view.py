@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["circuits_cell", "plan_rows", "seconds_text", "time_lines"]
+from qtrain.exec.pricing import money_text
+
+__all__ = ["circuits_cell", "cost_lines", "plan_rows", "seconds_text", "time_lines"]
 
 
 def seconds_text(value: float | None) -> str:
@@ -38,8 +40,37 @@ def circuits_cell(step: Mapping[str, Any]) -> str:
     return passes if not step["rows"] else f"{rows} + {passes}"
 
 
+def cost_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``cost``: money per step and for the affordable run, and what ``max_cost`` affords.
+
+    >>> cost_lines({"cost": {"currency": "USD", "table": "t.yaml", "per_step": 0.615,
+    ...     "step_tasks": 1, "calibration": 0.0, "total": 19.68, "max_cost": 20.0,
+    ...     "affordable_steps": 32}})[1][1]
+    '19.68 USD for 32 steps; max_cost 20.00 USD affords 32 steps'
+    """
+    cost = report.get("cost")
+    if not cost:
+        return []
+    currency = cost["currency"]
+    step = f"{money_text(cost['per_step'], currency)} ({cost['step_tasks']:,} task(s); table "
+    run = f"{money_text(cost['total'], currency)} for {cost['affordable_steps']:,} steps"
+    if cost.get("calibration"):
+        run += f" (readout calibration {money_text(cost['calibration'], currency)} once)"
+    if cost.get("max_cost") is not None:
+        limit = money_text(cost["max_cost"], currency)
+        run += f"; max_cost {limit} affords {cost['affordable_steps']:,} steps"
+    return [("money per step", f"{step}{cost['table']})"), ("money for the run", run)]
+
+
 def time_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``time``: what the estimate rests on, the warm-up, and where a step's time goes."""
+    """``time``: what the estimate rests on, the warm-up, and where a step's time goes.
+
+    Then the plan's money, when it has a pricing table (:func:`cost_lines`).
+    """
+    return _time_only(report) + cost_lines(report)
+
+
+def _time_only(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     time = report.get("time")
     if not time:
         return []

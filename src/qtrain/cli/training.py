@@ -21,15 +21,19 @@ from qtrain.app.runner import (
     train_from_config,
 )
 from qtrain.cli.observe import (
+    METRICS_GRACE_S,
     LogFormat,
     LogFormatOption,
     LogLevelOption,
+    MetricsGrace,
+    MetricsHost,
     MetricsPort,
+    MetricsPush,
     Observe,
     observing,
     tell,
 )
-from qtrain.cli.outcome import run_notes
+from qtrain.cli.outcome import run_notes, stop_exit
 from qtrain.cli.plan_view import circuits_cell, time_lines
 from qtrain.cli.views import ProgressTracker, friendly_errors, summary_table, value_with_error
 from qtrain.diagnostics.monitor import PlateauWarning
@@ -43,6 +47,13 @@ __all__ = ["grad", "plan", "problems", "resume", "run_and_report", "train"]
 
 ConfigPath = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A YAML run config.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
+FromStep = Annotated[
+    int | None,
+    typer.Option("--from-step", min=0, help="Branch: a new run from the state after step N."),
+]
+BranchDir = Annotated[
+    Path | None, typer.Option("--run-dir", help="The new run folder of --from-step.")
+]
 
 
 def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -60,8 +71,9 @@ def run_and_report(
 ) -> FitResult:
     """Run ``start(trackers)`` with a progress bar, then print the summary; exit 130 if cut.
 
-    ``observe`` configures logs and serves metrics for the length of the run (with JSON
-    logs there is no bar, and the notes after the summary follow :func:`observe.tell`).
+    ``observe`` configures logs and serves metrics for the length of the run and, after the
+    summary, for its grace period (with JSON logs there is no bar, and the notes after the
+    summary follow :func:`observe.tell`).
     """
     options = observe or Observe()
     tracker = ProgressTracker(console, total_steps=budget[0], max_shots=budget[1])
@@ -76,20 +88,27 @@ def run_and_report(
     finally:
         tracker.close()  # a run that failed: its error must not be glued to the bar
         signal.signal(signal.SIGTERM, previous)
-    if as_json:
-        typer.echo(json.dumps({**result.summary, "run_dir": str(result.run_dir)}, indent=2))
-    else:
-        console.print(summary_table(result.summary, title=title))
-        console.print(f"run directory: {result.run_dir}", highlight=False)
-    for event, text in run_notes(result.summary, result.run_dir, first_step=run.first_step):
-        tell(console, options, event, text)  # where MLflow logged it; a resume with no budget
-    if result.stopped_by == "interrupted":
-        text = (
-            f"interrupted after step {result.steps}; the checkpoint is saved. "
-            f"Continue with: qtrain resume {result.run_dir}"
-        )
-        tell(console, options, "run.interrupted", text, style="yellow")
-        raise typer.Exit(130)
+    try:
+        if as_json:
+            typer.echo(json.dumps({**result.summary, "run_dir": str(result.run_dir)}, indent=2))
+        else:
+            console.print(summary_table(result.summary, title=title))
+            console.print(f"run directory: {result.run_dir}", highlight=False)
+        for event, text in run_notes(result.summary, result.run_dir, first_step=run.first_step):
+            tell(console, options, event, text)  # where MLflow logged it; a resume, no budget
+        if result.stopped_by == "interrupted":
+            text = (
+                f"interrupted after step {result.steps}; the checkpoint is saved. "
+                f"Continue with: qtrain resume {result.run_dir}"
+            )
+            tell(console, options, "run.interrupted", text, style="yellow")
+            raise typer.Exit(130)
+        paused = stop_exit(result.summary, result.run_dir)  # drift: exit 75, how to resume
+        if paused is not None:
+            tell(console, options, paused[1], paused[2], style="yellow")
+            raise typer.Exit(paused[0])
+    finally:  # the final metrics stay up for --metrics-grace seconds (not after Ctrl-C)
+        run.linger(console, options, wait=result.stopped_by != "interrupted")
     return result
 
 
@@ -102,6 +121,9 @@ def train(
     as_json: AsJson = False,
     *,
     metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    metrics_grace: MetricsGrace = METRICS_GRACE_S,
+    metrics_push: MetricsPush = None,
     log_format: LogFormatOption = LogFormat.human,
     log_level: LogLevelOption = None,
 ) -> None:
@@ -114,7 +136,9 @@ def train(
         as_json=as_json,
         title=f"qtrain train: {spec.name}",
         budget=(spec.budget.max_steps, spec.budget.max_shots),
-        observe=Observe(metrics_port, log_format, log_level),
+        observe=Observe(
+            metrics_port, log_format, log_level, metrics_host, metrics_grace, metrics_push
+        ),
     )
 
 
@@ -126,11 +150,24 @@ def resume(
     max_seconds: Annotated[float | None, typer.Option(min=0.0, help="New time budget.")] = None,
     as_json: AsJson = False,
     *,
+    from_step: FromStep = None,
+    new_run_dir: BranchDir = None,
     metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    metrics_grace: MetricsGrace = METRICS_GRACE_S,
+    metrics_push: MetricsPush = None,
     log_format: LogFormatOption = LogFormat.human,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run)."""
+    """Continue the run in RUN_DIR from its checkpoint (bit-identical to an unbroken run).
+
+    With --from-step N: a new run folder (--run-dir, default RUN_DIR-from-N) starts from the
+    state after step N of RUN_DIR, which it records as its parent, and continues.
+    """
+    if new_run_dir is not None and from_step is None:
+        raise typer.BadParameter(
+            "needs --from-step N (the step to branch from)", param_hint="--run-dir"
+        )
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(
             f"{run_dir} is not a run folder (no config.yaml): give the folder qtrain train "
@@ -140,12 +177,16 @@ def resume(
     budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
     console = Console(stderr=as_json)
     run_and_report(
-        lambda trackers: resume_from_dir(run_dir, budget=budget, trackers=trackers),
+        lambda trackers: resume_from_dir(
+            run_dir, budget=budget, trackers=trackers, from_step=from_step, new_dir=new_run_dir
+        ),
         console=console,
         as_json=as_json,
         title=f"qtrain resume: {spec.name}",
         budget=(max_steps or spec.budget.max_steps, max_shots or spec.budget.max_shots),
-        observe=Observe(metrics_port, log_format, log_level),
+        observe=Observe(
+            metrics_port, log_format, log_level, metrics_host, metrics_grace, metrics_push
+        ),
     )
 
 

@@ -7,6 +7,7 @@ cannot pay for, and the rows still missing when the retries ran out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,7 +17,7 @@ from qtrain.errors import IncompleteResultError, ShotAllowanceError
 from qtrain.exec.keys import Units
 from qtrain.exec.validation import Chunk
 
-__all__ = ["incomplete", "refuse_past_allowance", "split_chunks"]
+__all__ = ["Allowance", "SpendLimit", "incomplete", "refuse_past_allowance", "split_chunks"]
 
 
 def split_chunks(
@@ -62,11 +63,25 @@ def split_chunks(
     return chunks
 
 
-def refuse_past_allowance(outstanding: list[Chunk], spent: int, allowance: int) -> None:
+class SpendLimit(Protocol):
+    """An allowance beside a shot count (``exec.pricing``'s money): it may refuse a retry."""
+
+    def refuse(self, outstanding: list[Chunk], spent: int) -> None:
+        """Raise :class:`ShotAllowanceError` (or a subclass) if ``outstanding`` must not run."""
+
+
+Allowance = int | SpendLimit
+"""What an executor call may spend on retries: shots, or a :class:`SpendLimit`."""
+
+
+def refuse_past_allowance(outstanding: list[Chunk], spent: int, allowance: Allowance) -> None:
     """Raise :class:`ShotAllowanceError` if re-running ``outstanding`` would pass the allowance.
 
-    ``spent``: what the call spent so far, valid and wasted results alike.
+    ``spent``: what the call spent so far, valid and wasted results alike (in shots).
     """
+    if not isinstance(allowance, int):
+        allowance.refuse(outstanding, spent)
+        return
     needed = sum(int(c.shots.sum()) for c in outstanding if c.shots is not None)
     if spent + needed > allowance:
         rows = sum(c.units.size for c in outstanding)

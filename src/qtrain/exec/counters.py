@@ -28,6 +28,7 @@ class ExecutorCounters:
 
     submitted: int = 0
     succeeded: int = 0
+    succeeded_shots: int = 0  # shots of the valid results (their rows are stored)
     failed: int = 0
     retried: int = 0
     deduplicated: int = 0

@@ -50,7 +50,7 @@ from qtrain.errors import (
     TransientExecutionError,
 )
 from qtrain.exec import events
-from qtrain.exec.chunks import incomplete, refuse_past_allowance, split_chunks
+from qtrain.exec.chunks import Allowance, incomplete, refuse_past_allowance, split_chunks
 from qtrain.exec.counters import ExecutorCounters, overhead_shots, prepare_backend
 from qtrain.exec.jobs import JobJournal, call_key, run_journaled
 from qtrain.exec.keys import Units, split_units
@@ -137,7 +137,7 @@ class Executor:
             check_limits(self.name, self.backend.limits, task, matrix)
         return split_units(tasks, shots, self.backend_digest())
 
-    def run(self, tasks: Sequence[Task], *, max_shots: int | None = None) -> list[Result]:
+    def run(self, tasks: Sequence[Task], *, max_shots: Allowance | None = None) -> list[Result]:
         """One validated result per task, in order (see the module docstring).
 
         ``max_shots`` caps what the call may spend, wasted shots (rejected or late results)
@@ -189,7 +189,7 @@ class Executor:
         units: Units,
         tasks: Sequence[Task],
         ledger: Ledger,
-        max_shots: int | None = None,
+        max_shots: Allowance | None = None,
     ) -> None:
         if not pending.size:
             return
@@ -333,6 +333,7 @@ class Executor:
             events.result_rejected(self.name, chunk, units, reason)
             return None
         self.counters.succeeded += chunk.units.size
+        self.counters.succeeded_shots += 0 if chunk.shots is None else int(chunk.shots.sum())
         return Block.of(chunk, result)
 
     def _one_call(self, group: list[Chunk], units: Units) -> tuple[list[Block], Exception | None]:

@@ -183,6 +183,16 @@ class Mitigated(AsynchronousMitigation):
         if callable(cancel) and inner is not None:
             cancel(inner)
 
+    def forget_calibrations(self) -> None:
+        """Drop every measured readout calibration: the next call measures them again.
+
+        A drift watch's ``recalibrate`` policy; the executor charges the new calibration's
+        shots (``overhead_shots``) like the first.
+        """
+        if self._calibrations is not None:
+            for key in list(self._calibrations.kept):
+                self._calibrations.forget(key)
+
     def prepare(self, tasks: Sequence[Task]) -> int:
         """Measure the readout calibrations ``tasks`` need now; the shots that cost.
 

@@ -2,7 +2,8 @@
 
 Each builder reads a :class:`~qtrain.observe.metrics_state.RunTotals` (under the tracker's
 lock) and yields ``prometheus_client`` metric families labelled ``run_id`` and ``backend``
-(``base``), with ``method`` for step metrics and ``decision`` for the monitor counter. The
+(``base``), with ``method`` for step metrics, ``decision`` for the monitor counter and
+``action`` for drift detections. The
 names, help texts and the record fields behind them are in :mod:`qtrain.observe.metrics_schema`.
 """
 
@@ -12,7 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from qtrain.exec.executor import Executor
-from qtrain.observe.metrics_schema import EXECUTOR_COUNTERS, STEP_COUNTERS, STEP_GAUGES
+from qtrain.observe.metrics_schema import (
+    DRIFT_ACTIONS,
+    EXECUTOR_COUNTERS,
+    LAST_SEEN_GAUGES,
+    STEP_COUNTERS,
+    STEP_GAUGES,
+)
 from qtrain.observe.metrics_state import LatencyHistogram, RunTotals
 from qtrain.train.stopping import Budget
 from qtrain.train.tracking import MONITOR_DECISIONS
@@ -20,7 +27,13 @@ from qtrain.train.tracking import MONITOR_DECISIONS
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["executor_families", "monitor_families", "run_families", "step_families"]
+__all__ = [
+    "executor_families",
+    "monitor_families",
+    "operations_families",
+    "run_families",
+    "step_families",
+]
 
 Base = tuple[str, str]  # (run_id, backend)
 _STEP_HISTOGRAMS = (
@@ -47,6 +60,10 @@ def _run_gauges(
         "qtrain_budget_seconds": (
             "The wall-time budget.",
             None if budget is None else budget.max_seconds,
+        ),
+        "qtrain_budget_cost": (
+            "The money budget (pricing table's currency).",
+            getattr(budget, "max_cost", None),
         ),
         "qtrain_loss_exact": ("The problem's known minimum loss.", exact_value),
     }
@@ -168,3 +185,51 @@ def monitor_families(state: RunTotals, base: Base) -> Iterator[Metric]:
     for decision, count in state.decisions.items():
         decisions.add_metric([*base, decision], float(count))
     yield decisions
+
+
+def _number(value: object) -> float:
+    """A dict entry as a sample value: NaN when missing or not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    return float(value)
+
+
+def operations_families(state: RunTotals, base: Base) -> Iterator[Metric]:
+    """Drift canary, validation, mitigation effect, drift detections and backend switches."""
+    from prometheus_client.core import (  # noqa: PLC0415 - optional extra
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        InfoMetricFamily,
+    )
+
+    names = ["run_id", "backend"]
+    for name, source, key, text in LAST_SEEN_GAUGES:
+        gauge = GaugeMetricFamily(name, text, labels=names)
+        gauge.add_metric(list(base), _number(state.last_seen.get(source, {}).get(key)))
+        yield gauge
+    drift = GaugeMetricFamily(
+        "qtrain_drift_detected", "1 if the last canary run detected drift.", labels=names
+    )
+    drift.add_metric(list(base), float(bool(state.last_seen.get("canary", {}).get("drift"))))
+    yield drift
+    for name, count, text in (
+        ("qtrain_canary_runs", state.canary_runs, "Drift canary runs."),
+        ("qtrain_canary_shots", state.canary_shots, "Shots the drift canary spent."),
+        ("qtrain_backend_switches", state.backend_switches, "Changes of the steps' backend."),
+    ):
+        counter = CounterMetricFamily(name, text, labels=names)
+        counter.add_metric(list(base), float(count))
+        yield counter
+    detections = CounterMetricFamily(
+        "qtrain_drift_detections",
+        "Canary runs that detected drift, by the action taken.",
+        labels=[*names, "action"],
+    )
+    for action in DRIFT_ACTIONS:
+        detections.add_metric([*base, action], float(state.drifts[action]))
+    yield detections
+    in_use = InfoMetricFamily(
+        "qtrain_backend_in_use", "The backend the last step ran on.", labels=names
+    )
+    in_use.add_metric(list(base), {"in_use": state.backend or base[1]})
+    yield in_use

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __all__ = [
     "BUDGET_STOPS",
+    "DRIFT_ACTIONS",
     "EXECUTOR_COUNTERS",
+    "LAST_SEEN_GAUGES",
     "LATENCY_BUCKETS_S",
     "STEP_COUNTERS",
     "STEP_GAUGES",
@@ -35,6 +37,8 @@ EXECUTOR_COUNTERS = (
     ("qtrain_exec_rows_recovered", "recovered", "Late rows of abandoned calls stored."),
     ("qtrain_exec_rejected_shots", "rejected_shots", "Shots of results rejected as invalid."),
     ("qtrain_exec_overhead_shots", "overhead_shots", "Shots beside the tasks' (calibration)."),
+    ("qtrain_exec_queue_seconds", "queue_s", "Seconds provider jobs waited in a queue."),
+    ("qtrain_exec_execution_seconds", "execution_s", "Seconds provider jobs ran (not queued)."),
 )
 # (metric name, _StepTotals field, help)
 STEP_COUNTERS = (
@@ -44,6 +48,9 @@ STEP_COUNTERS = (
     ("qtrain_step_retries", "retries", "Backend retries during steps."),
     ("qtrain_step_failures", "failures", "Failed or invalid rows during steps."),
     ("qtrain_step_cached", "cached", "Rows steps read from the result store."),
+    ("qtrain_step_queue_seconds", "queue_s", "Seconds the steps' jobs waited in a queue."),
+    ("qtrain_step_execution_seconds", "execution_s", "Seconds the steps' jobs ran."),
+    ("qtrain_cost", "cost", "Money the steps cost under the pricing table (0 without one)."),
 )
 # (metric name, StepRecord attribute, help); None is exported as NaN (exact runs)
 STEP_GAUGES = (
@@ -57,5 +64,26 @@ STEP_GAUGES = (
     ("qtrain_step_circuits", "circuits", "Parameter rows the last step evaluated."),
     ("qtrain_run_shots", "shots_total", "Shots spent by the run so far (all sessions)."),
     ("qtrain_run_elapsed_seconds", "elapsed", "Wall time of the run so far (all sessions)."),
+    ("qtrain_step_cost", "cost", "Money the last step cost (NaN without a pricing table)."),
+    ("qtrain_run_cost", "cost_total", "Money the run has cost so far (all sessions)."),
+    ("qtrain_calibration_age_seconds", "calibration_age_s", "Calibration age at the last step."),
+    ("qtrain_readout_error", "readout_error", "Mean readout error rate of the measured qubits."),
 )
-BUDGET_STOPS = ("max_steps", "max_shots", "max_seconds", "interrupted", "non_finite")
+# (metric name, StepRecord dict field, key, help): the last value seen (canaries and
+# validations run every k steps), NaN until one is
+LAST_SEEN_GAUGES = (
+    ("qtrain_canary_value", "canary", "value", "The drift canary's last measured value."),
+    ("qtrain_canary_reference", "canary", "reference", "The canary's reference value."),
+    ("qtrain_canary_residual", "canary", "residual", "The canary's standardised residual."),
+    ("qtrain_canary_statistic", "canary", "statistic", "The drift detector's statistic."),
+    ("qtrain_canary_threshold", "canary", "threshold", "The detector's alarm threshold."),
+    ("qtrain_validation_loss", "validation", "loss", "The validation loss last evaluated."),
+    ("qtrain_validation_loss_stderr", "validation", "stderr", "Its standard error."),
+    ("qtrain_loss_raw", "mitigation", "raw", "The last loss before error mitigation."),
+    ("qtrain_loss_mitigated", "mitigation", "mitigated", "The last loss after mitigation."),
+)
+# the drift policies' actions (``StepRecord.canary["action"]``); anything else is ``other``
+DRIFT_ACTIONS = ("none", "warn", "pause", "recalibrate", "fallback", "other")
+# stop reasons that are not convergence (``qtrain_run_converged`` is 0 after them)
+BUDGET_STOPS: tuple[str, ...] = ("max_steps", "max_shots", "max_seconds", "max_cost")
+BUDGET_STOPS += ("interrupted", "non_finite", "drift", "calibration_stale")

@@ -1,9 +1,11 @@
 """What a :class:`~qtrain.observe.metrics.MetricsTracker` has counted between scrapes.
 
 :class:`RunTotals` holds the run's totals of its step records (per method), the last record,
-the run's info, calibration changes, monitor decisions and the executor's call latencies
-read so far; the tracker updates it under its lock and every scrape reads it under the same
-lock (:mod:`qtrain.observe.metrics_families`), which exports latencies as the library's
+the last canary, validation and mitigation seen, drift detections by action, backend switches,
+the run's info (its ``method`` the one the steps used), calibration changes, monitor decisions
+and the executor's call latencies read so far; the tracker updates it under its lock and
+every scrape reads it under the same lock (:mod:`qtrain.observe.metrics_families`), which
+exports latencies as the library's
 :class:`~prometheus_client.core.HistogramMetricFamily` under the labels known at that moment.
 
 The buckets are counted here, not by ``prometheus_client.Histogram``: that class keeps its
@@ -20,8 +22,9 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from qtrain.observe.metrics_schema import LATENCY_BUCKETS_S, STEP_COUNTERS
+from qtrain.observe.metrics_schema import DRIFT_ACTIONS, LATENCY_BUCKETS_S, STEP_COUNTERS
 from qtrain.train.records import StepRecord
 from qtrain.train.tracking import MONITOR_DECISIONS, monitor_decision
 
@@ -60,6 +63,9 @@ class StepTotals:
     retries: int = 0
     failures: int = 0
     cached: int = 0
+    queue_s: float = 0.0
+    execution_s: float = 0.0
+    cost: float = 0.0
     gradient_s: LatencyHistogram = field(default_factory=LatencyHistogram)
     step_s: LatencyHistogram = field(default_factory=LatencyHistogram)
 
@@ -83,13 +89,19 @@ class RunTotals:
     last_tick: float | None = None
     finished: bool = False
     converged: bool = False
+    last_seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    canary_runs: int = 0
+    canary_shots: int = 0
+    drifts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_ACTIONS, 0))
+    backend: str | None = None
+    backend_switches: int = 0
 
     def record(self, record: StepRecord, now: float) -> None:
         """Count one step record that finished at ``now`` (``time.perf_counter``)."""
         totals = self.totals.setdefault(record.method, StepTotals())
         totals.steps += 1
         for _, name, _ in STEP_COUNTERS[1:]:  # the record fields of the same names
-            setattr(totals, name, getattr(totals, name) + getattr(record, name))
+            setattr(totals, name, getattr(totals, name) + (getattr(record, name) or 0))
         totals.gradient_s.observe(record.seconds)
         totals.step_s.observe(now - (self.last_tick or now))
         self.last_tick, self.last = now, record
@@ -100,6 +112,26 @@ class RunTotals:
         self.monitor = monitor_decision(record.monitor)
         if self.monitor != "none":
             self.decisions[self.monitor] += 1
+        self.info["method"] = record.method  # what the steps used ("best" resolves to one)
+        self._operations(record)
+
+    def _operations(self, record: StepRecord) -> None:
+        """The canary, validation, mitigation and backend of one record."""
+        for name in ("canary", "validation", "mitigation"):
+            value = getattr(record, name)
+            if value is not None:
+                self.last_seen[name] = value
+        canary = record.canary
+        if canary is not None:
+            self.canary_runs += 1
+            self.canary_shots += int(canary.get("shots") or 0)
+            if canary.get("drift"):
+                action = str(canary.get("action", "none"))
+                self.drifts[action if action in DRIFT_ACTIONS else "other"] += 1
+        if record.backend:
+            if self.backend is not None and record.backend != self.backend:
+                self.backend_switches += 1
+            self.backend = record.backend
 
     def read_latencies(self, latencies: Sequence[float]) -> None:
         """Observe the call latencies appended to ``latencies`` since the last read."""

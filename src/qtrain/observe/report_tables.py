@@ -14,9 +14,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qtrain.exec.pricing import money_text
 from qtrain.train.records import StepRecord
 
 __all__ = [
+    "cost_rows",
     "execution_rows",
     "plan_rows",
     "rounded",
@@ -104,6 +106,7 @@ def summary_rows(records: Sequence[StepRecord], summary: Mapping[str, Any]) -> s
         ("wall time", None if wall is None else seconds(float(wall))),
         ("seed", summary.get("seed")),
     ]
+    pairs += cost_rows(records, summary)
     shown = [v for _, v in pairs]
     problem = summary.get("problem") or {}
     for key, value in (problem.get("report") or {}).items():
@@ -113,6 +116,33 @@ def summary_rows(records: Sequence[StepRecord], summary: Mapping[str, Any]) -> s
         pairs.append((f"{problem.get('name', 'problem')}: {key.replace('_', ' ')}", entry))
         shown.append(entry)
     return rows(pairs)
+
+
+def cost_rows(records: Sequence[StepRecord], summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Money per run and per step, from the summary's ``cost`` (else the steps' records).
+
+    Rounded to the cent for display; the records keep micro-units (``exec.pricing``).
+    """
+    cost = summary.get("cost") or {}
+    priced = [r.cost for r in records if r.cost is not None]
+    if not cost and not priced:
+        return []
+    currency = str(cost.get("currency", ""))
+    total = cost.get("total", records[-1].cost_total if records else None)
+    mean = cost.get("per_step_mean", sum(priced) / len(priced) if priced else None)
+    pairs = [("money spent", money_text(total, currency).strip())]
+    pairs.append(("money per step (mean)", money_text(mean, currency).strip()))
+    if priced:
+        low, high = min(priced), max(priced)
+        pairs.append(
+            (
+                "money per step (range)",
+                f"{money_text(low, currency)} – {money_text(high, currency)}",
+            )
+        )
+    if cost.get("table"):
+        pairs.append(("pricing table", str(cost["table"])))
+    return pairs
 
 
 def plan_rows(plan: Mapping[str, Any]) -> str:

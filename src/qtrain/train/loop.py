@@ -38,6 +38,7 @@ from qtrain.diagnostics.monitor import GradientMonitor
 from qtrain.errors import ConfigError
 from qtrain.exec.executor import Executor, resolve_executor
 from qtrain.exec.expval import resolve_seed
+from qtrain.exec.pricing import PricingTable
 from qtrain.exec.store import ResultStore
 from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Optimizer
@@ -45,7 +46,8 @@ from qtrain.train.checkpoint import Checkpoint, write_json_atomic
 from qtrain.train.objective import Objective
 from qtrain.train.progress import ProgressTracker
 from qtrain.train.records import FitResult
-from qtrain.train.rundir import RunDir, reproduction_info
+from qtrain.train.reporting import with_cost
+from qtrain.train.rundir import RunDir, record_outputs, recorded_parent, reproduction_info
 from qtrain.train.session import Report, Session
 from qtrain.train.state import (
     RunSettings,
@@ -58,7 +60,7 @@ from qtrain.train.state import (
     restored_state,
 )
 from qtrain.train.step_hooks import StepHook
-from qtrain.train.stopping import Budget, StopRules
+from qtrain.train.stopping import Budget, StopRules, check_pricing
 from qtrain.train.tracking import JsonlTracker, Tracker
 
 __all__ = ["FitResult", "Report", "fit"]
@@ -86,6 +88,7 @@ def fit(
     report: Report | None = None,
     progress: bool = False,
     hooks: Sequence[StepHook] = (),
+    pricing: PricingTable | None = None,
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` with ``optimizer``.
 
@@ -123,6 +126,9 @@ def fit(
             terminal, an HTML line updated in place in Jupyter (``train/progress.py``).
         hooks: :class:`~qtrain.train.step_hooks.StepHook` s run around each step (drift
             canaries, backend fallback, validation); their states are checkpointed.
+        pricing: a :class:`~qtrain.exec.pricing.PricingTable`: every step is priced in money
+            (``StepRecord.cost``, ``cost_total``; the summary's ``cost``), and
+            ``budget.max_cost`` (which needs one) refuses a step it cannot pay for.
 
     Raises:
         ConfigError: a bad option or setting (and the input errors of ``qt.grad``), before
@@ -134,6 +140,8 @@ def fit(
             resume), or ``metrics.jsonl`` is damaged beyond repair (``CorruptFileError``).
     """
     theta, checked = _checked(objective, theta0, optimizer, monitor)
+    where = backend if executor is None else executor.backend  # None: the default simulator
+    pricing = check_pricing(budget or Budget(), pricing, where)
     shown = _progress(progress, budget)
     directory, checkpoint = _open_run(run_dir, resume)
     if seed is None and checkpoint is not None:
@@ -164,10 +172,13 @@ def fit(
             directory=directory,
             trackers=[*metrics, *trackers, *shown],
             exact_value=exact_value,
-            report=report,
+            report=with_cost(report, pricing, state),
             hooks=hooks,
         )
-        return session.run()
+        session.pricing = pricing
+        result = session.run()
+        record_outputs(directory, result.theta, list(result.history))  # reproduce.json
+        return result
     finally:
         for tracker in metrics:
             tracker.close()
@@ -226,5 +237,6 @@ def _record_run(directory: RunDir | None, settings: RunSettings) -> None:
     """``run.json`` (what the run was asked to do) and ``reproduce.json``."""
     if directory is not None:
         run_info = {"settings": settings.describe(), "config_hash": settings.config_hash()}
+        run_info.update(recorded_parent(directory))  # a branched run keeps its parent
         write_json_atomic(directory.run_info, run_info)
         write_json_atomic(directory.reproduce, reproduction_info(settings.seed))

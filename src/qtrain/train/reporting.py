@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from qtrain.exec.counters import ExecutorCounters
+from qtrain.exec.pricing import MICRO, PricingTable, to_decimal
 from qtrain.train.evaluation import Evaluation
 from qtrain.train.records import StepRecord, gradient_summary
 from qtrain.train.state import RunState
 
-__all__ = ["execution_summary", "run_summary", "step_record"]
+__all__ = ["cost_summary", "execution_summary", "run_summary", "step_record", "with_cost"]
 
 
 def step_record(
@@ -90,3 +95,38 @@ def execution_summary(history: Sequence[StepRecord], counters: ExecutorCounters)
         "abandoned_calls": counters.abandoned,
         "wasted_shots": counters.rejected_shots + counters.abandoned_shots,
     }
+
+
+def cost_summary(state: RunState, pricing: PricingTable) -> dict[str, Any]:
+    """The summary's ``cost``: ``{currency, total, per_step_mean, table}``.
+
+    ``total`` is the run's (``RunState.cost_total``: its steps' money and what refused steps
+    spent); ``per_step_mean`` the mean of the steps' ``cost`` (``None`` before a step);
+    ``table`` where the pricing table came from. Amounts in the table's currency.
+    """
+    costs = [to_decimal(r.cost) for r in state.history if r.cost is not None]
+    mean = None
+    if costs:
+        mean = float((sum(costs, Decimal(0)) / len(costs)).quantize(MICRO, ROUND_HALF_EVEN))
+    return {
+        "currency": pricing.currency,
+        "total": state.cost_total,
+        "per_step_mean": mean,
+        "table": pricing.source,
+    }
+
+
+def with_cost(
+    report: Callable[[NDArray[np.float64]], Mapping[str, Any]] | None,
+    pricing: PricingTable | None,
+    state: RunState,
+) -> Callable[[NDArray[np.float64]], Mapping[str, Any]] | None:
+    """``report`` with the summary's ``cost`` added when the run has a pricing table."""
+    if pricing is None:
+        return report
+
+    def priced(theta: NDArray[np.float64]) -> Mapping[str, Any]:
+        extra = {} if report is None else dict(report(theta))
+        return {**extra, "cost": cost_summary(state, pricing)}
+
+    return priced

@@ -3,13 +3,18 @@
 ``runs/<run-id>/`` holds ``config.yaml`` (the resolved configuration, when the run came from a
 config), ``run.json`` (what ``fit`` was asked to do, with its hash), ``checkpoint.json``,
 ``metrics.jsonl`` (one step record per line), ``results.sqlite`` (the durable result store),
-``summary.json`` and ``reproduce.json`` (seed, versions, platform, git commit).
+``summary.json``, ``reproduce.json`` (seed, versions, platform, git commit; at the finish the
+checksums of the outputs: :func:`output_checksums`) and ``lineage.jsonl`` (every step's
+checkpoint, ``train/lineage.py``). A run branched from another's step records its parent in
+``run.json`` (``{"parent": {"run": ..., "step": N}}``).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import sqlite3
@@ -20,9 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtrain.errors import NotWritableError, StorageError
+import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["RunDir", "new_run_id", "outermost_missing", "reproduction_info"]
+from qtrain.errors import NotWritableError, StorageError
+from qtrain.train.checkpoint import write_json_atomic
+from qtrain.train.records import StepRecord
+
+__all__ = [
+    "RunDir",
+    "new_run_id",
+    "outermost_missing",
+    "output_checksums",
+    "record_outputs",
+    "recorded_parent",
+    "reproduction_info",
+]
 
 # mkdir failures that mean "no folder can be made there", not a failing disk: under /proc
 # (ENOENT), through a file (ENOTDIR, EEXIST), an invalid or too long name.
@@ -164,6 +182,10 @@ class RunDir:
     def reproduce(self) -> Path:  # noqa: D102 - see the module docstring
         return Path(self.path) / "reproduce.json"
 
+    @property
+    def lineage(self) -> Path:  # noqa: D102 - see the module docstring
+        return Path(self.path) / "lineage.jsonl"
+
 
 def outermost_missing(path: Path) -> Path | None:
     """The outermost folder of ``path`` that does not exist yet (``None``: it exists)."""
@@ -216,3 +238,73 @@ def reproduction_info(seed: int) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "argv": list(sys.argv),
     }
+
+
+def recorded_parent(directory: RunDir) -> dict[str, Any]:
+    """``{"parent": ...}`` from ``run.json`` when the run was branched, else ``{}``.
+
+    ``fit`` rewrites ``run.json`` at every start and keeps this entry.
+    """
+    try:
+        recorded = json.loads(directory.run_info.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    parent = recorded.get("parent") if isinstance(recorded, dict) else None
+    return {"parent": parent} if isinstance(parent, dict) else {}
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+_TRAJECTORY = ("step", "loss", "loss_stderr", "theta", "gradient", "shots_total", "validation")
+"""The fields of each step record the ``trajectory`` checksum covers: numbers a seeded run
+reproduces bit for bit (wall times, retries and rows read from the store are left out)."""
+
+
+def output_checksums(
+    directory: RunDir, theta: NDArray[np.float64], history: list[StepRecord]
+) -> dict[str, Any]:
+    """SHA-256 checksums of a finished run's outputs, for ``reproduce.json``.
+
+    ``deterministic``: equal for two runs of the same seeded config, on the same versions
+    and machine — ``theta`` (the final θ as little-endian float64 bytes), ``trajectory``
+    (each step's :data:`_TRAJECTORY` fields as sorted JSON lines) and ``config.yaml``.
+    ``files``: the run's files as written (``checkpoint.json``, ``metrics.jsonl``,
+    ``summary.json``), which also hold wall times, so they differ from run to run.
+    """
+    final = np.ascontiguousarray(theta, dtype="<f8").tobytes()
+    lines = []
+    for record in history:
+        data = record.to_dict()
+        lines.append(json.dumps({k: data[k] for k in _TRAJECTORY}, sort_keys=True))
+    trajectory = "".join(line + "\n" for line in lines).encode("utf-8")
+    deterministic = {
+        "theta": hashlib.sha256(final).hexdigest(),
+        "trajectory": hashlib.sha256(trajectory).hexdigest(),
+        "config.yaml": _file_digest(directory.config),
+    }
+    files = {
+        path.name: _file_digest(path)
+        for path in (directory.checkpoint, directory.metrics, directory.summary)
+    }
+    return {"algorithm": "sha256", "deterministic": deterministic, "files": files}
+
+
+def record_outputs(
+    directory: RunDir | None, theta: NDArray[np.float64], history: list[StepRecord]
+) -> None:
+    """Add :func:`output_checksums` to the run's ``reproduce.json`` (written at its start)."""
+    if directory is None:
+        return
+    try:
+        info = json.loads(directory.reproduce.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict):
+        info = {}
+    info["outputs"] = output_checksums(directory, theta, history)
+    write_json_atomic(directory.reproduce, info)

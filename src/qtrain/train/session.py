@@ -23,21 +23,25 @@ from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Backend, Task
 from qtrain.errors import QtrainError, ShotAllowanceError, StorageError
+from qtrain.exec.billing import CostAllowanceError, Quote
 from qtrain.exec.counters import ExecutorCounters
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
+from qtrain.exec.pricing import PricingTable, add_money
 from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import OptimizerState
 from qtrain.train.checkpoint import save_checkpoint, write_json_atomic
 from qtrain.train.failures import check_store, explained, held_rows
 from qtrain.train.final_loss import final_exact_loss
+from qtrain.train.lineage import append_lineage
 from qtrain.train.monitoring import MonitorHook, scaled_policy
 from qtrain.train.objective import Evaluation
 from qtrain.train.records import FitResult, StepRecord
 from qtrain.train.reporting import execution_summary, run_summary, step_record
 from qtrain.train.rundir import RunDir
 from qtrain.train.state import RunSettings, RunState, measurement
-from qtrain.train.step_hooks import HookResult, StepHook, merged
+from qtrain.train.step_hooks import HookResult, StepHook, before_steps, hook_summaries
+from qtrain.train.stopping import price_step, refused_spend, step_allowance, step_cost
 from qtrain.train.tracking import Tracker, tracker_locations
 
 __all__ = ["Report", "Session"]
@@ -82,6 +86,7 @@ class _Planned:
     assemble: Any
     policy: ShotPolicy | None
     cost: int
+    price: Quote | None = None  # its money, under the run's pricing table
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +115,8 @@ def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int, float, floa
 
 class Session:
     """One call of :func:`fit`: runs steps until a budget or stop rule says no."""
+
+    pricing: PricingTable | None = None  # set by fit: prices every step (exec.pricing)
 
     def __init__(
         self,
@@ -193,21 +200,31 @@ class Session:
             )
             cost = _nominal_shots(tasks, self.executor.backend)
             extra = _pending_overhead(tasks, self.executor.backend)
-            return _Planned(tasks, assemble, shots, cost), cost + extra
+            price = price_step(
+                self.pricing, self.executor.backend, tasks, cost + extra, state.history
+            )
+            priced[0] = None if price is None else price.money
+            return _Planned(tasks, assemble, shots, cost, price), cost + extra
+
+        priced: list[Any] = [None]  # the money of the latest plan
 
         last = state.history[-1].seconds if state.history else None
+
+        spent = state.shots_total + self._pending.shots  # the hooks' shots of this step too
 
         def refuses(cost: int) -> str | None:
             return settings.budget.refuses(
                 step=state.step,
-                shots_total=state.shots_total,
+                shots_total=spent,
                 cost=cost,
                 elapsed=self.elapsed(),
                 last_seconds=last,
+                cost_total=add_money(state.cost_total, self._pending.cost),
+                money=priced[0],
             )
 
         limit = settings.budget.max_shots
-        remaining = None if limit is None else limit - state.shots_total
+        remaining = None if limit is None else limit - spent
         planned, refusal = self.hook.affordable(plan, refuses, remaining)
         if refusal is not None:
             state.rng.bit_generator.state = saved_rng  # the step never happened
@@ -253,7 +270,7 @@ class Session:
     def _charge_pending(self) -> None:
         """Charge what hooks spent before a step that never ran to the run's ledger."""
         self.state.shots_total += self._pending.shots
-        self.state.cost_total += self._pending.cost
+        self.state.cost_total = add_money(self.state.cost_total, self._pending.cost)
         self._pending = HookResult()
 
     def _run_step(self) -> _Outcome | str:
@@ -261,16 +278,27 @@ class Session:
         state = self.state
         if state.step >= self.settings.budget.max_steps:
             return "max_steps"  # before the hooks: no canary before a step that cannot run
-        self._pending = merged([hook.before_step(self) for hook in self.hooks])
+        self._pending = before_steps(self.hooks, self)  # up to the first that stops
         if self._pending.stop is not None:
             return self._pending.stop
         before, started = _counts(self.executor.counters), time.perf_counter()
         planned = self._measure()
         if isinstance(planned, str):
             return planned
-        limit = self.settings.budget.max_shots
-        allowance = None if limit is None else limit - state.shots_total
-        results = self.executor.run(planned.tasks, max_shots=allowance)
+        saved_rng, pending = state.rng.bit_generator.state, self._pending
+        spent = (state.shots_total + pending.shots, add_money(state.cost_total, pending.cost))
+        backend, budget = self.executor.backend, self.settings.budget
+        allowance = step_allowance(self.pricing, backend, planned.price, budget, spent)
+        try:
+            results = self.executor.run(planned.tasks, max_shots=allowance)
+        except ShotAllowanceError as error:  # what it spent is spent: its money too
+            money = add_money(pending.cost, refused_spend(allowance, error))
+            if not isinstance(error, CostAllowanceError):
+                self._pending = replace(pending, cost=money)
+                raise
+            state.rng.bit_generator.state = saved_rng  # the step never happened
+            self._pending = replace(pending, shots=pending.shots + error.spent, cost=money)
+            return "max_cost"
         evaluation: Evaluation = planned.assemble(results)
         self.unsaved_step = state.step  # finished rows exist now; the checkpoint follows
         observation = self.hook.observation(evaluation.observation(planned.policy))
@@ -293,6 +321,13 @@ class Session:
             backend=str(getattr(self.executor.backend, "name", "")),
             queue_s=after[4] - before[4],
             execution_s=after[5] - before[5],
+            **step_cost(
+                allowance,
+                self._pending.cost,
+                state.cost_total,
+                shots=cost - self._pending.shots,
+                measured_s=after[5] - before[5],
+            ),
             **self._pending.fields,
         )
         for hook in self.hooks:
@@ -309,7 +344,7 @@ class Session:
         if finite:  # a NaN/inf update is recorded and paid for, but θ and the state keep
             state.theta, state.optimizer_state = outcome.theta, outcome.optimizer_state
         state.step, state.shots_total = state.step + 1, state.shots_total + record.shots
-        state.cost_total += record.cost or 0.0  # the step's money, its hooks' included
+        state.cost_total = add_money(state.cost_total, record.cost)  # exact: exec.pricing
         self._pending = HookResult()
         state.elapsed = record.elapsed
         state.history.append(record)
@@ -318,6 +353,8 @@ class Session:
     def _save(self, stopped_by: str | None) -> None:
         if self.directory is not None:
             checkpoint = self.state.checkpoint(self.config_hash, self.settings.seed, stopped_by)
+            if checkpoint.step > self.saved:  # a new step: its entry first (train/lineage.py)
+                append_lineage(self.directory.lineage, checkpoint)
             save_checkpoint(self.directory.checkpoint, checkpoint)
         self.saved, self.unsaved_step = self.state.step, None
 
@@ -338,6 +375,7 @@ class Session:
         if self.report is not None:
             summary.update(self.report(state.theta.copy()))
         summary["execution"] = execution_summary(state.history, self.executor.counters)
+        summary.update(hook_summaries(self.hooks, self))  # a fallback's switches, ...
         summary.update(tracker_locations(self.trackers))  # where MLflow logged the run
         if self.directory is not None:
             write_json_atomic(self.directory.summary, summary)

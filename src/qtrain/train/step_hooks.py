@@ -16,7 +16,9 @@ mark in the step's :class:`~qtrain.train.records.StepRecord`. A hook is an objec
   another backend) and the step should be tried again.
 
 Hooks read and write their JSON state in ``session.state.hook_states[name]``; it is
-checkpointed with the step.
+checkpointed with the step. A hook may also have ``summary(session) -> dict``: entries for
+the run's ``summary.json`` (``{"fallback": {...}}``), merged by the session when it finishes
+(:func:`hook_summaries`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from qtrain.train.records import StepRecord
 if TYPE_CHECKING:
     from qtrain.train.session import Session
 
-__all__ = ["HookResult", "StepHook", "merged"]
+__all__ = ["HookResult", "StepHook", "before_steps", "hook_summaries", "merged"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,27 @@ def merged(results: list[HookResult]) -> HookResult:
     for result in results:
         fields.update(result.fields)
     return HookResult(stop, sum(r.shots for r in results), sum(r.cost for r in results), fields)
+
+
+def before_steps(hooks: list[StepHook], session: Session) -> HookResult:
+    """Each hook's ``before_step`` in order, up to the first that stops the run; merged.
+
+    A hook after a stop is not asked (a canary after a stale-calibration refusal spends
+    nothing).
+    """
+    results: list[HookResult] = []
+    for hook in hooks:
+        results.append(hook.before_step(session))
+        if results[-1].stop is not None:
+            break
+    return merged(results)
+
+
+def hook_summaries(hooks: list[StepHook], session: Session) -> dict[str, Any]:
+    """The summary entries of the hooks that have a ``summary`` method, in hook order."""
+    entries: dict[str, Any] = {}
+    for hook in hooks:
+        summary = getattr(hook, "summary", None)
+        if callable(summary):
+            entries.update(summary(session))
+    return entries

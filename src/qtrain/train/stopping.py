@@ -1,8 +1,10 @@
 """Hard budgets and stop rules of a training run.
 
 A :class:`Budget` is never exceeded: a step whose planned shots would pass ``max_shots`` is not
-started, and neither is one that would likely end after ``max_seconds`` (judged by the
-previous step's duration). :class:`StopRules` end a run early when it has converged.
+started, nor one whose price under the run's pricing table would pass ``max_cost``
+(``exec.pricing``; retries the money left cannot pay for are not made either), nor one that
+would likely end after ``max_seconds`` (judged by the previous step's duration).
+:class:`StopRules` end a run early when it has converged.
 """
 
 from __future__ import annotations
@@ -10,11 +12,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from qtrain.errors import ConfigError
+from qtrain.backends.protocol import Task
+from qtrain.errors import ConfigError, ShotAllowanceError
+from qtrain.exec.billing import MoneyAllowance, Quote, quote
+from qtrain.exec.chunks import Allowance
+from qtrain.exec.pricing import PricingTable, add_money, to_decimal
 from qtrain.train.records import StepRecord
 
-__all__ = ["Budget", "StopRules"]
+__all__ = [
+    "Budget",
+    "StopRules",
+    "check_pricing",
+    "price_step",
+    "refused_spend",
+    "step_allowance",
+    "step_cost",
+]
 
 
 def _optional_positive(value: object, name: str, *, integer: bool = False) -> None:
@@ -34,11 +50,14 @@ class Budget:
         max_steps: optimizer steps.
         max_shots: total shots (``None``: unlimited).
         max_seconds: wall time over all sessions of the run (``None``: unlimited).
+        max_cost: money over all sessions, in the pricing table's currency (``None``:
+            unlimited; a limit needs ``fit(pricing=...)``).
     """
 
     max_steps: int = 100
     max_shots: int | None = None
     max_seconds: float | None = None
+    max_cost: float | None = None
 
     def __post_init__(self) -> None:
         _optional_positive(self.max_steps, "max_steps", integer=True)
@@ -46,15 +65,37 @@ class Budget:
             raise ConfigError("max_steps must be a positive int, got None")
         _optional_positive(self.max_shots, "max_shots", integer=True)
         _optional_positive(self.max_seconds, "max_seconds")
+        _optional_positive(self.max_cost, "max_cost")
+
+    def money_left(self, cost_total: float | Decimal) -> Decimal | None:
+        """What ``max_cost`` leaves after ``cost_total`` (exact; ``None``: no money limit)."""
+        if self.max_cost is None:
+            return None
+        return to_decimal(self.max_cost) - to_decimal(cost_total)
 
     def refuses(
-        self, *, step: int, shots_total: int, cost: int, elapsed: float, last_seconds: float | None
+        self,
+        *,
+        step: int,
+        shots_total: int,
+        cost: int,
+        elapsed: float,
+        last_seconds: float | None,
+        cost_total: float | Decimal = 0.0,
+        money: Decimal | None = None,
     ) -> str | None:
-        """Why the next step must not start, or ``None`` when it may."""
+        """Why the next step must not start, or ``None`` when it may.
+
+        ``cost``: the step's shots; ``money``: its price (``None``: not priced), checked
+        against what ``max_cost`` leaves after ``cost_total``.
+        """
         if step >= self.max_steps:
             return "max_steps"
         if self.max_shots is not None and shots_total + cost > self.max_shots:
             return "max_shots"
+        left = self.money_left(cost_total)
+        if left is not None and money is not None and money > left:
+            return "max_cost"
         if self.max_seconds is not None and elapsed + (last_seconds or 0.0) > self.max_seconds:
             return "max_seconds"
         return None
@@ -110,3 +151,90 @@ class StopRules:
         if self.callback is not None and self.callback(last):
             return "callback"
         return None
+
+
+def price_step(
+    pricing: PricingTable | None,
+    backend: object,
+    tasks: Sequence[Task],
+    shots: int,
+    history: Sequence[StepRecord],
+) -> Quote | None:
+    """The price of a planned step (``None`` without a pricing table).
+
+    ``shots``: the step's shots, overhead included. Seconds are the backend's own estimate;
+    a backend without one is assumed to run as long per shot as the last step measured.
+    """
+    if pricing is None:
+        return None
+    last = history[-1] if history else None
+    seconds = None
+    if last is not None and last.execution_s > 0:
+        seconds = last.execution_s * (shots / last.shots if last.shots else 1.0)
+    return quote(pricing.price(backend), backend, tasks, shots=shots, seconds=seconds)
+
+
+def step_allowance(
+    pricing: PricingTable | None,
+    backend: object,
+    first: Quote | None,
+    budget: Budget,
+    spent: tuple[int, float],
+) -> Allowance | None:
+    """What the executor may spend on a step (retries included): shots, or shots and money.
+
+    ``spent``: the shots and money the run spent before the step (its hooks' share of this
+    step included); ``first``: the step's price.
+    """
+    (shots_total, cost_total), limit = spent, budget.max_shots
+    shots_left = None if limit is None else limit - shots_total
+    if pricing is None or first is None:
+        return shots_left
+    price, money_left = pricing.price(backend), budget.money_left(cost_total)
+    return MoneyAllowance(price, backend, first, shots=shots_left, money=money_left)
+
+
+def step_cost(
+    allowance: Allowance | None, pending: float, total: float, *, shots: int, measured_s: float
+) -> dict[str, Any]:
+    """``{cost, cost_total}`` of a step's record: its charge plus its hooks' (``pending``).
+
+    ``shots``: the step's own shots as the executor counted them; ``measured_s``: the
+    execution seconds its provider reported (0: none, the estimate is charged). Without a
+    pricing table, and with nothing spent by hooks, both are ``None``.
+    """
+    if not isinstance(allowance, MoneyAllowance) and not pending:
+        return {"cost": None, "cost_total": None}
+    own = 0.0
+    if isinstance(allowance, MoneyAllowance):
+        own = float(allowance.charge(shots=shots, measured_s=measured_s))
+    cost = add_money(own, pending)
+    return {"cost": cost, "cost_total": add_money(total, cost)}
+
+
+def refused_spend(allowance: Allowance | None, error: ShotAllowanceError) -> float:
+    """Money a step spent before its retries were refused (0 when it was not priced)."""
+    if not isinstance(allowance, MoneyAllowance):
+        return 0.0
+    return float(allowance.charge(shots=error.spent))
+
+
+def check_pricing(budget: Budget, pricing: object, backend: object) -> PricingTable | None:
+    """The run's pricing table, checked before any work.
+
+    Raises:
+        ConfigError: ``pricing`` is not a :class:`PricingTable`; ``budget.max_cost`` without
+            a table; a table with no price for ``backend``.
+    """
+    if pricing is not None and not isinstance(pricing, PricingTable):
+        raise ConfigError(f"pricing must be a qt.PricingTable, got {type(pricing).__name__}")
+    if pricing is None:
+        if budget.max_cost is not None:
+            raise ConfigError(
+                f"budget.max_cost={budget.max_cost} needs a pricing table (fit(pricing=...), "
+                "or pricing: in the config) to price the steps in money"
+            )
+        return None
+    if backend is not None:
+        pricing.price(backend)  # a backend the table cannot price is refused now
+    return pricing
