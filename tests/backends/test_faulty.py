@@ -124,3 +124,35 @@ def test_faulty_drift_stays_within_the_observable_range():
     task = qt.Task(qt.Circuit(1).x(0), (qt.Z(0), 2.0 - qt.Z(0)), np.zeros((1, 0)))  # −1 and 3
     values = [backend.run([task])[0].values[0].tolist() for _ in range(3)]
     assert values == [[-0.5, 3.0], [0.0, 3.0], [0.5, 3.0]]
+
+
+def test_faults_around_a_mitigated_backend_keep_its_values_and_its_price():
+    """Chaos around readout mitigation: valid mitigated values are not rejected as impossible
+    (they may leave the spectrum), and the calibration's shots stay in the budget's view."""
+    circuit = qt.Circuit(2).ry(0, qt.P(0)).ry(1, qt.P(1)).cnot(0, 1)
+    objective = qt.Objective.single(circuit, qt.Z(0) + 0.5 * qt.Z(1))
+    model = qt.NoiseModel().readout(qt.noise.ReadoutError(0.05, 0.02))
+    mitigated = qt.Mitigated(qt.LocalSimulator(noise=model), readout=True)
+    chaos = qt.FaultyBackend(mitigated, seed=1, failure_rate=0.2)
+    assert chaos.unbounded_values
+    executor = qt.Executor(chaos, retry=qt.RetryPolicy(attempts=8, initial_s=0.0, jitter_s=0.0))
+    result = qt.fit(
+        objective,
+        np.array([0.3, -0.2]),
+        qt.optim.Adam(learning_rate=0.1),
+        shots=200,
+        seed=3,
+        executor=executor,
+        budget=qt.Budget(max_steps=3),
+    )
+    assert result.stopped_by == "max_steps"
+    assert executor.counters.overhead_shots > 0  # the readout calibration was measured
+    assert result.shots == sum(r.shots for r in result.history)
+    tasks = objective.plan(
+        np.array([0.3, -0.2]),
+        method="param-shift",
+        shots=qt.ShotPolicy.fixed(200),
+        seed=1,
+        backend=chaos,
+    )[0]
+    assert chaos.overhead(tasks) is not None  # what a budget prices before a step

@@ -337,3 +337,25 @@ def test_the_real_gradient_monitor_feeds_the_monitor_metrics():
     families = {f.name: f for f in text_string_to_metric_families(tracker.render())}
     counts = {s.labels["decision"]: s.value for s in families["qtrain_monitor_decisions"].samples}
     assert counts["stop"] == 1 and counts["ok"] == result.steps - 1 and counts["other"] == 0
+
+
+def test_a_fit_with_a_run_folder_is_labelled_by_the_folder_name(tmp_path):
+    """One run id everywhere: a bare qt.fit run's metrics and logs name its folder."""
+    objective = qt.Objective.single(qt.Circuit(1).ry(0, qt.P(0)), qt.Z(0))
+    executor = qt.Executor(qt.LocalSimulator())
+    logs = qt.train.tracking.LogTracker()
+    with qt.observe.serve_metrics(0, executor=executor) as metrics:
+        qt.fit(
+            objective,
+            np.array([0.4]),
+            qt.optim.Adam(0.1),
+            seed=1,
+            executor=executor,
+            trackers=[metrics, logs],
+            budget=qt.Budget(max_steps=2),
+            run_dir=tmp_path / "h2-folder",
+        )
+        _, samples = scrape(metrics.url)
+    labels = {"run_id": "h2-folder", "backend": "local-statevector"}
+    assert value(samples, "qtrain_steps_total", method="adjoint", **labels) == 2
+    assert metrics.run_id == logs.run_id == "h2-folder"

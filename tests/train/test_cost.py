@@ -8,6 +8,7 @@ import pytest
 import qtrain as qt
 from qtrain.errors import ConfigError
 from qtrain.exec.pricing import PricingTable, to_decimal
+from qtrain.train.fallback import BackendFallback
 
 
 def _objective():
@@ -150,3 +151,21 @@ def test_without_pricing_records_carry_no_money():
     result = qt.fit(objective, theta0, qt.optim.Adam(), budget=qt.Budget(max_steps=2), shots=50)
     assert all(r.cost is None and r.cost_total is None for r in result.history)
     assert "cost" not in result.summary
+
+
+def test_a_fallback_the_table_cannot_price_is_refused_before_work():
+    primary = qt.LocalSimulator()
+    table = PricingTable.from_mapping(
+        {"currency": "USD", "backends": {primary.name: {"per_shot": 0.001}}}
+    )
+    other = qt.FaultyBackend(qt.LocalSimulator(), seed=1)  # priced by its inner's name: fine
+    _fit(table, 5.0, backend=primary, hooks=[BackendFallback([primary, other])])
+
+    class Elsewhere(qt.LocalSimulator):
+        name = "ionq-aria"
+
+        def run(self, tasks):
+            raise AssertionError("never reached: refused before work")
+
+    with pytest.raises(ConfigError, match="ionq-aria"):
+        _fit(table, 5.0, backend=primary, hooks=[BackendFallback([primary, Elsewhere()])])

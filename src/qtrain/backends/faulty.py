@@ -191,6 +191,22 @@ class FaultyBackend:
         return self.inner.limits
 
     @property
+    def unbounded_values(self) -> bool:
+        """The wrapped backend's: a mitigated value may leave the observable's spectrum."""
+        return bool(getattr(self.inner, "unbounded_values", False))
+
+    def prepare(self, tasks: Sequence[Task]) -> int:
+        """The wrapped backend's set-up before a call (``Mitigated``: readout calibrations)."""
+        prepare = getattr(self.inner, "prepare", None)
+        spent = prepare(tasks) if callable(prepare) else 0
+        return spent if isinstance(spent, int) else 0
+
+    def overhead(self, tasks: Sequence[Task]) -> object:
+        """The wrapped backend's price beside the tasks (``Mitigated.overhead``), if any."""
+        price = getattr(self.inner, "overhead", None)
+        return price(tasks) if callable(price) else None
+
+    @property
     def drifts(self) -> bool:
         """The profile biases values (``drift_per_call`` or ``drift_step``)."""
         return bool(self.profile.drift_per_call or self.profile.drift_step)

@@ -49,7 +49,7 @@ from qtrain.observe.metrics_server import MetricsServer
 from qtrain.observe.metrics_state import RunTotals
 from qtrain.train.records import StepRecord
 from qtrain.train.stopping import Budget
-from qtrain.train.tracking import RunContext
+from qtrain.train.tracking import RunContext, run_id_of
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -63,7 +63,7 @@ class MetricsTracker:
 
     Args:
         run_id: the ``run_id`` label (default: the run folder's name the runner binds, else
-            the config hash prefix: give ``run_id`` to ``qt.fit`` runs of your own).
+            the run folder's name ``qt.fit`` reports, else the config hash prefix).
         executor: the run's executor, whose counters and call latencies are exported.
         budget: the run's budget (exported as ``qtrain_budget_*``).
         exact_value: the known minimum (``qtrain_loss_exact``).
@@ -109,7 +109,7 @@ class MetricsTracker:
     def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
         settings = info.get("settings", {})
         with self._lock:
-            self.run_id = self.run_id or str(info.get("config_hash", "run"))[:12]
+            self.run_id = self.run_id or run_id_of(info)
             self._state.info = {
                 "version": importlib.metadata.version("qtrain"),
                 "seed": str(settings.get("seed", "")),

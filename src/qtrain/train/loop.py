@@ -142,6 +142,9 @@ def fit(
     theta, checked = _checked(objective, theta0, optimizer, monitor)
     where = backend if executor is None else executor.backend  # None: the default simulator
     pricing = check_pricing(budget or Budget(), pricing, where)
+    for hook in hooks:  # a fallback the table cannot price is refused now, not mid-run
+        for fallback in getattr(hook, "backends", ()):
+            check_pricing(budget or Budget(), pricing, fallback)
     shown = _progress(progress, budget)
     directory, checkpoint = _open_run(run_dir, resume)
     if seed is None and checkpoint is not None:

@@ -154,6 +154,8 @@ class Session:
     def run(self) -> FitResult:
         """Steps until a budget or stop rule says no; a storage failure stops it, explained."""
         info = {"settings": self.settings.describe(), "config_hash": self.config_hash}
+        if self.directory is not None:  # one run id everywhere: the run folder's name
+            info["run_id"] = Path(self.directory.path).resolve().name
         try:
             for tracker in self.trackers:
                 tracker.start(

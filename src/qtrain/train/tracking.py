@@ -41,7 +41,7 @@ __all__ = [
     "monitor_decision",
     "monitor_sentence",
     "read_metrics",
-    "tracker_locations",
+    "run_id_of",
     "truncate_metrics",
 ]
 
@@ -234,8 +234,8 @@ class LogTracker:
     (warning, for decisions other than ``ok``), ``run.finish`` (info), ``run.error`` (error).
 
     Args:
-        run_id: the run's name in the logs (default: the run's config hash prefix, or the id
-            a runner binds).
+        run_id: the run's name in the logs (default: the id a runner binds, else the run
+            folder's name ``qt.fit`` reports, else the config hash prefix).
     """
 
     def __init__(self, run_id: str | None = None) -> None:
@@ -250,7 +250,7 @@ class LogTracker:
             self._threshold = float(monitor["threshold"])
 
     def start(self, info: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
-        self.run_id = self.run_id or str(info.get("config_hash", "run"))[:12]
+        self.run_id = self.run_id or run_id_of(info)
         set_context(run_id=self.run_id, step=int(info.get("step", 0)))
         emit(_LOG, logging.INFO, "run.start", config_hash=info.get("config_hash"))
 
@@ -310,3 +310,8 @@ class LogTracker:
         """The run died with ``error``."""
         emit(_LOG, logging.ERROR, "run.error", str(error), error=type(error).__name__)
         clear_context()
+
+
+def run_id_of(info: Mapping[str, Any]) -> str:
+    """The run folder's name ``fit`` reports, else the config hash's first 12 digits."""
+    return str(info.get("run_id") or str(info.get("config_hash", "run"))[:12])
