@@ -81,12 +81,12 @@ def test_readme_json_sentence_is_true():
     from qtrain.cli import app  # noqa: PLC0415
 
     text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert "Every command but `store info` and `store prune` takes `--json`." in text
+    assert "Every command but the `store` ones takes `--json`." in text
     runner = CliRunner()
     json_commands = ("train", "resume", "grad", "plan", "problems", "plateau", "report")
     for command in (*json_commands, "quickstart"):
         assert "--json" in runner.invoke(app, [command, "--help"]).output, command
-    for command in (["store", "info"], ["store", "prune"]):
+    for command in (["store", "info"], ["store", "prune"], ["store", "prune-jobs"]):
         assert "--json" not in runner.invoke(app, [*command, "--help"]).output
 
 

@@ -322,7 +322,12 @@ def debug(layout: Layout) -> None:
         [
             (f"qtrain_run_steps{{{SEL}}}", "steps {{run_id}}"),
             (f"qtrain_run_elapsed_seconds{{{SEL}}}", "elapsed s {{run_id}}"),
+            (
+                f"time() - max by (run_id) (qtrain_last_progress_timestamp_seconds{{{SEL}}})",
+                "s since progress {{run_id}}",
+            ),
         ],
+        description="Seconds since the session started or last finished a step (QtrainRunStalled).",
     )
     layout.panel(
         "Runs",

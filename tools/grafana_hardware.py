@@ -19,9 +19,16 @@ def hardware(layout: Any) -> None:
         [
             (rate("qtrain_exec_queue_seconds_total"), "queued s/s {{run_id}}"),
             (rate("qtrain_exec_execution_seconds_total"), "executing s/s {{run_id}}"),
+            (
+                f"{rate('qtrain_exec_queue_seconds_total')} / {rate('qtrain_exec_jobs_total')}",
+                "queued s per job {{run_id}}",
+            ),
         ],
         unit="s",
-        description="Seconds provider jobs spent queued and running, per second of wall time.",
+        description=(
+            "Seconds provider jobs spent queued and running, per second of wall time; the mean "
+            "queue wait per job (QtrainQueueWaitHigh)."
+        ),
     )
     layout.panel(
         "Cost",

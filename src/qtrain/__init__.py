@@ -102,6 +102,7 @@ from qtrain.train.objective import Objective as Objective
 from qtrain.train.records import StepRecord as StepRecord
 from qtrain.train.stopping import Budget as Budget
 from qtrain.train.stopping import StopRules as StopRules
+from qtrain.train.validation import Validation as Validation
 
 __version__ = "0.1.0"
 
@@ -176,6 +177,7 @@ __all__ = [
     "StopRules",
     "StorageError",
     "Task",
+    "Validation",
     "X",
     "Y",
     "Z",

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from qtrain.app.config import parse_config
 from qtrain.app.drift_config import DriftConfig, drift_hook
 from qtrain.cli import app
-from qtrain.cli.outcome import EXIT_DRIFT
+from qtrain.cli.outcome import EXIT_PAUSED
 from qtrain.errors import ConfigError
 from qtrain.train.drift_watch import DriftWatch
 
@@ -92,13 +92,13 @@ def test_cli_pause_exits_75_and_resume_goes_on(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(spec))
     runner = CliRunner()
     paused = runner.invoke(app, ["train", str(config), "--run-dir", str(run_dir)])
-    assert paused.exit_code == EXIT_DRIFT, paused.output
+    assert paused.exit_code == EXIT_PAUSED, paused.output
     assert f"qtrain resume {run_dir}" in " ".join(paused.output.split())
     first = json.loads((run_dir / "summary.json").read_text())["steps"]
     resumed = runner.invoke(app, ["resume", str(run_dir)])
     # A new process restarts the faulty backend's call count, so its drift begins anew
     # after 8 calls: the resumed run re-baselines on the clean level, then may pause again —
     # for that later drift, never at once.
-    assert resumed.exit_code in (0, EXIT_DRIFT), resumed.output
+    assert resumed.exit_code in (0, EXIT_PAUSED), resumed.output
     again = json.loads((run_dir / "summary.json").read_text())["steps"]
     assert again >= first + 4

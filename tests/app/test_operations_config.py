@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from qtrain.app.build import make_executor, prepare
 from qtrain.app.config import FaultyBackendConfig, LocalBackendConfig, parse_config
+from qtrain.app.hooks_config import config_hooks
 from qtrain.app.operations_config import seconds
 from qtrain.app.runner import resume_from_dir, train_from_config
 from qtrain.errors import ConfigError
@@ -107,3 +109,18 @@ def test_without_fallback_no_hook_is_added(tmp_path: Path) -> None:
     prepared = prepare(parse_config({**CUSTOM, "fallback": [{"name": "local"}]}))
     hooks = config_hooks(prepared, make_executor(prepared.config, None))
     assert isinstance(hooks[0], BackendFallback) and len(hooks[0].backends) == 2
+
+
+def test_hooks_run_fallback_then_drift_then_the_age_check() -> None:
+    """The age check runs after any switch a drift policy makes, on the step's real backend."""
+    config = parse_config(
+        {
+            **CUSTOM,
+            "fallback": [{"name": "local"}],
+            "drift": {"every_steps": 1, "shots": 100, "policy": "fallback"},
+            "calibration": {"max_age": "6h", "policy": "warn"},
+        }
+    )
+    prepared = prepare(config)
+    hooks = config_hooks(prepared, make_executor(prepared.config, None))
+    assert [hook.name for hook in hooks] == ["fallback", "drift", "calibration"]

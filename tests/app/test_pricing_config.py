@@ -1,12 +1,15 @@
 """pricing: in run configs; qtrain plan's money agrees with the run's ledger to the cent."""
 
+import json
 from decimal import Decimal
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from qtrain.app.config import load_config, parse_config
 from qtrain.app.runner import plan_from_config, train_from_config
+from qtrain.cli import app
 from qtrain.cli.plan_view import cost_lines
 from qtrain.errors import ConfigError
 from qtrain.exec.pricing import to_decimal
@@ -71,3 +74,15 @@ def test_max_cost_without_pricing_is_refused_before_work(tmp_path):
     with pytest.raises(ConfigError, match=r"budget\.max_cost"):
         train_from_config(config)
     assert not any(tmp_path.iterdir())  # no run folder left behind
+
+
+def test_a_run_stopped_by_money_resumes_with_a_larger_money_budget(tmp_path):
+    config = parse_config({**CUSTOM, "budget": {"max_steps": 50, "max_cost": 1.5}})
+    result, _ = train_from_config(config, run_dir=tmp_path / "run")
+    assert result.stopped_by == "max_cost"
+    more = CliRunner().invoke(app, ["resume", str(tmp_path / "run"), "--max-cost", "3", "--json"])
+    assert more.exit_code == 0, more.output
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["budget"]["max_cost"] == 3
+    summary = json.loads(more.stdout)
+    assert summary["stopped_by"] == "max_cost" and summary["steps"] > result.steps
+    assert 1.5 < float(summary["cost"]["total"]) <= 3.0

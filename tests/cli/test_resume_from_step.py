@@ -84,3 +84,13 @@ def test_the_python_function_branches_too(tmp_path, write_config):
     result = resume_from_dir(parent, from_step=2, new_dir=tmp_path / "py")
     assert result.run_dir == tmp_path / "py" and result.steps == 5
     assert [r.theta for r in result.history] == [tuple(r["theta"]) for r in records(parent)]
+
+
+def test_a_refused_branch_leaves_no_folder(tmp_path, write_config):
+    """Everything a resume refuses is refused before the branch folder is written."""
+    parent = train(tmp_path, write_config, steps=3)
+    config = parent / "config.yaml"
+    config.write_text(config.read_text().replace("learning_rate:", "learning_rat:"))
+    result = runner.invoke(app, ["resume", str(parent), "--from-step", "1"])
+    assert result.exit_code == 2 and "learning_rat" in result.output
+    assert not (tmp_path / "parent-from-1").exists()

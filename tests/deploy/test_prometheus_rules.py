@@ -150,3 +150,22 @@ def test_the_rules_implement_slos_yml():
                     burn = window["burn_rate"]
                     limit = f"({burn} * {budget:.2g})" if slo["kind"] == "error-ratio" else burn
                     assert f"{record} > {limit}" in expr, (spec["alert"], record, limit)
+
+
+def _hours(span):
+    return float(span[:-1]) * {"m": 1 / 60, "h": 1.0, "d": 24.0}[span[-1]]
+
+
+def test_burn_rates_spend_the_budget_share_slos_yml_names_over_the_slo_window():
+    """burn_rate = budget_share × window / long window (30 days: 2 % in 1 h is 14.4)."""
+    checked = 0
+    for slo in yaml.safe_load((PROMETHEUS / "slos.yml").read_text())["slos"]:
+        if slo["kind"] != "error-ratio":
+            continue  # a budget's pace is relative to the run's own time budget
+        window = _hours(slo["window"])
+        for spec in slo["alerts"].values():
+            for span in spec["windows"]:
+                expected = span["budget_share"] * window / _hours(span["long"])
+                assert span["burn_rate"] == pytest.approx(expected), (slo["name"], span)
+                checked += 1
+    assert checked == 4

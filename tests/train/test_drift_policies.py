@@ -11,7 +11,7 @@ import pytest
 
 import qtrain as qt
 from qtrain.backends.faulty import FaultyBackend
-from qtrain.cli.outcome import EXIT_DRIFT, stop_exit
+from qtrain.cli.outcome import EXIT_PAUSED, stop_exit
 from qtrain.train.checkpoint import load_checkpoint
 from qtrain.train.drift_watch import DriftWatch
 from qtrain.train.fallback import BackendFallback
@@ -85,7 +85,7 @@ def test_pause_stops_resumes_exactly_and_does_not_pause_again(tmp_path: Path) ->
 
 def test_pause_exits_the_cli_with_status_75_and_says_how_to_resume() -> None:
     status, event, text = stop_exit({"stopped_by": "drift", "steps": 7}, Path("runs/x"))
-    assert (status, event) == (EXIT_DRIFT, "run.paused") and EXIT_DRIFT == 75
+    assert (status, event) == (EXIT_PAUSED, "run.paused") and EXIT_PAUSED == 75
     assert "after step 7" in text and "qtrain resume runs/x" in text
 
 

@@ -15,6 +15,7 @@ from qtrain.backends.faulty import FaultyBackend
 from qtrain.exec.executor import Executor
 from qtrain.train.canary import Canary, is_ideal, reading
 from qtrain.train.drift_watch import DriftWatch
+from qtrain.train.step_money import Extra
 
 CIRCUIT = qt.Circuit(2).ry(0, qt.P(0)).ry(1, qt.P(1)).cnot(0, 1)
 OBJECTIVE = qt.Objective.single(CIRCUIT, qt.Z(0) + 0.5 * qt.Z(1))
@@ -40,8 +41,19 @@ def _fake_session(backend: Any, seed: int) -> Any:
     """What DriftWatch reads of a session, around a real executor (no training steps)."""
     state = SimpleNamespace(hook_states={}, step=0, shots_total=0)
     settings = SimpleNamespace(objective=OBJECTIVE, seed=seed, budget=qt.Budget(max_steps=10**6))
+    executor = Executor(backend)
+
+    def run_extra(tasks: list[qt.Task], *, purpose: str) -> Extra:
+        shots = sum(int(t.shot_matrix().sum()) for t in tasks)
+        return Extra(executor.run(tasks), shots, None)
+
     return SimpleNamespace(
-        state=state, settings=settings, executor=Executor(backend), hooks=[], elapsed=lambda: 0.0
+        state=state,
+        settings=settings,
+        executor=executor,
+        hooks=[],
+        elapsed=lambda: 0.0,
+        run_extra=run_extra,
     )
 
 

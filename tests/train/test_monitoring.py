@@ -158,3 +158,19 @@ def test_scaled_policy_and_exact_runs():
         monitor=GradientMonitor(policy="stop", window=1),
     )
     assert exact.stopped_by == "max_steps" and all(r.monitor["exact"] for r in exact.history)
+
+
+def test_raise_shots_never_breaks_the_money_budget():
+    """Money refuses a raised step like shots do: the factor falls until the step fits."""
+    monitor = GradientMonitor(policy="raise_shots", window=3, threshold=1.5, max_factor=8.0)
+    with pytest.warns(PlateauWarning):
+        free = run(monitor)
+    base = free.history[0].shots
+    raised = actions(free).index("raise_shots")
+    table = qt.PricingTable.from_mapping({"currency": "USD", "default": {"per_shot": 0.001}})
+    limit = 0.001 * (base * (raised + 1) + 3 * base)
+    capped = run(monitor, budget=qt.Budget(max_steps=30, max_cost=limit), pricing=table)
+    assert capped.summary["cost"]["total"] <= limit and capped.stopped_by == "max_cost"
+    used = [r.monitor["shot_factor_used"] for r in capped.history]
+    wanted = [r.monitor["shot_factor"] for r in capped.history]
+    assert any(u < w for u, w in zip(used[1:], wanted, strict=False))  # lowered to what fits

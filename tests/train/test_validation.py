@@ -8,6 +8,7 @@ import pytest
 import qtrain as qt
 from qtrain.errors import ConfigError
 from qtrain.problems import classifier
+from qtrain.train.step_money import Extra
 from qtrain.train.validation import Validation
 
 PROBLEM = classifier(10, layers=1)
@@ -97,6 +98,11 @@ def test_a_retried_step_is_not_charged_twice():
         settings = type("S", (), {"budget": qt.Budget(max_steps=5), "seed": 1})()
         state = type("T", (), {"hook_states": {}, "theta": PROBLEM.theta0})()
         executor = qt.Executor(qt.LocalSimulator())
+
+        @staticmethod
+        def run_extra(tasks, *, purpose):  # what the session charges: the tasks' shots
+            shots = sum(int(t.shot_matrix().sum()) for t in tasks)
+            return Extra(Session.executor.run(tasks), shots, None)
 
     record = run(Validation(HELD, every=99), steps=1).history[0]
     once = hook.after_step(Session, record)

@@ -166,13 +166,28 @@ def resume_from_dir(
     describes the checkpoint's run (``CheckpointMismatchError`` names each setting that
     changed, ``optimizer.learning_rate 0.05 → 0.07``).
     """
-    if from_step is not None:
-        run_dir = branch_run(run_dir, from_step, new_dir)
-    elif new_dir is not None:
+    if from_step is None and new_dir is not None:
         raise ConfigError(f"new_dir={new_dir} needs from_step (the step to branch from)")
     directory = RunDir(Path(run_dir))
+    prepared = _prepared_resume(directory, budget)  # every check first: a branch too
+    if from_step is not None:  # then the branch folder: a refused resume leaves none
+        directory = RunDir(branch_run(Path(run_dir), from_step, new_dir))
+    observers = [*config_trackers(prepared.config), *trackers]
+    directory.check_writable()  # a read-only folder is refused before any work
+    if any(v is not None for v in (budget or {}).values()):  # resume --max-steps 40: recorded
+        text = yaml.safe_dump(prepared.config.model_dump(mode="json"), sort_keys=False)
+        write_bytes_atomic(directory.config, text.encode("utf-8"))
+    return _fit(prepared, directory, resume=True, trackers=observers)
+
+
+def _prepared_resume(directory: RunDir, budget: dict[str, Any] | None) -> Prepared:
+    """The run in ``directory`` rebuilt from its config, with ``budget``'s overrides.
+
+    Checked against its checkpoint: everything a resume refuses is refused here, before any
+    write.
+    """
     if not directory.config.exists():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")
+        raise CheckpointError(f"{directory.path} is not a run directory (no config.yaml)")
     config = load_config(directory.config)
     if budget:
         merged = {
@@ -186,12 +201,7 @@ def resume_from_dir(
     if directory.checkpoint.exists():
         checkpoint = load_checkpoint(directory.checkpoint)
         refuse_changed_settings(checkpoint, _settings(prepared), directory, names=_CONFIG_KEYS)
-    observers = [*config_trackers(prepared.config), *trackers]
-    directory.check_writable()  # a read-only folder is refused before any work
-    if any(v is not None for v in (budget or {}).values()):  # resume --max-steps 40: recorded
-        text = yaml.safe_dump(prepared.config.model_dump(mode="json"), sort_keys=False)
-        write_bytes_atomic(directory.config, text.encode("utf-8"))
-    return _fit(prepared, directory, resume=True, trackers=observers)
+    return prepared
 
 
 _CONFIG_KEYS = {

@@ -5,7 +5,7 @@ results — the summary's ``execution``), shown only when something happened.
 :func:`run_notes`: the lines after the summary — where MLflow logged the run, and why a
 resume that had nothing left to do ran nothing (with the option that continues it).
 :func:`stop_exit`: the exit status and one-line message of a run that stopped to be resumed
-later (``drift`` and ``calibration_stale``: exit status :data:`EXIT_DRIFT`, 75,
+later (``drift`` and ``calibration_stale``: exit status :data:`EXIT_PAUSED`, 75,
 ``EX_TEMPFAIL`` of ``sysexits.h``: try again later, with ``qtrain resume``).
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXIT_DRIFT", "execution_rows", "run_notes", "stop_exit"]
+__all__ = ["EXIT_PAUSED", "execution_rows", "run_notes", "stop_exit"]
 
-EXIT_DRIFT = 75
+EXIT_PAUSED = 75
 """``qtrain train|resume`` exit status of a run paused to be resumed: by the drift policy
 ``pause``, or by a calibration older than ``calibration.max_age`` (policy ``refuse``)."""
 
@@ -116,7 +116,7 @@ def stop_exit(summary: Mapping[str, Any], run_dir: Path | None) -> tuple[int, st
     steps = summary.get("steps", 0)
     if reason == "drift":
         return (
-            EXIT_DRIFT,
+            EXIT_PAUSED,
             "run.paused",
             f"paused by drift after step {steps}: the canary left its reference "
             f"(checkpoint saved). Check the backend, then continue with: qtrain resume {folder} "
@@ -124,7 +124,7 @@ def stop_exit(summary: Mapping[str, Any], run_dir: Path | None) -> tuple[int, st
         )
     if reason == "calibration_stale":
         return (
-            EXIT_DRIFT,
+            EXIT_PAUSED,
             "run.paused",
             f"paused after step {steps}: the backend's calibration is older than "
             "calibration.max_age (checkpoint saved). Once the device has recalibrated, "

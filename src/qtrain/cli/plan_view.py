@@ -16,7 +16,14 @@ from typing import Any
 
 from qtrain.exec.pricing import money_text
 
-__all__ = ["circuits_cell", "cost_lines", "plan_rows", "seconds_text", "time_lines"]
+__all__ = [
+    "circuits_cell",
+    "cost_lines",
+    "hook_lines",
+    "plan_rows",
+    "seconds_text",
+    "time_lines",
+]
 
 
 def seconds_text(value: float | None) -> str:
@@ -62,12 +69,36 @@ def cost_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [("money per step", f"{step}{cost['table']})"), ("money for the run", run)]
 
 
+def hook_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``hooks``: one line for the drift canary and one for validation, when configured.
+
+    >>> hook_lines({"hooks": {"validation": {"every_steps": 5, "shots_per_run": 400,
+    ...     "first_run_shots": 400, "runs": 3, "shots": 1200, "money": None}}})
+    [('validation', '400 shots a run, every 5 steps: 3 runs, 1,200 shots')]
+    """
+    currency = (report.get("cost") or {}).get("currency", "")
+    lines = []
+    names = {"drift": "drift canary", "validation": "validation"}
+    for name, hook in (report.get("hooks") or {}).items():
+        text = f"{hook['shots_per_run']:,} shots a run"
+        if hook["first_run_shots"] != hook["shots_per_run"]:
+            text += f" (the first {hook['first_run_shots']:,}: its baseline)"
+        every = hook.get("every_steps")
+        text += f", every {every} steps" if every else ", by time"
+        text += f": {hook['runs']:,} runs, {hook['shots']:,} shots"
+        if hook.get("money") is not None:
+            text += f", {money_text(hook['money'], currency)}"
+        lines.append((names.get(name, name), text))
+    return lines
+
+
 def time_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``time``: what the estimate rests on, the warm-up, and where a step's time goes.
 
-    Then the plan's money, when it has a pricing table (:func:`cost_lines`).
+    Then the plan's money, when it has a pricing table (:func:`cost_lines`), and what its
+    operations hooks spend (:func:`hook_lines`).
     """
-    return _time_only(report) + cost_lines(report)
+    return _time_only(report) + cost_lines(report) + hook_lines(report)
 
 
 def _time_only(report: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,4 +1,7 @@
-"""``qtrain store info | prune``: inspect and clean a durable result store.
+"""``qtrain store info | prune | prune-jobs``: inspect and clean a durable result store.
+
+``info`` also shows the job journal (``exec.jobs``): provider jobs paid for and not yet read
+back, and how old the oldest is; ``prune-jobs`` drops its orphaned entries.
 
 A file that is not a result store (a README, an empty file, another program's SQLite
 database) is refused as one line, exit status 2, and is never written to; a store that is
@@ -9,6 +12,7 @@ one that may not be read 66 (``EXIT_STATUS`` in :mod:`qtrain.cli.views`).
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +20,7 @@ import typer
 
 from qtrain.cli.views import friendly_errors
 from qtrain.errors import ConfigError, StorageError
+from qtrain.exec.jobs import DEFAULT_MAX_AGE_S, JobJournal
 from qtrain.exec.store import ResultStore
 
 __all__ = ["checked_store", "store_app"]
@@ -70,12 +75,24 @@ def checked_store(path: Path) -> Path:
 @store_app.command("info")
 @friendly_errors
 def store_info(path: StorePath) -> None:
-    """How many finished rows the store at PATH holds (a damaged store is reported, not moved)."""
+    """Count the finished rows and pending jobs in the store at PATH.
+
+    A damaged store is reported, not moved.
+    """
     store = ResultStore(checked_store(path), on_corrupt="raise")
     try:
         typer.echo(f"{path}: {len(store)} finished row(s)")
+        count, oldest = JobJournal(store).summary()
     finally:
         store.close()
+    if oldest is None:
+        typer.echo(f"{path}: no pending provider jobs in the job journal")
+        return
+    age = max(0.0, time.time() - oldest) / 86400.0
+    typer.echo(
+        f"{path}: {count} pending job entr(ies) in the job journal, the oldest {age:.1f} "
+        "day(s) old (qtrain store prune-jobs drops orphans)"
+    )
 
 
 @store_app.command("prune")
@@ -91,3 +108,37 @@ def store_prune(
     finally:
         store.close()
     typer.echo(f"{path}: removed {removed} row(s) older than {older_than_days:g} day(s)")
+
+
+@store_app.command("prune-jobs")
+@friendly_errors
+def store_prune_jobs(
+    path: StorePath,
+    older_than_days: Annotated[
+        float, typer.Option(help="Age limit in days (more than 0).")
+    ] = DEFAULT_MAX_AGE_S / 86400.0,
+) -> None:
+    """Drop orphaned job-journal entries from the store at PATH.
+
+    An entry goes when every row of its call is stored, or when it is older than
+    --older-than-days. Younger entries of unfinished calls stay: a resumed run re-attaches
+    to their jobs instead of paying for them again.
+    """
+    if not 0.0 < older_than_days < float("inf"):
+        raise typer.BadParameter(
+            f"must be a positive number of days, got {older_than_days:g}",
+            param_hint="--older-than-days",
+        )
+    store = ResultStore(checked_store(path), on_corrupt="raise")
+    try:
+        pruned = JobJournal(store).prune(max_age_s=older_than_days * 86400.0)
+    finally:
+        store.close()
+    typer.echo(
+        f"{path}: removed {pruned.count} job entr(ies): {len(pruned.stored)} with every row "
+        f"stored, {len(pruned.expired)} older than {older_than_days:g} day(s)"
+    )
+    for key in pruned.stored:
+        typer.echo(f"  {key}  every row stored")
+    for key in pruned.expired:
+        typer.echo(f"  {key}  older than {older_than_days:g} day(s)")

@@ -150,6 +150,9 @@ def resume(
     max_seconds: Annotated[float | None, typer.Option(min=0.0, help="New time budget.")] = None,
     as_json: AsJson = False,
     *,
+    max_cost: Annotated[
+        float | None, typer.Option(min=0.0, help="New money budget (needs pricing:).")
+    ] = None,
     from_step: FromStep = None,
     new_run_dir: BranchDir = None,
     metrics_port: MetricsPort = None,
@@ -175,6 +178,7 @@ def resume(
         )
     spec = load_config(run_dir / "config.yaml")
     budget = {"max_steps": max_steps, "max_shots": max_shots, "max_seconds": max_seconds}
+    budget["max_cost"] = max_cost  # a run stopped by money goes on with a larger budget
     console = Console(stderr=as_json)
     run_and_report(
         lambda trackers: resume_from_dir(

@@ -11,6 +11,13 @@ A step is quoted before it runs (:func:`quote`: the plan's billable tasks, its s
 the backend's own time estimate where it has one) and charged after
 (:meth:`MoneyAllowance.charge`: the tasks sent, retries included; the shots the executor
 counted, wasted and overhead included; the seconds a provider measured, else the estimate).
+
+Seconds under a money limit. A per-second rate makes a step's price depend on time no one
+knows before it runs, so a hard ``max_cost`` needs a bound (:func:`seconds_bound`): the
+backend's own ``estimate_seconds``, else its ``max_wait_s`` (the longest one provider job may
+take) per billable task. The quote assumes the bound and the charge is at most what the
+quotes let through; seconds a provider reports beyond it are the provider's over-run, not
+billed to the run's ledger but reported (:meth:`MoneyAllowance.unbilled_seconds`).
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ __all__ = [
     "Quote",
     "billable_tasks",
     "estimated_seconds",
+    "has_seconds_bound",
     "quote",
+    "seconds_bound",
 ]
 
 
@@ -77,13 +86,51 @@ def billable_tasks(backend: object, task: Task) -> int:
     return max(1, -(-int(task.params.shape[0]) // rows_per_task))
 
 
+def _found(backend: object, name: str) -> object:
+    """``backend.<name>``, else the first wrapped (``inner``) backend's; ``None``: none has it.
+
+    A provider's ``max_wait_s`` bounds its jobs' seconds under any wrapper (``Mitigated``).
+    """
+    level, depth = backend, 0
+    while level is not None and depth < 16:
+        value = getattr(level, name, None)
+        if value is not None:
+            return value
+        level, depth = getattr(level, "inner", None), depth + 1
+    return None
+
+
 def estimated_seconds(backend: object, tasks: Sequence[Task]) -> float | None:
     """The backend's own estimate of ``tasks``' execution seconds (``None``: it has none)."""
-    estimate = getattr(backend, "estimate_seconds", None)
-    if not callable(estimate):
+    estimate = getattr(backend, "estimate_seconds", None)  # its own: a wrapper's inner
+    if not callable(estimate):  # simulator says nothing of the device it stands for
         return None
     total = sum(float(estimate(task)) for task in tasks)
     return total if math.isfinite(total) and total >= 0 else None
+
+
+def _max_wait(backend: object) -> float | None:
+    wait = _found(backend, "max_wait_s")
+    if isinstance(wait, bool) or not isinstance(wait, int | float):
+        return None
+    return float(wait) if math.isfinite(wait) and wait > 0 else None
+
+
+def has_seconds_bound(backend: object) -> bool:
+    """Whether :func:`seconds_bound` has something to go by for ``backend``."""
+    return callable(getattr(backend, "estimate_seconds", None)) or _max_wait(backend) is not None
+
+
+def seconds_bound(backend: object, tasks: Sequence[Task], count: int) -> float | None:
+    """The most seconds ``tasks`` (``count`` billable tasks) are charged under a money limit.
+
+    The backend's own estimate, else ``max_wait_s`` per billable task; ``None``: neither.
+    """
+    own = estimated_seconds(backend, tasks)
+    if own is not None:
+        return own
+    wait = _max_wait(backend)
+    return None if wait is None else wait * count
 
 
 @dataclass(frozen=True)
@@ -109,14 +156,17 @@ def quote(
     *,
     shots: int,
     seconds: float | None = None,
+    bounded: bool = False,
 ) -> Quote:
     """The price of running ``tasks`` (``shots`` in all) on ``backend``.
 
     ``seconds``: the execution time to assume when the backend has no estimate of its own
-    (``None``: 0 s).
+    (``None``: 0 s). ``bounded`` (a money limit): the seconds are :func:`seconds_bound`'s.
     """
     count = sum(billable_tasks(backend, task) for task in tasks)
-    own = estimated_seconds(backend, tasks) if price.per_second else None
+    own = None
+    if price.per_second:
+        own = seconds_bound(backend, tasks, count) if bounded else estimated_seconds(backend, tasks)
     timed = own if own is not None else (seconds or 0.0)
     return Quote(count, shots, timed, price.charge(tasks=count, shots=shots, seconds=timed))
 
@@ -167,6 +217,7 @@ class MoneyAllowance:
             [c.task for c in outstanding],
             shots=needed,
             seconds=self._rate * needed,
+            bounded=self.money is not None,
         )
         sent = self.sent + self.price.amount(tasks=retry.tasks, shots=needed, seconds=retry.seconds)
         if self.money is not None and sent.quantize(MICRO, ROUND_HALF_EVEN) > self.money:
@@ -181,10 +232,23 @@ class MoneyAllowance:
             sent,
         )
 
+    def billed_seconds(self, measured_s: float) -> float:
+        """Seconds charged: the provider's ``measured_s``, else the estimate.
+
+        Under a money limit at most the quoted bound (module docstring).
+        """
+        if measured_s <= 0:
+            return self.seconds
+        return measured_s if self.money is None else min(measured_s, self.seconds)
+
+    def unbilled_seconds(self, measured_s: float) -> float:
+        """Measured seconds past the quoted bound: the provider's over-run, not charged."""
+        return max(0.0, measured_s - self.billed_seconds(measured_s))
+
     def charge(self, *, shots: int, measured_s: float = 0.0) -> Decimal:
         """The call's charge: tasks sent, ``shots`` as counted (wasted, overhead), seconds.
 
-        Seconds are the provider's ``measured_s`` where it reports them, else the estimate.
+        Seconds as :meth:`billed_seconds` says.
         """
-        seconds = measured_s if measured_s > 0 else self.seconds
+        seconds = self.billed_seconds(measured_s)
         return self.price.charge(tasks=self.tasks, shots=shots, seconds=seconds)

@@ -19,7 +19,7 @@ from qtrain.backends.protocol import Result, Task
 from qtrain.exec.store import RowBlock, StoredRow
 from qtrain.exec.validation import Chunk
 
-__all__ = ["Block", "Ledger", "shared_errors"]
+__all__ = ["Block", "Ledger", "raw_values", "shared_errors"]
 
 
 @dataclass(eq=False)
@@ -97,7 +97,9 @@ class Ledger:
         """One task's result: its rows' units ``owner (B,)`` gathered from their blocks.
 
         Its metadata: ``backend``, ``cached_rows``, ``calibration_ids``, when sampled
-        ``seed``, and ``shared_errors`` when its fresh rows carry them (``Result``).
+        ``seed``, ``shared_errors`` when its fresh rows carry them (``Result``), and
+        ``mitigation: {"raw_values": (B, O)}`` when some came from a mitigating backend
+        (:func:`raw_values`).
         """
         if len(self.blocks) == 1 and self.blocks[0].units is owner:  # one block: the task itself
             block = self.blocks[0]
@@ -119,6 +121,9 @@ class Ledger:
             shared = shared_errors(self.blocks, *where, len(task.observables))
             if shared is not None:
                 metadata["shared_errors"] = shared
+        raw = raw_values(self.blocks, *where, values.shape)
+        if raw is not None:
+            metadata["mitigation"] = {"raw_values": raw}
         return Result(values, variances, spent, metadata)
 
     def _gather(
@@ -140,6 +145,29 @@ class Ledger:
             ids |= block.calibration_ids(rows[mask])
             cached += int(np.count_nonzero(mask)) if block.result is None else 0
         return values, variances, ids, cached
+
+
+def raw_values(
+    blocks: list[Block],
+    block_of: NDArray[np.int64],
+    row_of: NDArray[np.int64],
+    shape: tuple[int, ...],
+) -> NDArray[np.float64] | None:
+    """``(B, O)`` the rows' unmitigated values, from their blocks' mitigated results.
+
+    A mitigating backend (``qt.Mitigated``) names them as ``metadata["mitigation"]
+    ["raw_values"]``; rows of other blocks (the store's) are NaN. ``None``: no row has them.
+    """
+    raw = np.full(shape, np.nan)
+    found = False
+    for b in dict.fromkeys(block_of.tolist()):
+        result = blocks[b].result
+        mitigation = None if result is None else result.metadata.get("mitigation")
+        if isinstance(mitigation, Mapping) and mitigation.get("raw_values") is not None:
+            mask = block_of == b
+            raw[mask] = np.asarray(mitigation["raw_values"], dtype=np.float64)[row_of[mask]]
+            found = True
+    return raw if found else None
 
 
 def shared_errors(

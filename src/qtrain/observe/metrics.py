@@ -44,7 +44,7 @@ from qtrain.observe.metrics_families import (
     step_families,
 )
 from qtrain.observe.metrics_push import MetricsPusher
-from qtrain.observe.metrics_schema import BUDGET_STOPS
+from qtrain.observe.metrics_schema import NOT_CONVERGED_STOPS
 from qtrain.observe.metrics_server import MetricsServer
 from qtrain.observe.metrics_state import RunTotals
 from qtrain.train.records import StepRecord
@@ -116,7 +116,7 @@ class MetricsTracker:
                 "config_hash": str(info.get("config_hash", "")),
                 "method": str(settings.get("method", "")),
             }
-            self._state.started, self._state.last_tick = time.time(), time.perf_counter()
+            self._state.begin()
         self._push(force=False)  # the gateway knows the run from its start
 
     def log(self, record: StepRecord) -> None:  # noqa: D102 - see Tracker
@@ -126,9 +126,12 @@ class MetricsTracker:
         self._push(force=False)
 
     def finish(self, summary: Mapping[str, Any]) -> None:  # noqa: D102 - see Tracker
+        stopped_by = str(summary.get("stopped_by"))
         with self._lock:
             self._state.finished = True
-            self._state.converged = str(summary.get("stopped_by")) not in BUDGET_STOPS
+            self._state.converged = stopped_by not in NOT_CONVERGED_STOPS
+            if stopped_by == "drift":  # paused before the step: no record says so
+                self._state.paused_by_drift()
         self._push(force=True)
 
     def abort(self, error: BaseException) -> None:

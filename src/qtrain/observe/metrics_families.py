@@ -47,6 +47,10 @@ def _run_gauges(
 ) -> dict[str, tuple[str, float | None]]:
     return {
         "qtrain_run_start_time_seconds": ("Unix time this session started.", state.started),
+        "qtrain_last_progress_timestamp_seconds": (
+            "Unix time of the session's start or its last finished step.",
+            state.progress,
+        ),
         "qtrain_run_finished": ("1 once the run has ended.", float(state.finished)),
         "qtrain_run_converged": ("1 if a stop rule, not a budget, ended it.", state.converged),
         "qtrain_budget_steps": (
@@ -208,9 +212,11 @@ def operations_families(state: RunTotals, base: Base) -> Iterator[Metric]:
         gauge.add_metric(list(base), _number(state.last_seen.get(source, {}).get(key)))
         yield gauge
     drift = GaugeMetricFamily(
-        "qtrain_drift_detected", "1 if the last canary run detected drift.", labels=names
+        "qtrain_drift_detected",
+        "1 if the last canary run detected drift (or a drift pause ended the run).",
+        labels=names,
     )
-    drift.add_metric(list(base), float(bool(state.last_seen.get("canary", {}).get("drift"))))
+    drift.add_metric(list(base), float(state.drift_detected))
     yield drift
     for name, count, text in (
         ("qtrain_canary_runs", state.canary_runs, "Drift canary runs."),

@@ -8,11 +8,11 @@ Counters are named without ``_total`` here: the exposition format adds it.
 from __future__ import annotations
 
 __all__ = [
-    "BUDGET_STOPS",
     "DRIFT_ACTIONS",
     "EXECUTOR_COUNTERS",
     "LAST_SEEN_GAUGES",
     "LATENCY_BUCKETS_S",
+    "NOT_CONVERGED_STOPS",
     "STEP_COUNTERS",
     "STEP_GAUGES",
 ]
@@ -39,6 +39,7 @@ EXECUTOR_COUNTERS = (
     ("qtrain_exec_overhead_shots", "overhead_shots", "Shots beside the tasks' (calibration)."),
     ("qtrain_exec_queue_seconds", "queue_s", "Seconds provider jobs waited in a queue."),
     ("qtrain_exec_execution_seconds", "execution_s", "Seconds provider jobs ran (not queued)."),
+    ("qtrain_exec_jobs", "jobs", "Provider jobs in those seconds, each counted once."),
 )
 # (metric name, _StepTotals field, help)
 STEP_COUNTERS = (
@@ -84,6 +85,7 @@ LAST_SEEN_GAUGES = (
 )
 # the drift policies' actions (``StepRecord.canary["action"]``); anything else is ``other``
 DRIFT_ACTIONS = ("none", "warn", "pause", "recalibrate", "fallback", "other")
-# stop reasons that are not convergence (``qtrain_run_converged`` is 0 after them)
-BUDGET_STOPS: tuple[str, ...] = ("max_steps", "max_shots", "max_seconds", "max_cost")
-BUDGET_STOPS += ("interrupted", "non_finite", "drift", "calibration_stale")
+# stop reasons that are not convergence (``qtrain_run_converged`` is 0 after them): the
+# budgets, an interruption, a non-finite update, a drift pause and a stale calibration
+NOT_CONVERGED_STOPS: tuple[str, ...] = ("max_steps", "max_shots", "max_seconds", "max_cost")
+NOT_CONVERGED_STOPS += ("interrupted", "non_finite", "drift", "calibration_stale")

@@ -1,7 +1,8 @@
 """What a :class:`~qtrain.observe.metrics.MetricsTracker` has counted between scrapes.
 
 :class:`RunTotals` holds the run's totals of its step records (per method), the last record,
-the last canary, validation and mitigation seen, drift detections by action, backend switches,
+the last canary, validation and mitigation seen, drift detections by action (a drift pause
+counted when the run finishes), the time of the last progress, backend switches,
 the run's info (its ``method`` the one the steps used), calibration changes, monitor decisions
 and the executor's call latencies read so far; the tracker updates it under its lock and
 every scrape reads it under the same lock (:mod:`qtrain.observe.metrics_families`), which
@@ -86,6 +87,7 @@ class RunTotals:
     )
     monitor: str = "none"
     started: float = field(default_factory=time.time)
+    progress: float = field(default_factory=time.time)  # the start or the last step (Unix)
     last_tick: float | None = None
     finished: bool = False
     converged: bool = False
@@ -95,9 +97,16 @@ class RunTotals:
     drifts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_ACTIONS, 0))
     backend: str | None = None
     backend_switches: int = 0
+    drift_paused: bool = False
+
+    def begin(self) -> None:
+        """A session starts: its start is its progress until a step finishes."""
+        self.started = self.progress = time.time()
+        self.last_tick = time.perf_counter()
 
     def record(self, record: StepRecord, now: float) -> None:
         """Count one step record that finished at ``now`` (``time.perf_counter``)."""
+        self.progress = time.time()
         totals = self.totals.setdefault(record.method, StepTotals())
         totals.steps += 1
         for _, name, _ in STEP_COUNTERS[1:]:  # the record fields of the same names
@@ -132,6 +141,22 @@ class RunTotals:
             if self.backend is not None and record.backend != self.backend:
                 self.backend_switches += 1
             self.backend = record.backend
+
+    def paused_by_drift(self) -> None:
+        """The drift policy stopped the run before a step (``stopped_by == "drift"``).
+
+        ``pause`` (or ``fallback`` with no backend left) stops the run before the step's
+        record exists, so no record carries that canary run: the detection is counted here,
+        unless a record of this session already counted a pause.
+        """
+        self.drift_paused = True
+        if self.drifts["pause"] == 0:
+            self.drifts["pause"] += 1
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether the last canary run detected drift, or a drift pause ended the session."""
+        return self.drift_paused or bool(self.last_seen.get("canary", {}).get("drift"))
 
     def read_latencies(self, latencies: Sequence[float]) -> None:
         """Observe the call latencies appended to ``latencies`` since the last read."""

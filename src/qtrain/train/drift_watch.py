@@ -1,13 +1,13 @@
 """``DriftWatch``: a step hook that runs a canary and decides drift with a CUSUM.
 
 Every ``every_steps`` steps (and/or ``every_seconds`` of run time) before a step, the hook
-runs its :class:`~qtrain.train.canary.Canary` on the training backend through the run's
-executor (its shots charged to the step, or to the ledger when the step never runs; a canary
-the shot budget cannot pay for is not run), standardises the reading against the reference,
-``z = (value − reference) / stderr``, and feeds it to a two-sided CUSUM
-(:mod:`qtrain.diagnostics.drift`). The reference is the canary's own, else the exact value
-on an ideal simulator, else (noisy backends, hardware) the weighted mean of ``baseline``
-readings taken on the backend at the first canary run.
+runs its :class:`~qtrain.train.canary.Canary` on the training backend through
+``session.run_extra`` (its shots and money charged to the step, or to the ledger when the
+step never runs; a canary the shots or money left cannot pay for is not run), standardises
+the reading against the reference, ``z = (value − reference) / stderr``, and feeds it to a
+two-sided CUSUM (:mod:`qtrain.diagnostics.drift`). The reference is the canary's own, else
+the exact value on an ideal simulator, else (noisy backends, hardware) the weighted mean of
+``baseline`` readings taken on the backend at the first canary run.
 
 When drift is decided the policy acts, and the detector restarts from 0:
 
@@ -37,7 +37,6 @@ import numpy as np
 from qtrain.backends.protocol import Task, child_seed
 from qtrain.diagnostics.drift import Cusum, CusumDesign
 from qtrain.errors import ConfigError, QtrainError
-from qtrain.exec.dry_run import dry_run
 from qtrain.logs import emit
 from qtrain.train.canary import Canary, is_ideal, reading
 from qtrain.train.records import StepRecord
@@ -61,11 +60,6 @@ class _Run:
     value: float = math.nan
     stderr: float = math.nan
     fields: dict[str, Any] = field(default_factory=dict)
-
-
-def _wasted(session: Session) -> int:
-    c = session.executor.counters
-    return int(c.rejected_shots + c.abandoned_shots + c.overhead_shots)
 
 
 def _refresh(backend: object) -> str:
@@ -194,20 +188,12 @@ class DriftWatch:
     # -- running the canary --------------------------------------------------------------
 
     def _execute(self, session: Session, tasks: list[Task]) -> tuple[list[Any], int] | None:
-        """Run ``tasks`` on the executor; ``None`` when the shot budget cannot pay for them."""
-        backend = session.executor.backend
-        price = dry_run(tasks, backend=backend).shots
-        overhead = getattr(backend, "overhead", None)
-        if callable(overhead):
-            price += int(getattr(overhead(tasks), "calibration_shots", 0))
-        limit = session.settings.budget.max_shots
-        if limit is not None and session.state.shots_total + price > limit:
-            emit(_LOG, logging.INFO, "drift.canary_skipped", shots=price, max_shots=limit)
-            return None
-        allowance = None if limit is None else limit - session.state.shots_total
-        before = _wasted(session)
-        results = session.executor.run(tasks, max_shots=allowance)
-        return results, dry_run(tasks, backend=backend).shots + _wasted(session) - before
+        """Run ``tasks`` through ``session.run_extra`` (charged there); ``None``: refused.
+
+        Refused when the run's shots or money left cannot pay for them.
+        """
+        done = session.run_extra(tasks, purpose="drift canary")
+        return None if done is None else (done.results, done.shots)
 
     def _tasks(self, session: Session, state: dict[str, Any], count: int) -> list[Task]:
         canary, seed = self._canary(session), session.settings.seed
@@ -248,7 +234,8 @@ class DriftWatch:
         session.state.hook_states[self.name] = state
         if run is None:
             return HookResult()
-        return HookResult(stop=stop, shots=run.shots, fields={"canary": run.fields})
+        # its shots and money are charged by session.run_extra, not reported again here
+        return HookResult(stop=stop, fields={"canary": run.fields})
 
     def _run(self, session: Session, state: dict[str, Any]) -> tuple[_Run | None, str | None]:
         """One scheduled canary run (a baseline when there is no reference)."""

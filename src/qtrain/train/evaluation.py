@@ -9,12 +9,17 @@ gradient through ``∂L/∂v̂``, which is what dominates for ``mse``/``bce`` ne
 Where a term's value row is also one of its gradient rows (forward differences), ``ŵ`` and
 ``ĝ`` share noise and ``E[ŵĝ] = wg + w'·Cov(v̂, ĝ)``; that known bias is subtracted, so the
 ``mse`` loss gradient is unbiased for every method.
+
+Results from a mitigating backend (``qt.Mitigated``) carry their unmitigated values,
+``metadata["mitigation"]["raw_values"]`` ``(B, O)``; the same assembly over them gives
+:attr:`Evaluation.raw_loss`, the loss mitigation corrected (a step's mitigation effect).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +30,14 @@ from qtrain.grad.shots import ShotPolicy
 from qtrain.optim.base import Observation
 from qtrain.train.losses import Loss
 
-__all__ = ["Evaluation", "EvaluationAssembly", "Piece", "loss_gradient_variance", "loss_variance"]
+__all__ = [
+    "Evaluation",
+    "EvaluationAssembly",
+    "Piece",
+    "loss_gradient_variance",
+    "loss_variance",
+    "raw_results",
+]
 
 Vector = NDArray[np.float64]
 
@@ -92,6 +104,9 @@ class Evaluation:
             the method's allocation is known; ``None`` otherwise.
         seed: the sampling entropy the evaluation used (drawn fresh when none was given;
             passing it back reproduces the evaluation), ``None`` when nothing was random.
+        raw_loss: the loss over the unmitigated term values of the same rows, when the
+            results came from a mitigating backend (``None`` otherwise; NaN when that backend
+            could not say them, e.g. exact values or no per-term estimates).
     """
 
     loss: float
@@ -107,6 +122,7 @@ class Evaluation:
     calibration_ids: tuple[str, ...] = ()
     component_shots: Vector | None = None
     seed: int | None = None
+    raw_loss: float | None = None
 
     def observation(self, policy: ShotPolicy | None) -> Observation:
         """What an optimizer sees; ``policy`` says how many shots each component asked for."""
@@ -136,6 +152,31 @@ class Piece:
     tasks: list[Task]
     assemble: Assemble
     value_task: Task | None  # methods that do not measure the loss (SPSA) get one row more
+
+
+def raw_results(results: Sequence[Result]) -> list[Result] | None:
+    """``results`` with their unmitigated values in place of ``values`` (``(B, O)`` each).
+
+    ``None`` when no result came from a mitigating backend. A result that names no raw
+    values of the right shape among ones that do gets NaN values.
+    """
+    if not any(_raw_values(r) is not None for r in results):
+        return None
+    out = []
+    for result in results:
+        raw = _raw_values(result)
+        if raw is None or raw.shape != np.shape(result.values):
+            raw = np.full(np.shape(result.values), np.nan)
+        out.append(replace(result, values=raw))
+    return out
+
+
+def _raw_values(result: Result) -> Vector | None:
+    """``metadata["mitigation"]["raw_values"]`` as an array, if the result has it."""
+    mitigation: Any = result.metadata.get("mitigation")
+    if not isinstance(mitigation, Mapping) or mitigation.get("raw_values") is None:
+        return None
+    return np.asarray(mitigation["raw_values"], dtype=np.float64)
 
 
 def _calibration_ids(results: Sequence[Result]) -> list[str]:
@@ -210,7 +251,22 @@ class EvaluationAssembly:
             calibration_ids=tuple(_calibration_ids(results)),
             component_shots=t.component_shots(weights),
             seed=self.seed,
+            raw_loss=self.raw_loss(results),
         )
+
+    def raw_loss(self, results: Sequence[Result]) -> float | None:
+        """The loss over the results' unmitigated values (:func:`raw_results`).
+
+        The same assembly as :meth:`__call__` reads the term values at θ from them (the value
+        rows, or the rows a method reports as its value), then the same loss; NaN when a raw
+        value is unknown, ``None`` when nothing was mitigated.
+        """
+        raw = raw_results(results)
+        if raw is None:
+            return None
+        if not all(np.all(np.isfinite(r.values)) for r in raw):
+            return float("nan")
+        return float(self.loss.value(self._collect(raw).values, self.targets))
 
 
 @dataclass

@@ -16,8 +16,10 @@ both backends and the reason, in each step's ``StepRecord.backend``, and in
 ``summary.json``'s ``fallback``. Row keys name the backend's identity, so the store never
 serves one backend's rows to another.
 
-Shots the failed backend spent on results never used (rejected or late) are charged to the
-run's ledger when it switches: the budget counts what the devices really spent.
+What the failed attempt spent on the failed backend — valid, rejected and late results,
+overhead, and their money under that backend's price — is charged by the session
+(``train/step_spend.py``), never here: the budget counts what the devices really spent, once.
+The switch records those shots as ``wasted_shots``.
 
 The drift canary's ``fallback`` policy calls :meth:`BackendFallback.switch` (it finds the
 hook named ``"fallback"`` in ``session.hooks``).
@@ -65,17 +67,6 @@ def on_backend(executor: Executor, backend: Backend) -> Executor:
     return switched
 
 
-def _wasted(executor: Executor) -> int:
-    """Shots the executor's backend has spent so far: a failed step's share is the difference.
-
-    Valid results of a step that then failed are spent too: their rows are stored under the
-    failed backend's identity and the step is retried on another, so nothing reads them.
-    """
-    counters = executor.counters
-    spent = counters.succeeded_shots + counters.rejected_shots + counters.abandoned_shots
-    return spent + counters.overhead_shots
-
-
 class BackendFallback:
     """Go on with the next backend of ``backends`` when a step fails for good on one.
 
@@ -104,7 +95,6 @@ class BackendFallback:
             raise ConfigError("BackendFallback: a backend is listed twice")
         self.backends = backends
         self._checked = False
-        self._wasted_before = 0
 
     # -- state -------------------------------------------------------------------------
 
@@ -154,7 +144,6 @@ class BackendFallback:
         """On the first step, restore the backend a resumed run had switched to."""
         if not self._checked:
             self._start(session)
-        self._wasted_before = _wasted(session.executor)
         return HookResult()
 
     def after_step(self, session: Session, record: StepRecord) -> StepRecord:
@@ -166,11 +155,9 @@ class BackendFallback:
         """Switch on a permanent execution failure; ``False`` for anything else or none left."""
         if not isinstance(error, ExecutionError):
             return False
-        wasted = _wasted(session.executor) - self._wasted_before
-        session.state.shots_total += max(0, wasted)  # spent on results never used
-        self._wasted_before = _wasted(session.executor)
+        wasted = session.last_failure.shots  # charged by the session, recorded here
         reason = f"{type(error).__name__}: {error}"
-        if self._switch(session, reason, max(0, wasted)):
+        if self._switch(session, reason, wasted):
             return True
         tried = " → ".join(b.name for b in self.backends)
         error.add_note(f"backend fallback: tried {tried}; no backend left")

@@ -60,7 +60,8 @@ from qtrain.train.state import (
     restored_state,
 )
 from qtrain.train.step_hooks import StepHook
-from qtrain.train.stopping import Budget, StopRules, check_pricing
+from qtrain.train.step_money import check_pricing
+from qtrain.train.stopping import Budget, StopRules
 from qtrain.train.tracking import JsonlTracker, Tracker
 
 __all__ = ["FitResult", "Report", "fit"]
@@ -177,8 +178,8 @@ def fit(
             exact_value=exact_value,
             report=with_cost(report, pricing, state),
             hooks=hooks,
+            pricing=pricing,
         )
-        session.pricing = pricing
         result = session.run()
         record_outputs(directory, result.theta, list(result.history))  # reproduce.json
         return result

@@ -88,22 +88,25 @@ class MonitorHook:
     def affordable(
         self,
         plan: Callable[[float], tuple[Planned, int]],
-        refuses: Callable[[int], str | None],
+        refuses: Callable[[Planned, int], str | None],
         remaining: int | None,
     ) -> tuple[Planned, str | None]:
-        """Plan the step at the current factor, lowering it while the shot budget refuses.
+        """Plan the step at the current factor, lowering it while the shot or money budget refuses.
 
-        ``plan(factor)`` returns the planned step and its shot cost; ``refuses(cost)`` the
-        budget's refusal (or ``None``); ``remaining`` is what is left of ``max_shots``.
+        ``plan(factor)`` returns the planned step and its shot cost; ``refuses(planned, cost)``
+        the budget's refusal (or ``None``); ``remaining`` is what is left of ``max_shots``.
         Returns the plan and the final refusal.
         """
         factor = self.factor
         planned, cost = plan(factor)
-        refusal = refuses(cost)
-        while refusal == "max_shots" and factor > 1.0 and remaining is not None:
-            factor = max(1.0, min(factor / 2, factor * remaining / max(cost, 1)))
+        refusal = refuses(planned, cost)
+        while refusal in ("max_shots", "max_cost") and factor > 1.0:
+            fits = factor / 2  # money: halve until it fits
+            if refusal == "max_shots" and remaining is not None:
+                fits = factor * remaining / max(cost, 1)
+            factor = max(1.0, min(factor / 2, fits))
             planned, cost = plan(factor)
-            refusal = refuses(cost)
+            refusal = refuses(planned, cost)
         self.used_factor = factor
         return planned, refusal
 

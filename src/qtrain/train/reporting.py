@@ -16,7 +16,14 @@ from qtrain.train.evaluation import Evaluation
 from qtrain.train.records import StepRecord, gradient_summary
 from qtrain.train.state import RunState
 
-__all__ = ["cost_summary", "execution_summary", "run_summary", "step_record", "with_cost"]
+__all__ = [
+    "cost_summary",
+    "execution_summary",
+    "mitigation_effect",
+    "run_summary",
+    "step_record",
+    "with_cost",
+]
 
 
 def step_record(
@@ -47,7 +54,20 @@ def step_record(
         if evaluation.gradient_stderr is None
         else tuple(float(s) for s in evaluation.gradient_stderr),
         theta=tuple(float(x) for x in state.theta),
+        mitigation=mitigation_effect(evaluation),
     )
+
+
+def mitigation_effect(evaluation: Evaluation) -> dict[str, Any] | None:
+    """``{"raw", "mitigated"}``: the step's loss before and after error mitigation.
+
+    ``None`` when its results were not mitigated; ``raw`` is ``None`` when the mitigating
+    backend could not say the unmitigated values (``Evaluation.raw_loss``).
+    """
+    raw = evaluation.raw_loss
+    if raw is None:
+        return None
+    return {"raw": raw if math.isfinite(raw) else None, "mitigated": evaluation.loss}
 
 
 def run_summary(

@@ -6,8 +6,11 @@ started; the executor runs the tasks (dedup, retries, durable store); the optimi
 the step's :class:`StepRecord` goes to the trackers (``metrics.jsonl`` first); only then is
 the step applied to the run's state and an atomic checkpoint written. A step interrupted or
 failed before that never happened: its seed draw is undone, and its finished rows wait in
-the store for the resume. A storage failure (full disk, read-only folder) stops the session
-with a message that says what the checkpoint holds (``train/failures.py``).
+the store for the resume; what its hooks' work spent stays charged (their state says it
+ran). Every executor call — the step's own, and its hooks' through :meth:`Session.run_extra`
+— is priced, allowed and charged in one place (``train/step_spend.py``). A storage failure
+(full disk, read-only folder) stops the session with a message that says what the
+checkpoint holds (``train/failures.py``).
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qtrain.backends.protocol import Backend, Task
+from qtrain.backends.protocol import Task
 from qtrain.errors import QtrainError, ShotAllowanceError, StorageError
 from qtrain.exec.billing import CostAllowanceError, Quote
 from qtrain.exec.counters import ExecutorCounters
-from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
 from qtrain.exec.pricing import PricingTable, add_money
 from qtrain.grad.shots import ShotPolicy
@@ -40,42 +42,16 @@ from qtrain.train.records import FitResult, StepRecord
 from qtrain.train.reporting import execution_summary, run_summary, step_record
 from qtrain.train.rundir import RunDir
 from qtrain.train.state import RunSettings, RunState, measurement
-from qtrain.train.step_hooks import HookResult, StepHook, before_steps, hook_summaries
-from qtrain.train.stopping import price_step, refused_spend, step_allowance, step_cost
+from qtrain.train.step_hooks import StepHook, before_steps, hook_summaries, merged
+from qtrain.train.step_money import Charge, Extra, unbilled_seconds
+from qtrain.train.step_spend import StepSpend
 from qtrain.train.tracking import Tracker, tracker_locations
 
-__all__ = ["Report", "Session"]
+__all__ = ["Extra", "Report", "Session"]
 
 
 Report = Callable[[NDArray[np.float64]], Mapping[str, Any]]
 """Extra summary entries from the final parameters."""
-
-
-def _wasted(counters: ExecutorCounters) -> int:
-    """Shots spent beside the results used: rejected, returned after a timeout, overhead."""
-    return counters.rejected_shots + counters.abandoned_shots + counters.overhead_shots
-
-
-def _nominal_shots(tasks: Sequence[Task], backend: Backend) -> int:
-    """What the step's distinct rows cost, whether or not a store already holds some.
-
-    A resumed step reads rows finished before the crash from the run's store, but the run
-    paid for them: charging them again keeps the ledger and the budget identical to an
-    uninterrupted run.
-    """
-    return dry_run(tasks, backend=backend).shots if tasks else 0
-
-
-def _pending_overhead(tasks: Sequence[Task], backend: Backend) -> int:
-    """Shots the backend will spend beside the tasks' (a readout calibration still to measure).
-
-    The budget refuses a step that cannot pay for them too; the ledger charges what the
-    executor then counts (``overhead_shots``).
-    """
-    price = getattr(backend, "overhead", None)
-    if not callable(price) or not tasks:
-        return 0
-    return int(getattr(price(tasks), "calibration_shots", 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,8 +74,8 @@ class _Outcome:
     optimizer_state: OptimizerState
 
 
-def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int, float, float]:
-    """``(retried, failed, cached, wasted shots, queue s, execution s)`` so far.
+def _counts(counters: ExecutorCounters) -> tuple[int, int, int, float, float]:
+    """``(retried, failed, cached, queue s, execution s)`` so far.
 
     A step's share is the difference.
     """
@@ -107,16 +83,16 @@ def _counts(counters: ExecutorCounters) -> tuple[int, int, int, int, float, floa
         counters.retried,
         counters.failed,
         counters.cached,
-        _wasted(counters),
         counters.queue_s,
         counters.execution_s,
     )
 
 
 class Session:
-    """One call of :func:`fit`: runs steps until a budget or stop rule says no."""
+    """One call of :func:`fit`: runs steps until a budget or stop rule says no.
 
-    pricing: PricingTable | None = None  # set by fit: prices every step (exec.pricing)
+    ``pricing`` prices every executor call of the run (``exec.pricing``; ``None``: no money).
+    """
 
     def __init__(
         self,
@@ -129,11 +105,12 @@ class Session:
         exact_value: float | None,
         report: Report | None = None,
         hooks: Sequence[StepHook] = (),
+        pricing: PricingTable | None = None,
     ) -> None:
         self.settings, self.state, self.executor = settings, state, executor
         self.directory, self.trackers, self.exact_value = directory, list(trackers), exact_value
-        self.report, self.hooks = report, list(hooks)
-        self._pending = HookResult()  # what this step's hooks spent before it ran
+        self.report, self.hooks, self.pricing = report, list(hooks), pricing
+        self.spend = StepSpend(self)  # the one place that charges what a step spends
         self.config_hash = settings.config_hash()
         sampled = (
             settings.policy is not None
@@ -177,6 +154,25 @@ class Session:
                 lost_rows=held_rows(self.executor, drop=True),
             ) from None
 
+    def run_extra(self, tasks: Sequence[Task], *, purpose: str) -> Extra | None:
+        """Run a hook's extra work (a canary, a validation) on the run's executor, charged.
+
+        The tasks are priced first and refused (``None``, an INFO ``extra.refused`` event
+        naming ``purpose``) when the shots or money the run has left cannot pay for them;
+        retries the allowance cannot pay for are not made (``None``; what was spent is
+        charged). What the work spent — nominal shots, wasted and overhead shots, their
+        money — is charged to the step, or to the ledger if the step never runs
+        (``train/step_spend.py``).
+        """
+        return self.spend.run_extra(tasks, purpose=purpose)
+
+    @property
+    def last_failure(self) -> Charge:
+        """What the last failed executor call spent (charged; a fallback records it)."""
+        return self.spend.last_failure
+
+    # -- a step --------------------------------------------------------------------------
+
     def _measure(self) -> _Planned | str:
         """Plan the next step, or say which budget refuses it."""
         settings, state = self.settings, self.state
@@ -200,29 +196,21 @@ class Session:
                 metric=request.metric_tensor,
                 options=options,
             )
-            cost = _nominal_shots(tasks, self.executor.backend)
-            extra = _pending_overhead(tasks, self.executor.backend)
-            price = price_step(
-                self.pricing, self.executor.backend, tasks, cost + extra, state.history
-            )
-            priced[0] = None if price is None else price.money
+            cost, extra, price = self.spend.quote(tasks)
             return _Planned(tasks, assemble, shots, cost, price), cost + extra
 
-        priced: list[Any] = [None]  # the money of the latest plan
-
         last = state.history[-1].seconds if state.history else None
+        spent, money_spent = self.spend.spent()  # this step's hooks' spending too
 
-        spent = state.shots_total + self._pending.shots  # the hooks' shots of this step too
-
-        def refuses(cost: int) -> str | None:
+        def refuses(planned: _Planned, cost: int) -> str | None:
             return settings.budget.refuses(
                 step=state.step,
                 shots_total=spent,
                 cost=cost,
                 elapsed=self.elapsed(),
                 last_seconds=last,
-                cost_total=add_money(state.cost_total, self._pending.cost),
-                money=priced[0],
+                cost_total=money_spent,
+                money=None if planned.price is None else planned.price.money,
             )
 
         limit = settings.budget.max_shots
@@ -234,31 +222,36 @@ class Session:
         return planned
 
     def step(self) -> str | None:
-        """One step; the reason to stop, or ``None`` to go on."""
+        """One step; the reason to stop, or ``None`` to go on.
+
+        A step that does not happen (a budget or hook refuses it, a retry the budget cannot
+        pay for, a failure, an interruption) leaves the run's RNG as it was, and what it
+        spent is charged to the ledger: its hooks' work (their state says it ran) always,
+        a failed call's too.
+        """
         state = self.state
         saved_rng = state.rng.bit_generator.state
+        self.spend.reset()
         try:
             outcome = self._run_step()
-        except ShotAllowanceError as error:
-            # Retries the budget cannot pay for are not made: the step never happened, but
-            # what it spent is spent (charged to the ledger, not to a step record).
-            state.rng.bit_generator.state = saved_rng
-            state.shots_total += error.spent
-            self._charge_pending()
-            return "max_shots"
         except QtrainError as error:
             state.rng.bit_generator.state = saved_rng
-            self._charge_pending()
+            self.spend.charge_failed()
+            if isinstance(error, ShotAllowanceError):  # retries the budget cannot pay for
+                return "max_cost" if isinstance(error, CostAllowanceError) else "max_shots"
             if any(hook.on_error(self, error) for hook in self.hooks):
                 return None  # a hook mended the cause (another backend): try the step again
             raise
         except BaseException:
-            # Interrupted (or failed) before the step was applied: it never happened, so
-            # neither did its seed draw. Its finished rows are in the store for the resume.
+            # Interrupted before the step was applied: it never happened, so neither did its
+            # seed draw; its finished rows are in the store for the resume. Its hooks' work
+            # is done (their checkpointed state says so): the ledger keeps it.
             state.rng.bit_generator.state = saved_rng
+            self.spend.charge_pending()
             raise
         if isinstance(outcome, str):
-            self._charge_pending()
+            state.rng.bit_generator.state = saved_rng  # the step never happened
+            self.spend.charge_pending()
             return outcome
         finite = self._apply(outcome)
         self._save(None)
@@ -269,50 +262,42 @@ class Session:
             return "plateau"
         return self.settings.stop.reason(state.history)
 
-    def _charge_pending(self) -> None:
-        """Charge what hooks spent before a step that never ran to the run's ledger."""
-        self.state.shots_total += self._pending.shots
-        self.state.cost_total = add_money(self.state.cost_total, self._pending.cost)
-        self._pending = HookResult()
-
     def _run_step(self) -> _Outcome | str:
         """Measure, update and log one step; or the budget's (or a hook's) refusal."""
-        state = self.state
-        if state.step >= self.settings.budget.max_steps:
+        if self.state.step >= self.settings.budget.max_steps:
             return "max_steps"  # before the hooks: no canary before a step that cannot run
-        self._pending = before_steps(self.hooks, self)  # up to the first that stops
-        if self._pending.stop is not None:
-            return self._pending.stop
-        before, started = _counts(self.executor.counters), time.perf_counter()
+        hooked = before_steps(self.hooks, self)  # up to the first that stops
+        spend = self.spend
+        spend.pending = merged([spend.pending, hooked])  # run_extra charged theirs already
+        if spend.pending.stop is not None:
+            return spend.pending.stop
+        started = time.perf_counter()
         planned = self._measure()
         if isinstance(planned, str):
             return planned
-        saved_rng, pending = state.rng.bit_generator.state, self._pending
-        spent = (state.shots_total + pending.shots, add_money(state.cost_total, pending.cost))
-        backend, budget = self.executor.backend, self.settings.budget
-        allowance = step_allowance(self.pricing, backend, planned.price, budget, spent)
-        try:
-            results = self.executor.run(planned.tasks, max_shots=allowance)
-        except ShotAllowanceError as error:  # what it spent is spent: its money too
-            money = add_money(pending.cost, refused_spend(allowance, error))
-            if not isinstance(error, CostAllowanceError):
-                self._pending = replace(pending, cost=money)
-                raise
-            state.rng.bit_generator.state = saved_rng  # the step never happened
-            self._pending = replace(pending, shots=pending.shots + error.spent, cost=money)
-            return "max_cost"
+        before = _counts(self.executor.counters)
+        allowance = spend.start(planned.price, planned.cost)
+        results = self.executor.run(planned.tasks, max_shots=allowance)
+        spend.finished(own=True)
         evaluation: Evaluation = planned.assemble(results)
-        self.unsaved_step = state.step  # finished rows exist now; the checkpoint follows
+        self.unsaved_step = self.state.step  # finished rows exist now; the checkpoint follows
+        return self._record(planned, evaluation, before, started)
+
+    def _record(
+        self,
+        planned: _Planned,
+        evaluation: Evaluation,
+        before: tuple[int, int, int, float, float],
+        started: float,
+    ) -> _Outcome:
+        """Update θ from a measured step and log its record, completed by the hooks."""
+        state = self.state
         observation = self.hook.observation(evaluation.observation(planned.policy))
         update = self.settings.optimizer.update(state.optimizer_state, state.theta, observation)
         theta = self.hook.frozen(state.theta, update.theta)  # layerwise: frozen stay put
         after = _counts(self.executor.counters)
-        # Shots the backend spent on results that were rejected or came back after a
-        # timeout are spent all the same: the ledger and the budget count them.
-        cost = planned.cost + after[3] - before[3] + self._pending.shots
-        record = step_record(
-            state, evaluation, update.learning_rate, cost, time.perf_counter() - started
-        )
+        seconds = time.perf_counter() - started
+        record = step_record(state, evaluation, update.learning_rate, 0, seconds)
         record = replace(
             record,
             retries=after[0] - before[0],
@@ -321,19 +306,14 @@ class Session:
             elapsed=self.elapsed(),
             monitor=self.hook.observe(evaluation.gradient, evaluation.gradient_stderr, state.step),
             backend=str(getattr(self.executor.backend, "name", "")),
-            queue_s=after[4] - before[4],
-            execution_s=after[5] - before[5],
-            **step_cost(
-                allowance,
-                self._pending.cost,
-                state.cost_total,
-                shots=cost - self._pending.shots,
-                measured_s=after[5] - before[5],
-            ),
-            **self._pending.fields,
+            queue_s=after[3] - before[3],
+            execution_s=after[4] - before[4],
+            **self.spend.paid(),
+            **self.spend.pending.fields,
         )
         for hook in self.hooks:
-            record = hook.after_step(self, record)
+            record = hook.after_step(self, record)  # a validation runs (and is charged) here
+        record = replace(record, **self.spend.paid())  # with the hooks' work
         for tracker in self.trackers:
             tracker.log(record)  # metrics.jsonl before the checkpoint that vouches for it
         return _Outcome(record, theta, update.state)
@@ -347,7 +327,7 @@ class Session:
             state.theta, state.optimizer_state = outcome.theta, outcome.optimizer_state
         state.step, state.shots_total = state.step + 1, state.shots_total + record.shots
         state.cost_total = add_money(state.cost_total, record.cost)  # exact: exec.pricing
-        self._pending = HookResult()
+        self.spend.reset()
         state.elapsed = record.elapsed
         state.history.append(record)
         return finite
@@ -377,6 +357,9 @@ class Session:
         if self.report is not None:
             summary.update(self.report(state.theta.copy()))
         summary["execution"] = execution_summary(state.history, self.executor.counters)
+        unbilled = unbilled_seconds(state.hook_states)
+        if unbilled and isinstance(summary.get("cost"), dict):  # a provider's over-run
+            summary["cost"] = {**summary["cost"], "unbilled_seconds": unbilled}
         summary.update(hook_summaries(self.hooks, self))  # a fallback's switches, ...
         summary.update(tracker_locations(self.trackers))  # where MLflow logged the run
         if self.directory is not None:

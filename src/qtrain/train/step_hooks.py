@@ -15,6 +15,12 @@ mark in the step's :class:`~qtrain.train.records.StepRecord`. A hook is an objec
   after the executor's retries); ``True`` if the hook changed something (switched to
   another backend) and the step should be tried again.
 
+Work on the backend goes through ``session.run_extra(tasks, purpose=...)``: the session
+prices it, refuses it (``None``) when the shots or money left cannot pay for it, runs it on
+its executor and charges what it spent to the step (``train/step_money.py``) — one place
+for every hook's spending. A hook that spent shots or money some other way reports them in
+its ``HookResult``.
+
 Hooks read and write their JSON state in ``session.state.hook_states[name]``; it is
 checkpointed with the step. A hook may also have ``summary(session) -> dict``: entries for
 the run's ``summary.json`` (``{"fallback": {...}}``), merged by the session when it finishes
@@ -27,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtrain.errors import QtrainError
+from qtrain.exec.pricing import add_money
 from qtrain.train.records import StepRecord
 
 if TYPE_CHECKING:
@@ -41,8 +48,10 @@ class HookResult:
 
     Attributes:
         stop: a reason to end the run before this step (``None``: go on).
-        shots: shots it spent (charged to the step, or to the ledger if the step never runs).
-        cost: money it spent under the run's pricing table.
+        shots: shots it spent outside ``session.run_extra`` (charged to the step, or to
+            the ledger if the step never runs); what ``run_extra`` ran is charged there.
+        cost: money it spent so, under the run's pricing table (added exactly:
+            ``exec.pricing.add_money``).
         fields: ``StepRecord`` fields it fills (``canary``, ``calibration_age_s``, ...).
     """
 
@@ -68,12 +77,17 @@ class StepHook(Protocol):
 
 
 def merged(results: list[HookResult]) -> HookResult:
-    """One result for several hooks: the first stop, summed shots and cost, all fields."""
+    """One result for several hooks: the first stop, summed shots and cost, all fields.
+
+    Money adds as decimals (``add_money``): ``0.1 + 0.2`` is ``0.3``.
+    """
     stop = next((r.stop for r in results if r.stop is not None), None)
     fields: dict[str, Any] = {}
+    cost = 0.0
     for result in results:
         fields.update(result.fields)
-    return HookResult(stop, sum(r.shots for r in results), sum(r.cost for r in results), fields)
+        cost = add_money(cost, result.cost)
+    return HookResult(stop, sum(r.shots for r in results), cost, fields)
 
 
 def before_steps(hooks: list[StepHook], session: Session) -> HookResult:

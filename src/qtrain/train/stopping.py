@@ -3,7 +3,8 @@
 A :class:`Budget` is never exceeded: a step whose planned shots would pass ``max_shots`` is not
 started, nor one whose price under the run's pricing table would pass ``max_cost``
 (``exec.pricing``; retries the money left cannot pay for are not made either), nor one that
-would likely end after ``max_seconds`` (judged by the previous step's duration).
+would likely end after ``max_seconds`` (judged by the previous step's duration). What a
+step's money is — its quote, allowance and charge — is ``train/step_money.py``.
 :class:`StopRules` end a run early when it has converged.
 """
 
@@ -13,24 +14,12 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from qtrain.backends.protocol import Task
-from qtrain.errors import ConfigError, ShotAllowanceError
-from qtrain.exec.billing import MoneyAllowance, Quote, quote
-from qtrain.exec.chunks import Allowance
-from qtrain.exec.pricing import PricingTable, add_money, to_decimal
+from qtrain.errors import ConfigError
+from qtrain.exec.pricing import to_decimal
 from qtrain.train.records import StepRecord
 
-__all__ = [
-    "Budget",
-    "StopRules",
-    "check_pricing",
-    "price_step",
-    "refused_spend",
-    "step_allowance",
-    "step_cost",
-]
+__all__ = ["Budget", "StopRules"]
 
 
 def _optional_positive(value: object, name: str, *, integer: bool = False) -> None:
@@ -73,6 +62,25 @@ class Budget:
             return None
         return to_decimal(self.max_cost) - to_decimal(cost_total)
 
+    def affords(
+        self,
+        shots_total: int,
+        cost_total: float | Decimal,
+        *,
+        shots: int,
+        money: Decimal | None,
+    ) -> str | None:
+        """The limit ``shots`` more would pass after ``shots_total``, ``cost_total``; or ``None``.
+
+        ``max_shots`` or ``max_cost`` (``money``: their price; ``None``: not priced).
+        """
+        if self.max_shots is not None and shots_total + shots > self.max_shots:
+            return "max_shots"
+        left = self.money_left(cost_total)
+        if left is not None and money is not None and money > left:
+            return "max_cost"
+        return None
+
     def refuses(
         self,
         *,
@@ -91,11 +99,9 @@ class Budget:
         """
         if step >= self.max_steps:
             return "max_steps"
-        if self.max_shots is not None and shots_total + cost > self.max_shots:
-            return "max_shots"
-        left = self.money_left(cost_total)
-        if left is not None and money is not None and money > left:
-            return "max_cost"
+        refusal = self.affords(shots_total, cost_total, shots=cost, money=money)
+        if refusal is not None:
+            return refusal
         if self.max_seconds is not None and elapsed + (last_seconds or 0.0) > self.max_seconds:
             return "max_seconds"
         return None
@@ -151,90 +157,3 @@ class StopRules:
         if self.callback is not None and self.callback(last):
             return "callback"
         return None
-
-
-def price_step(
-    pricing: PricingTable | None,
-    backend: object,
-    tasks: Sequence[Task],
-    shots: int,
-    history: Sequence[StepRecord],
-) -> Quote | None:
-    """The price of a planned step (``None`` without a pricing table).
-
-    ``shots``: the step's shots, overhead included. Seconds are the backend's own estimate;
-    a backend without one is assumed to run as long per shot as the last step measured.
-    """
-    if pricing is None:
-        return None
-    last = history[-1] if history else None
-    seconds = None
-    if last is not None and last.execution_s > 0:
-        seconds = last.execution_s * (shots / last.shots if last.shots else 1.0)
-    return quote(pricing.price(backend), backend, tasks, shots=shots, seconds=seconds)
-
-
-def step_allowance(
-    pricing: PricingTable | None,
-    backend: object,
-    first: Quote | None,
-    budget: Budget,
-    spent: tuple[int, float],
-) -> Allowance | None:
-    """What the executor may spend on a step (retries included): shots, or shots and money.
-
-    ``spent``: the shots and money the run spent before the step (its hooks' share of this
-    step included); ``first``: the step's price.
-    """
-    (shots_total, cost_total), limit = spent, budget.max_shots
-    shots_left = None if limit is None else limit - shots_total
-    if pricing is None or first is None:
-        return shots_left
-    price, money_left = pricing.price(backend), budget.money_left(cost_total)
-    return MoneyAllowance(price, backend, first, shots=shots_left, money=money_left)
-
-
-def step_cost(
-    allowance: Allowance | None, pending: float, total: float, *, shots: int, measured_s: float
-) -> dict[str, Any]:
-    """``{cost, cost_total}`` of a step's record: its charge plus its hooks' (``pending``).
-
-    ``shots``: the step's own shots as the executor counted them; ``measured_s``: the
-    execution seconds its provider reported (0: none, the estimate is charged). Without a
-    pricing table, and with nothing spent by hooks, both are ``None``.
-    """
-    if not isinstance(allowance, MoneyAllowance) and not pending:
-        return {"cost": None, "cost_total": None}
-    own = 0.0
-    if isinstance(allowance, MoneyAllowance):
-        own = float(allowance.charge(shots=shots, measured_s=measured_s))
-    cost = add_money(own, pending)
-    return {"cost": cost, "cost_total": add_money(total, cost)}
-
-
-def refused_spend(allowance: Allowance | None, error: ShotAllowanceError) -> float:
-    """Money a step spent before its retries were refused (0 when it was not priced)."""
-    if not isinstance(allowance, MoneyAllowance):
-        return 0.0
-    return float(allowance.charge(shots=error.spent))
-
-
-def check_pricing(budget: Budget, pricing: object, backend: object) -> PricingTable | None:
-    """The run's pricing table, checked before any work.
-
-    Raises:
-        ConfigError: ``pricing`` is not a :class:`PricingTable`; ``budget.max_cost`` without
-            a table; a table with no price for ``backend``.
-    """
-    if pricing is not None and not isinstance(pricing, PricingTable):
-        raise ConfigError(f"pricing must be a qt.PricingTable, got {type(pricing).__name__}")
-    if pricing is None:
-        if budget.max_cost is not None:
-            raise ConfigError(
-                f"budget.max_cost={budget.max_cost} needs a pricing table (fit(pricing=...), "
-                "or pricing: in the config) to price the steps in money"
-            )
-        return None
-    if backend is not None:
-        pricing.price(backend)  # a backend the table cannot price is refused now
-    return pricing

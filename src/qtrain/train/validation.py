@@ -9,12 +9,14 @@ the step measured at (``record.theta``), and fills ``StepRecord.validation`` wit
 
 Shots. A sampled evaluation spends exactly ``shots``, split evenly over the objective's
 (circuit, measurement group) cells; an exact run validates exactly (``shots=None``, 0 shots).
-Validation shots are spent shots: they run on the run's executor (its store, its retries)
-and are charged to the step's record (``record.shots``), so the ledger and the run's
-``max_shots`` count them and ``shots_total == Σ record.shots`` holds. An evaluation that
-would pass the run's ``max_shots`` is skipped; one that would pass the validation's own
-``max_shots`` is not made, validation stops for the rest of the run (event
-``validation.stopped``, and ``"stopped": "max_shots"`` in its hook state) and training goes on.
+Validation shots are spent shots: they run through ``session.run_extra`` on the run's
+executor (its store, its retries), priced and charged to the step's record
+(``record.shots``, ``record.cost``), so the ledger and the run's ``max_shots`` and
+``max_cost`` count them and ``shots_total == Σ record.shots`` holds. An evaluation the
+run's shots or money left cannot pay for is skipped (event ``extra.refused``); one that
+would pass the validation's own ``max_shots`` is not made, validation stops for the rest of
+the run (event ``validation.stopped``, and ``"stopped": "max_shots"`` in its hook state) and
+training goes on.
 
 Seeds: an evaluation's sampling seed is derived from the run's seed and the step index, so a
 resumed (or branched) run validates bit for bit as an unbroken one. The hook's JSON state,
@@ -35,9 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qtrain.backends.protocol import Task, child_seed
-from qtrain.errors import ConfigError, QtrainError, ShotAllowanceError
-from qtrain.exec.dry_run import dry_run
-from qtrain.exec.executor import Executor
+from qtrain.errors import ConfigError, QtrainError
 from qtrain.logs import emit
 from qtrain.train.evaluation import loss_variance
 from qtrain.train.objective import Objective, group_terms
@@ -192,43 +192,20 @@ class Validation:
         theta = np.asarray(record.theta, dtype=np.float64)
         if theta.size == 0:
             theta = session.state.theta
-        seed = child_seed(child_seed(session.settings.seed, _STREAM), record.step)
-        tasks = self.tasks(theta, seed)
-        executor = session.executor
-        cost = dry_run(tasks, backend=executor.backend).shots if self.shots is not None else 0
+        cost = self.shots or 0  # a sampled evaluation spends exactly its shots
         if self.max_shots is not None and state["shots"] + cost > self.max_shots:
             state["stopped"] = "max_shots"
             _stopped(record.step, state["shots"], cost, self.max_shots)
             return record
-        limit = session.settings.budget.max_shots
-        if limit is not None and record.shots_total + cost > limit:
-            _skipped(record.step, cost, limit - record.shots_total)
+        seed = child_seed(child_seed(session.settings.seed, _STREAM), record.step)
+        done = session.run_extra(self.tasks(theta, seed), purpose="validation")
+        if done is None:  # the run's shots or money cannot pay for it (session.run_extra)
             return record
-        allowance = None if limit is None else limit - record.shots_total
-        spent, summary = self._run(executor, tasks, cost, allowance)
-        state["shots"] += spent
+        state["shots"] += done.shots
         state["evaluations"] += 1
-        state["last"] = {"step": record.step, "shots": spent}
-        return replace(
-            record,
-            shots=record.shots + spent,
-            shots_total=record.shots_total + spent,
-            validation=summary,
-        )
-
-    def _run(
-        self, executor: Executor, tasks: list[Task], cost: int, allowance: int | None
-    ) -> tuple[int, dict[str, Any] | None]:
-        """``(shots spent, summary)``; ``None`` when the run's budget cut its retries."""
-        counters = executor.counters
-        before = counters.rejected_shots + counters.abandoned_shots + counters.overhead_shots
-        try:
-            results = executor.run(tasks, max_shots=allowance)
-        except ShotAllowanceError as error:
-            return error.spent, None
-        wasted = counters.rejected_shots + counters.abandoned_shots + counters.overhead_shots
-        spent = cost + wasted - before  # rejected, late and calibration shots are spent too
-        return spent, self.assembled(list(results), spent)
+        state["last"] = {"step": record.step, "shots": done.shots}
+        # the session charges done.shots (and its money) to the step's record
+        return replace(record, validation=self.assembled(done.results, done.shots))
 
 
 def _state(states: dict[str, Any]) -> dict[str, Any]:
@@ -251,17 +228,4 @@ def _stopped(step: int, spent: int, cost: int, limit: int) -> None:
         spent=spent,
         cost=cost,
         max_shots=limit,
-    )
-
-
-def _skipped(step: int, cost: int, remaining: int) -> None:
-    emit(
-        _LOG,
-        logging.INFO,
-        "validation.skipped",
-        f"validation skipped at step {step}: it costs {cost:,} shots, the run's budget has "
-        f"{remaining:,} left",
-        step=step,
-        cost=cost,
-        remaining=remaining,
     )
