@@ -20,7 +20,6 @@ from qtrain.errors import ConfigError, ExecutionError
 from qtrain.exec.executor import Executor
 from qtrain.exec.pricing import PricingTable, to_decimal
 from qtrain.exec.retry import RetryPolicy
-from qtrain.testing import make_record
 from qtrain.train import session as session_module
 from qtrain.train.drift_watch import DriftWatch
 from qtrain.train.fallback import BackendFallback
@@ -79,27 +78,67 @@ def test_per_second_money_limit_without_a_bound_is_refused_before_work() -> None
     _fit(pricing=PER_SECOND, backend=Timed(3.0))  # no money limit: measured seconds, charged
 
 
-def test_provider_seconds_past_the_bound_are_not_billed_but_reported() -> None:
-    """One job per step, bounded at 0.5 s: charged 0.5 each, the other 2.5 s reported."""
+def test_provider_seconds_are_billed_and_later_steps_quoted_at_them() -> None:
+    """Bounded at 0.5 s a job, the first step's job takes 3 s: the real bill is charged (an
+    over-run past max_cost, recorded); the next step is quoted at 3 s and not started."""
     result = _fit(
         budget=qt.Budget(max_steps=5, max_cost=1.0),
         pricing=PER_SECOND,
         backend=Timed(3.0, max_wait_s=0.5),
     )
-    assert result.stopped_by == "max_cost" and result.steps == 2
-    assert [r.cost for r in result.history] == [0.5, 0.5]
-    assert _money(result) == Decimal("1.0")
-    assert result.summary["cost"]["unbilled_seconds"] == pytest.approx(5.0)
+    assert result.stopped_by == "max_cost" and result.steps == 1
+    assert [r.cost for r in result.history] == [3.0]
+    assert _money(result) == Decimal("3.0")
+    cost = result.summary["cost"]
+    assert cost["over_quote_seconds"] == pytest.approx(2.5)
+    assert cost["over_max_cost"] == 2.0
 
 
-def test_the_seconds_estimate_scales_the_last_steps_own_shots() -> None:
-    class Plain:
-        name, limits = "plain", BackendLimits()
+def test_steps_whose_seconds_were_seen_stay_under_max_cost() -> None:
+    """A provider that estimates 0.5 s but takes 3 s: only its first step is a surprise."""
+
+    class Estimates(Timed):
+        def estimate_seconds(self, task: Task) -> float:
+            return 0.5
+
+    result = _fit(
+        budget=qt.Budget(max_steps=50, max_cost=5.0), pricing=PER_SECOND, backend=Estimates(3.0)
+    )
+    assert result.stopped_by == "max_cost" and result.steps == 1
+    assert _money(result) == Decimal("3.0") <= Decimal("5.0")
+    assert "over_max_cost" not in result.summary["cost"]
+
+
+def test_the_observed_seconds_survive_a_resume(tmp_path: Path) -> None:
+    """Three 3 s steps leave 1.0 of max_cost 10: a resumed run quotes 3 s, as a straight
+    run does, and starts nothing (quoted at the 0.5 s bound it would pass max_cost)."""
+
+    def fit(run: Path, steps: int, resume: bool) -> qt.FitResult:
+        budget = qt.Budget(max_steps=steps, max_cost=10.0)
+        backend = Timed(3.0, max_wait_s=0.5)
+        return _fit(budget=budget, pricing=PER_SECOND, backend=backend, run_dir=run, resume=resume)
+
+    first = fit(tmp_path / "run", 3, False)
+    assert first.steps == 3 and _money(first) == Decimal("9.0")
+    resumed = fit(tmp_path / "run", 5, True)
+    straight = fit(tmp_path / "straight", 5, False)
+    assert resumed.stopped_by == straight.stopped_by == "max_cost"
+    assert resumed.steps == straight.steps == 3
+    assert _money(resumed) == _money(straight) == Decimal("9.0")
+
+
+def test_a_quote_takes_the_larger_of_the_estimate_and_the_observed_rate() -> None:
+    class Estimates:
+        name, limits = "estimates", BackendLimits()
+
+        def estimate_seconds(self, task: Task) -> float:
+            return 1.5
 
     task = Task(CIRCUIT, (qt.Z(0),), np.zeros((1, 2)), shots=1000)
-    last = make_record(0, shots=1500, canary={"shots": 500}, execution_s=2.0)
-    quote = price_step(PER_SECOND, Plain(), [task], 1000, [last])
-    assert quote is not None and quote.seconds == pytest.approx(2.0)  # 1000 own shots: 2 s
+    slow = price_step(PER_SECOND, Estimates(), [task], 1000, rate=0.002)
+    fast = price_step(PER_SECOND, Estimates(), [task], 1000, rate=0.001)
+    assert slow is not None and slow.seconds == pytest.approx(2.0)  # 1000 shots at 2 ms
+    assert fast is not None and fast.seconds == pytest.approx(1.5)  # the estimate
 
 
 def test_canary_shots_are_charged_money() -> None:

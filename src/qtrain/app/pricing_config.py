@@ -22,8 +22,8 @@ import pydantic
 from qtrain.app.config_errors import relative_to_config
 from qtrain.backends.protocol import Task
 from qtrain.errors import ConfigError, QtrainError
-from qtrain.exec.billing import quote
 from qtrain.exec.pricing import PricingTable, to_decimal
+from qtrain.train.step_money import price_step
 
 if TYPE_CHECKING:
     from qtrain.app.config import RunConfig
@@ -87,16 +87,18 @@ def plan_money(
     """``qtrain plan``'s ``cost`` and the steps the money affords as well (``None``: no table).
 
     ``shots``: ``(a step's shots, the one-off readout calibration's)``; the first step pays
-    for the calibration too, as the run's ledger charges it. A step is priced as the run
-    prices it (``exec.billing.quote``); ``affordable`` is what the other budgets allow.
+    for the calibration too, as the run's ledger charges it. A step is quoted as the session
+    quotes it (``train.step_money.price_step``: under ``max_cost`` a per-second rate at the
+    backend's seconds bound), before any seconds are observed; ``affordable`` is what the
+    other budgets allow.
     """
     table = pricing_of(config)
     if table is None:
         return None, affordable
-    price = table.price(backend)
-    step = quote(price, backend, tasks, shots=shots[0])
-    once = price.charge(tasks=0, shots=shots[1], seconds=0.0)
     limit, steps = config.budget.max_cost, affordable
+    step = price_step(table, backend, tasks, shots[0], bounded=limit is not None)
+    assert step is not None  # a table prices every step
+    once = table.price(backend).charge(tasks=0, shots=shots[1], seconds=0.0)
     if limit is not None and step.money > 0:
         left = to_decimal(limit) - once
         steps = min(steps, max(int(left // step.money), 0))

@@ -18,11 +18,10 @@ from qtrain.app.pricing_config import plan_money, pricing_of
 from qtrain.app.run_report import noise_description
 from qtrain.app.step_plan import FirstStep, first_step
 from qtrain.backends.protocol import Backend, Task
-from qtrain.exec.billing import quote
 from qtrain.exec.dry_run import dry_run
 from qtrain.exec.executor import Executor
-from qtrain.exec.pricing import Price
 from qtrain.train.canary import Canary, is_ideal
+from qtrain.train.step_money import price_step
 from qtrain.train.stopping import Budget
 
 __all__ = ["plan_from_config"]
@@ -135,11 +134,9 @@ def hook_costs(
     prepared: Prepared, executor: Executor, step_seconds: float | None, max_steps: int
 ) -> list[HookCost]:
     """The priced operations hooks of the config that spend shots (drift, validation)."""
-    table = pricing_of(prepared.config)
-    price = None if table is None else table.price(executor.backend)
     found = [
-        drift_cost(prepared, executor, price, step_seconds),
-        validation_cost(prepared, executor, price, max_steps),
+        drift_cost(prepared, executor, step_seconds),
+        validation_cost(prepared, executor, max_steps),
     ]
     return [hook for hook in found if hook is not None]
 
@@ -161,8 +158,8 @@ def _hooks_plan(
     table = pricing_of(prepared.config)
     price = None if table is None else table.price(backend)
     step_money = once = Decimal(0)
-    if price is not None:
-        step_money = quote(price, backend, first.tasks, shots=shots[0]).money
+    if table is not None and price is not None:
+        step_money = _priced(prepared, backend, first.tasks, shots[0])[1] or Decimal(0)
         once = price.charge(tasks=0, shots=shots[1], seconds=0.0)
     steps, spend, states = simulate_hooks(
         hooks, (shots[0], step_money), (shots[1], once), budget, cap
@@ -210,14 +207,22 @@ class HookCost:
     describe: dict[str, Any] | None = None
 
 
-def _priced(price: Price | None, backend: Backend, tasks: list[Task]) -> tuple[int, Decimal | None]:
-    """``(shots, money)`` of running ``tasks`` as a hook runs them (money: ``exec.billing``)."""
-    shots = dry_run(tasks, backend=backend).shots
-    return shots, None if price is None else quote(price, backend, tasks, shots=shots).money
+def _priced(
+    prepared: Prepared, backend: Backend, tasks: list[Task], shots: int | None = None
+) -> tuple[int, Decimal | None]:
+    """``(shots, money)`` of ``tasks`` quoted as the session quotes them (``price_step``).
+
+    ``shots``: theirs (``None``: counted here); money ``None`` without a pricing table.
+    """
+    if shots is None:
+        shots = dry_run(tasks, backend=backend).shots
+    table, limit = pricing_of(prepared.config), prepared.config.budget.max_cost
+    price = price_step(table, backend, tasks, shots, bounded=limit is not None)
+    return shots, None if price is None else price.money
 
 
 def drift_cost(
-    prepared: Prepared, executor: Executor, price: Price | None, step_seconds: float | None
+    prepared: Prepared, executor: Executor, step_seconds: float | None
 ) -> HookCost | None:
     """The drift canary's runs (``train/drift_watch``): a baseline first unless exact."""
     drift = prepared.config.drift
@@ -231,10 +236,10 @@ def drift_cost(
     else:
         exact = is_ideal(executor.backend)
     backend = executor.backend
-    shots, money = _priced(price, backend, [canary.task(drift.shots, seed)])
+    shots, money = _priced(prepared, backend, [canary.task(drift.shots, seed)])
     runs = 1 if exact else drift.baseline
     baseline = [canary.task(drift.shots, seed + i) for i in range(runs)]  # seeds differ
-    first_shots, first_money = _priced(price, backend, baseline)
+    first_shots, first_money = _priced(prepared, backend, baseline)
     every, seconds = drift.every_steps, drift.every_seconds
 
     def due(step: int, last: int | None) -> bool:
@@ -246,15 +251,13 @@ def drift_cost(
     return HookCost("drift", True, shots, money, first_shots, first_money, due, None, describe)
 
 
-def validation_cost(
-    prepared: Prepared, executor: Executor, price: Price | None, max_steps: int
-) -> HookCost | None:
+def validation_cost(prepared: Prepared, executor: Executor, max_steps: int) -> HookCost | None:
     """The validation objective's evaluations (``train/validation``), at its due steps."""
     hook = prepared.validation
     if hook is None:
         return None
     tasks = hook.tasks(np.asarray(prepared.theta0, dtype=np.float64), 0)
-    shots, money = _priced(price, executor.backend, tasks)  # exact: 0 shots, tasks still billed
+    shots, money = _priced(prepared, executor.backend, tasks)  # exact: 0 shots, tasks still billed
 
     def due(step: int, last: int | None) -> bool:
         del last

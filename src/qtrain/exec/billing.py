@@ -13,11 +13,12 @@ the backend's own time estimate where it has one) and charged after
 counted, wasted and overhead included; the seconds a provider measured, else the estimate).
 
 Seconds under a money limit. A per-second rate makes a step's price depend on time no one
-knows before it runs, so a hard ``max_cost`` needs a bound (:func:`seconds_bound`): the
-backend's own ``estimate_seconds``, else its ``max_wait_s`` (the longest one provider job may
-take) per billable task. The quote assumes the bound and the charge is at most what the
-quotes let through; seconds a provider reports beyond it are the provider's over-run, not
-billed to the run's ledger but reported (:meth:`MoneyAllowance.unbilled_seconds`).
+knows before it runs, so a hard ``max_cost`` needs something to go by (:func:`seconds_bound`):
+the backend's own ``estimate_seconds``, else its ``max_wait_s`` (the longest one provider job
+may take) per billable task. The caller may give the seconds it has seen (a run's observed
+seconds per shot, ``train/step_money.py``): the quote takes the larger. The charge is the
+seconds a provider measured — the real bill, never capped; seconds past the quote are
+reported (:meth:`MoneyAllowance.over_quote`).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def has_seconds_bound(backend: object) -> bool:
 
 
 def seconds_bound(backend: object, tasks: Sequence[Task], count: int) -> float | None:
-    """The most seconds ``tasks`` (``count`` billable tasks) are charged under a money limit.
+    """The seconds ``tasks`` (``count`` billable tasks) are quoted at under a money limit.
 
     The backend's own estimate, else ``max_wait_s`` per billable task; ``None``: neither.
     """
@@ -139,7 +140,7 @@ class Quote:
 
     Attributes:
         tasks: billable tasks; ``shots``: shots, overhead included; ``seconds``: execution
-            seconds the money assumes (the backend's estimate, else the caller's).
+            seconds the money assumes (the larger of the backend's and the caller's).
         money: the charge, rounded to :data:`MICRO`.
     """
 
@@ -160,14 +161,15 @@ def quote(
 ) -> Quote:
     """The price of running ``tasks`` (``shots`` in all) on ``backend``.
 
-    ``seconds``: the execution time to assume when the backend has no estimate of its own
-    (``None``: 0 s). ``bounded`` (a money limit): the seconds are :func:`seconds_bound`'s.
+    ``seconds``: execution seconds the caller has seen for such work (``None``: nothing);
+    the quote assumes the larger of them and the backend's own estimate — under ``bounded``
+    (a money limit) its :func:`seconds_bound`.
     """
     count = sum(billable_tasks(backend, task) for task in tasks)
     own = None
     if price.per_second:
         own = seconds_bound(backend, tasks, count) if bounded else estimated_seconds(backend, tasks)
-    timed = own if own is not None else (seconds or 0.0)
+    timed = max(own or 0.0, seconds or 0.0)
     return Quote(count, shots, timed, price.charge(tasks=count, shots=shots, seconds=timed))
 
 
@@ -233,17 +235,12 @@ class MoneyAllowance:
         )
 
     def billed_seconds(self, measured_s: float) -> float:
-        """Seconds charged: the provider's ``measured_s``, else the estimate.
+        """Seconds charged: the provider's ``measured_s`` (the real bill), else the quote's."""
+        return measured_s if measured_s > 0 else self.seconds
 
-        Under a money limit at most the quoted bound (module docstring).
-        """
-        if measured_s <= 0:
-            return self.seconds
-        return measured_s if self.money is None else min(measured_s, self.seconds)
-
-    def unbilled_seconds(self, measured_s: float) -> float:
-        """Measured seconds past the quoted bound: the provider's over-run, not charged."""
-        return max(0.0, measured_s - self.billed_seconds(measured_s))
+    def over_quote(self, measured_s: float) -> float:
+        """Measured seconds past the quoted ones (retries included): charged, and reported."""
+        return max(0.0, measured_s - self.seconds)
 
     def charge(self, *, shots: int, measured_s: float = 0.0) -> Decimal:
         """The call's charge: tasks sent, ``shots`` as counted (wasted, overhead), seconds.
@@ -251,4 +248,14 @@ class MoneyAllowance:
         Seconds as :meth:`billed_seconds` says.
         """
         seconds = self.billed_seconds(measured_s)
+        return self.price.charge(tasks=self.tasks, shots=shots, seconds=seconds)
+
+    def wasted(self, *, shots: int, share: float, measured_s: float = 0.0) -> Decimal:
+        """The charge of a call whose valid rows a later call reads (and pays for) again.
+
+        Every task it sent (the provider bills them, and the later call sends them again or
+        pays for the rows it reads), ``shots`` (rejected, late, overhead), and ``share`` of
+        the seconds (their part of the shots the call ran).
+        """
+        seconds = share * self.billed_seconds(measured_s)
         return self.price.charge(tasks=self.tasks, shots=shots, seconds=seconds)

@@ -43,7 +43,7 @@ from qtrain.train.reporting import execution_summary, run_summary, step_record
 from qtrain.train.rundir import RunDir
 from qtrain.train.state import RunSettings, RunState, measurement
 from qtrain.train.step_hooks import StepHook, before_steps, hook_summaries, merged
-from qtrain.train.step_money import Charge, Extra, unbilled_seconds
+from qtrain.train.step_money import Charge, Extra, over_run
 from qtrain.train.step_spend import StepSpend
 from qtrain.train.tracking import Tracker, tracker_locations
 
@@ -236,18 +236,14 @@ class Session:
             outcome = self._run_step()
         except QtrainError as error:
             state.rng.bit_generator.state = saved_rng
-            self.spend.charge_failed()
-            if isinstance(error, ShotAllowanceError):  # retries the budget cannot pay for
-                return "max_cost" if isinstance(error, CostAllowanceError) else "max_shots"
-            if any(hook.on_error(self, error) for hook in self.hooks):
-                return None  # a hook mended the cause (another backend): try the step again
-            raise
+            return self._failed(error)
         except BaseException:
             # Interrupted before the step was applied: it never happened, so neither did its
             # seed draw; its finished rows are in the store for the resume. Its hooks' work
-            # is done (their checkpointed state says so): the ledger keeps it.
+            # is done (their checkpointed state says so) and what the call then running
+            # wasted is spent: the ledger keeps both.
             state.rng.bit_generator.state = saved_rng
-            self.spend.charge_pending()
+            self.spend.charge_interrupted(include_valid=not self._stores_rows())
             raise
         if isinstance(outcome, str):
             state.rng.bit_generator.state = saved_rng  # the step never happened
@@ -261,6 +257,29 @@ class Session:
         if outcome.record.monitor is not None and outcome.record.monitor["action"] == "stop":
             return "plateau"
         return self.settings.stop.reason(state.history)
+
+    def _stores_rows(self) -> bool:
+        """Whether the executor keeps finished rows for a later call to read (a store)."""
+        return getattr(self.executor, "store", None) is not None
+
+    def _failed(self, error: QtrainError) -> str | None:
+        """A step raised ``error``: charge it, checkpoint the ledger; stop, retry or raise.
+
+        The failed call's valid rows are charged only when nobody can read them again (a
+        hook moved the step to another backend, or no store keeps them). A ledger-only
+        checkpoint (step unchanged) follows unless the budget stops the run (``finish``).
+        """
+        self.spend.failure()  # last_failure: what a fallback records with its switch
+        if isinstance(error, ShotAllowanceError):  # retries the budget cannot pay for
+            self.spend.charge_failed(include_valid=not self._stores_rows())
+            return "max_cost" if isinstance(error, CostAllowanceError) else "max_shots"
+        switched = any(hook.on_error(self, error) for hook in self.hooks)
+        self.spend.charge_failed(include_valid=switched or not self._stores_rows())
+        if not isinstance(error, StorageError):
+            self._save(None)  # the ledger (and a switch) survive a crash or the raise
+        if switched:
+            return None  # a hook mended the cause (another backend): try the step again
+        raise error
 
     def _run_step(self) -> _Outcome | str:
         """Measure, update and log one step; or the budget's (or a hook's) refusal."""
@@ -357,9 +376,9 @@ class Session:
         if self.report is not None:
             summary.update(self.report(state.theta.copy()))
         summary["execution"] = execution_summary(state.history, self.executor.counters)
-        unbilled = unbilled_seconds(state.hook_states)
-        if unbilled and isinstance(summary.get("cost"), dict):  # a provider's over-run
-            summary["cost"] = {**summary["cost"], "unbilled_seconds": unbilled}
+        if isinstance(summary.get("cost"), dict):  # seconds past the quotes, max_cost passed
+            limit = self.settings.budget.max_cost
+            summary["cost"] = {**summary["cost"], **over_run(state, limit)}
         summary.update(hook_summaries(self.hooks, self))  # a fallback's switches, ...
         summary.update(tracker_locations(self.trackers))  # where MLflow logged the run
         if self.directory is not None:

@@ -93,8 +93,8 @@ def merged(results: list[HookResult]) -> HookResult:
 def before_steps(hooks: list[StepHook], session: Session) -> HookResult:
     """Each hook's ``before_step`` in order, up to the first that stops the run; merged.
 
-    A hook after a stop is not asked (a canary after a stale-calibration refusal spends
-    nothing).
+    A hook after a stop is not asked. The session's order is fallback, drift, calibration,
+    validation: a drift canary runs (and is charged) before a stale-calibration refusal.
     """
     results: list[HookResult] = []
     for hook in hooks:

@@ -9,9 +9,11 @@ for (``Session.run_extra``: drift canaries, validation) — is paid for the same
 * an :class:`Attempt` reads the executor's counters when the call starts and says what it
   spent when it ends: :meth:`Attempt.finished` for a call that returned its results (its
   tasks' nominal shots, rows read from a store included, plus the rejected, late and
-  overhead shots), :meth:`Attempt.failed` for one that raised (every shot the backend spent
-  since it started, valid results included), each with its money under the price of the
-  backend it ran on.
+  overhead shots), :meth:`Attempt.failed` for one that raised or was interrupted (what the
+  backend wasted since it started; its valid results too when nobody can read them again),
+  each with its money under the price of the backend it ran on — seconds as the provider
+  measured them, never capped (:func:`note_billing` keeps the run's most seconds per shot,
+  which every later quote assumes at least, and the seconds charged past the quotes).
 
 :func:`check_pricing` refuses, before any work, a pricing table that cannot price a backend,
 and a money limit whose per-second rate has no bound on a step's seconds (``exec.billing``).
@@ -29,8 +31,8 @@ from qtrain.exec.billing import MoneyAllowance, Quote, has_seconds_bound, quote
 from qtrain.exec.chunks import Allowance
 from qtrain.exec.counters import ExecutorCounters, spent_shots
 from qtrain.exec.dry_run import dry_run
-from qtrain.exec.pricing import PricingTable
-from qtrain.train.records import StepRecord
+from qtrain.exec.pricing import PricingTable, to_decimal
+from qtrain.train.state import RunState
 from qtrain.train.stopping import Budget
 
 __all__ = [
@@ -38,14 +40,15 @@ __all__ = [
     "Charge",
     "Extra",
     "check_pricing",
-    "note_unbilled",
+    "note_billing",
+    "observed_rate",
+    "over_run",
     "planned_shots",
     "price_step",
     "step_allowance",
-    "unbilled_seconds",
 ]
 
-_BILLING = "billing"  # hook_states key of the run's unbilled provider seconds
+_BILLING = "billing"  # hook_states key of the run's measured seconds (note_billing)
 
 
 def planned_shots(tasks: Sequence[Task], backend: Backend) -> tuple[int, int]:
@@ -67,39 +70,26 @@ def planned_shots(tasks: Sequence[Task], backend: Backend) -> tuple[int, int]:
     return nominal, extra
 
 
-def _own_shots(record: StepRecord) -> int:
-    """A record's shots less its canary's and validation's.
-
-    Those ran and were timed in calls of their own: ``execution_s`` is the step's tasks' alone.
-    """
-    parts = (record.canary, record.validation)
-    extra = sum(int((part or {}).get("shots") or 0) for part in parts)
-    return record.shots - extra
-
-
 def price_step(
     pricing: PricingTable | None,
     backend: object,
     tasks: Sequence[Task],
     shots: int,
-    history: Sequence[StepRecord],
     *,
+    rate: float = 0.0,
     bounded: bool = False,
 ) -> Quote | None:
-    """The price of planned tasks (``None`` without a pricing table).
+    """The price of planned tasks (``None`` without a pricing table): how a session quotes.
 
-    ``shots``: their shots, overhead included. ``bounded`` (a money limit): the seconds are
-    the backend's bound (``exec.billing.seconds_bound``). Otherwise the backend's own
-    estimate, else as long per shot as the last step's own tasks took.
+    ``shots``: their shots, overhead included; ``rate``: the most seconds per shot the run
+    has seen (:func:`observed_rate`; ``qtrain plan``: 0). The seconds are the larger of
+    ``rate × shots`` and the backend's own estimate — with ``bounded`` (a money limit) its
+    bound (``exec.billing.seconds_bound``). ``qtrain plan`` quotes with this function too.
     """
     if pricing is None:
         return None
-    last = history[-1] if history else None
-    seconds = None
-    if last is not None and last.execution_s > 0:
-        own = _own_shots(last)
-        seconds = last.execution_s * (shots / own if own > 0 else 1.0)
     price = pricing.price(backend)
+    seconds = rate * shots if rate > 0 else None
     return quote(price, backend, tasks, shots=shots, seconds=seconds, bounded=bounded)
 
 
@@ -130,12 +120,14 @@ class Charge:
     Attributes:
         shots: shots, wasted and overhead included.
         cost: money under the backend's price (``None``: the run prices nothing).
-        unbilled_s: provider seconds past the quoted bound (``exec.billing``): not charged.
+        rate: seconds per shot the provider measured for what the call ran (0: none).
+        over_s: measured seconds past the call's quote (``exec.billing``): charged.
     """
 
     shots: int = 0
     cost: float | None = None
-    unbilled_s: float = 0.0
+    rate: float = 0.0
+    over_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -147,16 +139,40 @@ class Extra:
     cost: float | None  # None: the run prices nothing
 
 
-def note_unbilled(hook_states: dict[str, Any], seconds: float) -> None:
-    """Add provider seconds past a quoted bound to the run's (checkpointed) record of them."""
+def note_billing(hook_states: dict[str, Any], charge: Charge) -> None:
+    """Add a call's measured seconds to the run's (checkpointed) billing record.
+
+    ``seconds_per_shot``: the most any call took (what later quotes assume at least);
+    ``over_quote_seconds``: seconds charged past the quotes.
+    """
+    if charge.rate <= 0 and charge.over_s <= 0:
+        return
+    entry = hook_states.setdefault(_BILLING, {})
+    entry["seconds_per_shot"] = max(float(entry.get("seconds_per_shot", 0.0)), charge.rate)
+    over = float(entry.get("over_quote_seconds", 0.0)) + charge.over_s
+    entry["over_quote_seconds"] = round(over, 6)
+
+
+def observed_rate(hook_states: dict[str, Any]) -> float:
+    """The most seconds per shot a call of the run took (0 when none was measured)."""
+    return float(hook_states.get(_BILLING, {}).get("seconds_per_shot", 0.0))
+
+
+def over_run(state: RunState, max_cost: float | None) -> dict[str, float]:
+    """The summary's record of money past the quotes (``docs/guide/cost.md``, Seconds).
+
+    ``over_quote_seconds``: provider seconds charged past the quotes; ``over_max_cost``: the
+    money the ledger passed ``max_cost`` by (only a step whose seconds per shot exceed all
+    the run had seen can do that). Empty when neither happened.
+    """
+    over: dict[str, float] = {}
+    seconds = float(state.hook_states.get(_BILLING, {}).get("over_quote_seconds", 0.0))
     if seconds > 0:
-        entry = hook_states.setdefault(_BILLING, {"unbilled_seconds": 0.0})
-        entry["unbilled_seconds"] = round(float(entry["unbilled_seconds"]) + seconds, 6)
-
-
-def unbilled_seconds(hook_states: dict[str, Any]) -> float:
-    """The run's provider seconds past the quoted bounds (0 when there were none)."""
-    return float(hook_states.get(_BILLING, {}).get("unbilled_seconds", 0.0))
+        over["over_quote_seconds"] = seconds
+    spent = to_decimal(state.cost_total)
+    if max_cost is not None and spent > to_decimal(max_cost):
+        over["over_max_cost"] = float(spent - to_decimal(max_cost))
+    return over
 
 
 class Attempt:
@@ -180,16 +196,37 @@ class Attempt:
         """The call returned its results: nominal shots plus what it wasted, and their money."""
         return self._charge(self.nominal + spent_shots(self.counters) - self._wasted)
 
-    def failed(self) -> Charge:
-        """The call raised: every shot the backend spent since it started, and their money."""
-        return self._charge(spent_shots(self.counters, used=True) - self._all)
+    def failed(self, *, include_valid: bool = True) -> Charge:
+        """The call raised (or was interrupted): what the backend spent since it started.
+
+        ``include_valid``: its valid rows' shots too — they serve nobody (another backend
+        retries the step, or no store keeps them). Without it, only what it wasted
+        (rejected, late, overhead) and that part of the money: the valid rows wait in the
+        store, charged as nominal shots by the call that reads them.
+        """
+        ran = spent_shots(self.counters, used=True) - self._all
+        if include_valid:
+            return self._charge(ran)
+        wasted = spent_shots(self.counters) - self._wasted
+        if not isinstance(self.allowance, MoneyAllowance):
+            return Charge(wasted)
+        measured = self.counters.execution_s - self._seconds
+        share = wasted / ran if ran > 0 else 0.0
+        money = self.allowance.wasted(shots=wasted, share=share, measured_s=measured)
+        return Charge(wasted, float(money), self._rate(measured, ran))
+
+    @staticmethod
+    def _rate(measured: float, ran: int) -> float:
+        return measured / ran if measured > 0 and ran > 0 else 0.0
 
     def _charge(self, shots: int) -> Charge:
         if not isinstance(self.allowance, MoneyAllowance):
             return Charge(shots)
         measured = self.counters.execution_s - self._seconds
+        ran = spent_shots(self.counters, used=True) - self._all
         money = self.allowance.charge(shots=shots, measured_s=measured)
-        return Charge(shots, float(money), self.allowance.unbilled_seconds(measured))
+        rate = self._rate(measured, ran)
+        return Charge(shots, float(money), rate, self.allowance.over_quote(measured))
 
 
 def check_pricing(budget: Budget, pricing: object, backend: object) -> PricingTable | None:

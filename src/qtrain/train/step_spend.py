@@ -12,11 +12,15 @@ spending so far, prices and runs a hook's extra work (:meth:`StepSpend.run_extra
   tasks is charged to the ledger (:meth:`StepSpend.charge_pending`): the hooks' state says
   their work is done, and a resumed run does not do it again. Its own tasks' rows wait in the
   store, read (and charged as if run) when the step runs again;
+* it was interrupted (Ctrl-C) during a call: that call's wasted shots (rejected, late,
+  overhead) and their money are charged too (:meth:`StepSpend.charge_interrupted`); its
+  valid rows are in the store, charged when the resumed step reads them;
 * a call failed (``QtrainError``, a retry the budget cannot pay for): the hooks' work, the
-  failed call's spending (every shot since it started, and its money under the price of the
-  backend it ran on) and what finished before it in the step are charged to the ledger
-  (:meth:`StepSpend.charge_failed`); ``last_failure`` says what the failed call spent (a
-  fallback records it with its switch).
+  failed call's spending and what finished before it in the step are charged to the ledger
+  (:meth:`StepSpend.charge_failed`). The failed call's valid rows count only when nobody
+  can read them again (a fallback moved the step to another backend, or no store keeps
+  them); otherwise a resumed step reads and pays for them. ``last_failure`` says all the
+  failed call spent (a fallback records it with its switch).
 
 So ``state.shots_total`` (and ``cost_total``) is Σ ``record.shots`` (``cost``) plus what
 steps that never ran spent, and nothing is counted twice.
@@ -40,7 +44,8 @@ from qtrain.train.step_money import (
     Attempt,
     Charge,
     Extra,
-    note_unbilled,
+    note_billing,
+    observed_rate,
     planned_shots,
     price_step,
     step_allowance,
@@ -85,10 +90,9 @@ class StepSpend:
         backend = session.executor.backend
         nominal, overhead = planned_shots(tasks, backend)
         bounded = session.settings.budget.max_cost is not None
-        history = session.state.history
-        price = price_step(
-            session.pricing, backend, tasks, nominal + overhead, history, bounded=bounded
-        )
+        rate = observed_rate(session.state.hook_states)  # the most s/shot seen in the run
+        shots = nominal + overhead
+        price = price_step(session.pricing, backend, tasks, shots, rate=rate, bounded=bounded)
         return nominal, overhead, price
 
     def start(self, price: Quote | None, nominal: int) -> Allowance | None:
@@ -113,7 +117,7 @@ class StepSpend:
 
     def _book(self, charge: Charge) -> None:
         """Add ``charge`` to the step's spending so far (before or after its own tasks)."""
-        note_unbilled(self.session.state.hook_states, charge.unbilled_s)
+        note_billing(self.session.state.hook_states, charge)
         if self.after is None:
             self.pending = _added(self.pending, charge)
         else:
@@ -157,12 +161,33 @@ class StepSpend:
         state.cost_total = add_money(state.cost_total, self.pending.cost)
         self.reset()
 
-    def charge_failed(self) -> None:
-        """Charge a failed step: its hooks' work, the failed call, what finished before it."""
-        failure = Charge() if self.attempt is None else self.attempt.failed()
-        note_unbilled(self.session.state.hook_states, failure.unbilled_s)
-        self.last_failure = failure
+    def failure(self) -> Charge:
+        """The step's call raised: all it spent (``last_failure``); the attempt stays open."""
+        self.last_failure = Charge() if self.attempt is None else self.attempt.failed()
+        return self.last_failure
+
+    def charge_failed(self, *, include_valid: bool) -> None:
+        """Charge a failed step: its hooks' work, the failed call, what finished before it.
+
+        ``include_valid``: the failed call's valid rows too (nobody can read them again).
+        """
+        attempt, self.attempt = self.attempt, None
+        failure = Charge() if attempt is None else attempt.failed(include_valid=include_valid)
+        note_billing(self.session.state.hook_states, failure)
         self.pending = _added(merged([self.pending, self.after or HookResult()]), failure)
+        self.charge_pending()
+
+    def charge_interrupted(self, *, include_valid: bool) -> None:
+        """Charge a step interrupted before it was applied (module docstring).
+
+        What it spent before its own tasks, and what the call then running wasted (with
+        ``include_valid``, its valid rows too: no store keeps them).
+        """
+        attempt, self.attempt = self.attempt, None
+        if attempt is not None:
+            wasted = attempt.failed(include_valid=include_valid)
+            note_billing(self.session.state.hook_states, wasted)
+            self.pending = _added(self.pending, wasted)
         self.charge_pending()
 
     def paid(self) -> dict[str, Any]:
