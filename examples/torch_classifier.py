@@ -16,6 +16,11 @@ and 60 steps). ``tests/torch/test_example.py`` runs it and asserts the stated ac
 
     python examples/torch_classifier.py            # prints the accuracies
     python examples/torch_classifier.py --shots 1000   # the same with sampled gradients
+
+Run as a script it sets ``torch.set_num_threads(1)`` and ``qt.set_num_threads(1)``: the
+quantum part dominates, a 2-qubit simulation gains nothing from threads, and torch's
+intra-op threads and numba's kernels fighting over two cores made 10 steps 2-5x slower
+(docs/guide/torch.md, "Threads").
 """
 
 from __future__ import annotations
@@ -107,5 +112,7 @@ if __name__ == "__main__":
     parser.add_argument("--shots", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    torch.set_num_threads(1)  # tiny tensors: threads only compete with the simulator's
+    qt.set_num_threads(1)  # a 2-qubit state: one thread per kernel is fastest
     result = main(steps=args.steps, shots=args.shots, seed=args.seed)
     print({k: round(v, 4) for k, v in result.items()})
