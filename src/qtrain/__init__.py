@@ -9,6 +9,12 @@ The front door::
 
 from typing import TYPE_CHECKING
 
+# isort: off
+# First: qtrain.sim.threads copies $QTRAIN_NUM_THREADS to BLAS's variables before numpy loads.
+from qtrain.sim.threads import get_num_threads as get_num_threads
+from qtrain.sim.threads import set_num_threads as set_num_threads
+
+# isort: on
 from qtrain import diagnostics as diagnostics
 from qtrain import interop as interop
 from qtrain import mitigation as mitigation
@@ -188,6 +194,7 @@ __all__ = [
     "dry_run",
     "expval",
     "fit",
+    "get_num_threads",
     "grad",
     "gradient_tasks",
     "hessian",
@@ -203,6 +210,7 @@ __all__ = [
     "qasm",
     "sample",
     "serve_metrics",
+    "set_num_threads",
     "state",
     "train",
     "write_report",

@@ -292,6 +292,7 @@ def local_simulator(spec: LocalBackendConfig) -> LocalSimulator:
         noise=spec.noise_model(),
         method=spec.method,
         trajectories=spec.trajectories,
+        precision=spec.precision,
     )
 
 

@@ -42,6 +42,7 @@ from qtrain.grad.api import METHODS
 from qtrain.ir.observables import Observable
 from qtrain.noise import NoiseModel
 from qtrain.optim import OPTIMIZERS, from_config
+from qtrain.sim.methods import has_channels
 from qtrain.sim.trajectories import MIN_TRAJECTORIES
 
 __all__ = ["RunConfig", "load_config", "parse_config", "read_yaml", "validate_model"]
@@ -169,8 +170,9 @@ class MonitorConfig(StrictModel):
 class LocalBackendConfig(StrictModel):
     """``backend: {name: local}``: the batched simulator, ideal or noisy.
 
-    ``noise``: see :mod:`qtrain.app.noise_config`; ``method`` and ``trajectories`` (default:
-    one per shot) are those of ``qt.LocalSimulator``.
+    ``noise``: see :mod:`qtrain.app.noise_config`; ``method``, ``trajectories`` (default:
+    one per shot) and ``precision`` (``double``, or ``single``: complex64 statevector, ideal
+    gates and readout errors only) are those of ``qt.LocalSimulator``.
     """
 
     name: Literal["local"] = "local"
@@ -179,6 +181,7 @@ class LocalBackendConfig(StrictModel):
     method: Literal["auto", "statevector", "density_matrix", "trajectories"] = "auto"
     trajectories: Annotated[int, Field(ge=MIN_TRAJECTORIES)] | None = None
     noise: NoiseConfig | None = None
+    precision: Literal["double", "single"] = "double"
 
     def noise_model(self) -> NoiseModel | None:
         """The configured noise model; ``None``: ideal."""
@@ -187,6 +190,9 @@ class LocalBackendConfig(StrictModel):
     @model_validator(mode="after")
     def _method_fits_noise(self) -> LocalBackendConfig:
         check_method(self.method, self.noise, self.trajectories)
+        noisy = self.method == "density_matrix" or has_channels(self.noise_model())
+        if self.precision == "single" and noisy:
+            raise KeyedError("precision", "'single' supports the statevector and adjoint methods")
         return self
 
 

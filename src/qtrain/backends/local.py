@@ -13,6 +13,7 @@ from qtrain.errors import ConfigError, QtrainError
 from qtrain.ir.circuit import Circuit
 from qtrain.noise.model import NoiseModel
 from qtrain.sim.methods import MethodChoice, check_method, choose_method, has_channels
+from qtrain.sim.precision import check_precision, complex_dtype
 from qtrain.sim.statevector import KernelSet, default_memory_budget, select_kernels
 from qtrain.sim.trajectories import MIN_TRAJECTORIES, compile_trajectory_program
 
@@ -60,9 +61,14 @@ class LocalSimulator:
             shot, as Qiskit Aer does, so every shot is an independent sample of the noisy
             state. Fewer trajectories are faster; the error bar then comes from their spread
             (``sim.trajectories``) and is itself noisier.
+        precision: ``"double"`` (default, complex128) or ``"single"`` (complex64 states:
+            half the memory and bytes moved per gate; ``sim.error_bound`` bounds the error of
+            expectations and adjoint gradients). Single precision runs the statevector only
+            (ideal gates, readout errors allowed); the metric tensor stays in double.
 
     Raises:
         SimulationMethodError: an unknown method, or ``"statevector"`` with channels.
+        ConfigError: a bad option, or ``precision="single"`` with a noisy method.
 
     >>> import numpy as np
     >>> import qtrain as qt
@@ -80,6 +86,7 @@ class LocalSimulator:
         noise: NoiseModel | None = None,
         method: str = "auto",
         trajectories: int | None = None,
+        precision: str = "double",
     ) -> None:
         if memory_budget is not None and (
             isinstance(memory_budget, bool)
@@ -94,6 +101,7 @@ class LocalSimulator:
         select_kernels(kernels)  # fail now on a bad name, not on a worker later
         self.kernel_name = kernels
         self.noise, self.method, self.trajectories = _checked_noise(noise, method, trajectories)
+        self.precision = _checked_precision(precision, self.method, self.noise)
 
     @property
     def kernels(self) -> KernelSet:
@@ -126,15 +134,29 @@ class LocalSimulator:
         """No row or shot limit (the batch is chunked to the memory budget internally)."""
         return BackendLimits()
 
+    @property
+    def itemsize(self) -> int:
+        """Bytes per statevector amplitude: 16 (double) or 8 (single)."""
+        return complex_dtype(self.precision).itemsize
+
     def identity(self) -> dict[str, object]:
         """What changes this simulator's numbers: method, noise, trajectories, sampling scheme.
 
         The memory budget (chunking) and the kernels (numba and numpy agree to rounding)
         change no result, so they stay out: rows computed under either are shared. The ideal
-        statevector simulator's identity is unchanged from before noise existed.
+        statevector simulator's identity is unchanged from before noise existed; single
+        precision adds ``"precision": "single"`` (its rows never serve double, nor back).
         """
+        identity: dict[str, object]
         if self.is_ideal:
-            return {"backend": self.name, "method": "statevector", "sampling": _SAMPLING_SCHEME}
+            identity = {"backend": self.name, "method": "statevector", "sampling": _SAMPLING_SCHEME}
+        else:
+            identity = self._noisy_identity()
+        if self.precision != "double":
+            identity["precision"] = self.precision
+        return identity
+
+    def _noisy_identity(self) -> dict[str, object]:
         identity: dict[str, object] = {
             "backend": self.name,
             "method": self.method,
@@ -164,6 +186,7 @@ class LocalSimulator:
             self.noise,
             exact=exact,
             budget=self.effective_budget(),
+            itemsize=self.itemsize,
         )
 
     def estimate_seconds(
@@ -191,9 +214,10 @@ class LocalSimulator:
                 assert self.noise is not None  # choose() picks trajectories only with noise
                 program = compile_trajectory_program(task.circuit, self.noise)
             else:
-                program = program_for(task.circuit, method, self.noise)
+                program = program_for(task.circuit, method, self.noise, self.precision)
         except QtrainError:
-            method, program = "statevector", program_for(task.circuit, "statevector", None)
+            program = program_for(task.circuit, "statevector", None, self.precision)
+            method = "statevector"
         return task_work(
             task,
             method=method,
@@ -224,6 +248,7 @@ class LocalSimulator:
                 kernels=self.kernels,
                 noise=self.noise,
                 trajectories=self.trajectories,
+                precision=self.precision,
             )
             for task, choice in zip(tasks, choices, strict=True)
         ]
@@ -251,6 +276,19 @@ def _checked_noise(
             f"error bar rests on their spread), got {trajectories!r}"
         )
     return model, method, trajectories
+
+
+def _checked_precision(precision: object, method: str, noise: NoiseModel | None) -> str:
+    """``precision`` when this simulator can run it: single runs the statevector only."""
+    chosen = check_precision(precision)
+    noisy = method == "density_matrix" or has_channels(noise)
+    if chosen == "single" and noisy:
+        raise ConfigError(
+            "precision='single' supports the statevector and adjoint methods (ideal gates, "
+            f"readout errors allowed), not method={method!r} with noise channels; use "
+            "precision='double' for noisy simulation"
+        )
+    return chosen
 
 
 def simulator_inside(backend: object) -> LocalSimulator | None:

@@ -138,7 +138,7 @@ def _ordinary(
 ) -> int:
     """Count the batched run of ``params`` (prefix sharing, chunks); returns the chunks."""
     rows, n_steps = params.shape[0], len(program.steps)
-    size = chunk_rows(program.n_qubits, rows, budget)
+    size = chunk_rows(program.n_qubits, rows, budget, program.dtype.itemsize)
     chunks = 1 if size >= rows else -(-rows // max(1, size - 1))
     starts = np.minimum(divergence(program, params), n_steps)
     row_steps = float(np.sum(n_steps - starts)) + (chunks - 1) * n_steps

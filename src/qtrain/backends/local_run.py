@@ -52,8 +52,11 @@ def run_task(
     kernels: KernelSet,
     noise: NoiseModel | None,
     trajectories: int | None,
+    precision: str = "double",
 ) -> Result:
     """Run ``task`` with ``method``; a sampled task without a seed draws fresh entropy.
+
+    ``precision``: the statevector's (``sim.precision``); values come back in float64.
 
     ``metadata`` records the backend stage times, the method, (sampled) the seed and, when
     the task asks for them, the term values.
@@ -83,7 +86,7 @@ def run_task(
             term_out=terms,
         )
     else:
-        program = program_for(task.circuit, method, noise)
+        program = program_for(task.circuit, method, noise, precision)
         swept = None
         row_amplitudes = task.params.shape[0] << 2 * task.circuit.n_qubits
         if method == "density_matrix" and shots is None and row_amplitudes >= SWEEP_MIN_AMPLITUDES:
@@ -119,11 +122,16 @@ def _term_tables(task: Task) -> list[Real]:
     return [np.ones((task.params.shape[0], len(obs.terms))) for obs in task.observables]
 
 
-def program_for(circuit: Circuit, method: str, noise: NoiseModel | None) -> Program:
-    """The compiled program a statevector or density-matrix task runs (cached by circuit)."""
+def program_for(
+    circuit: Circuit, method: str, noise: NoiseModel | None, precision: str = "double"
+) -> Program:
+    """The compiled program a statevector or density-matrix task runs (cached by circuit).
+
+    ``precision`` applies to the statevector (the density matrix is always double).
+    """
     if method == "density_matrix":
         return compile_density_program(circuit, noise)
-    return compile_program(circuit)
+    return compile_program(circuit, precision)
 
 
 def _chunked(

@@ -5,8 +5,11 @@ the durable store (written by this process, the one that owns the run), validati
 and only moves the backend calls: each chunk of rows becomes one Dask task. Rows are seeded by
 their content, so results are bit-identical however the rows are spread over workers.
 
-Local: ``DaskExecutor()`` starts a ``LocalCluster`` of worker processes (one thread each, and
-``NUMBA_NUM_THREADS=1`` / ``OMP_NUM_THREADS=1`` so workers do not oversubscribe the cores).
+Local: ``DaskExecutor()`` starts a ``LocalCluster`` of worker processes, one Dask thread each;
+each worker's kernels, numba, OpenMP and BLAS get 1 thread, or its share of
+``$QTRAIN_NUM_THREADS`` / ``qt.set_num_threads`` when set (``sim.threads.worker_environment``),
+so the workers do not oversubscribe the cores. Workers of a cluster read their own
+``QTRAIN_NUM_THREADS``: start them with it.
 Cluster: ``DaskExecutor("tcp://scheduler:8786")`` connects to a running scheduler, e.g. one
 started with ``dask scheduler`` plus ``dask worker tcp://scheduler:8786 --nthreads 1`` on each
 node, or by dask-jobqueue (Slurm, PBS) or dask-kubernetes; every worker needs qtrain installed.
@@ -30,11 +33,10 @@ from qtrain.errors import ConfigError, ExecutionError, QtrainError, TransientExe
 from qtrain.exec.executor import Executor
 from qtrain.exec.retry import RetryPolicy
 from qtrain.exec.store import ResultStore
+from qtrain.sim import threads
 from qtrain.sim.statevector import default_memory_budget
 
 __all__ = ["DaskExecutor", "worker_memory_budget"]
-
-_WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 _BUDGET: list[int] = []  # this worker process's budget, computed once
@@ -129,7 +131,7 @@ class DaskExecutor(Executor):
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",  # None still binds 8787 (taken by another run: warns)
-                    env=dict(_WORKER_ENV),
+                    env=threads.worker_environment(n_workers),
                 )
                 self.client: Any = Client(self.cluster)  # type: ignore[no-untyped-call]  # dask is untyped
             else:

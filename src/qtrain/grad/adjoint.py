@@ -25,16 +25,19 @@ def compute(
 ) -> Gradient:
     """Exact Jacobian ``(O, P)`` and values ``(O,)`` by the adjoint method.
 
-    Works on the slot circuit (multi-angle gates decomposed) and maps back with ``@ M``.
+    Works on the slot circuit (multi-angle gates decomposed) and maps back with ``@ M``, in
+    the simulator's precision (``sim.error_bound`` bounds single precision's error).
     """
     # ψ, one λ per observable and a scratch copy live at once: check them against the budget.
     needed = len(observables) + 2
-    if chunk_rows(circuit.n_qubits, needed, simulator.memory_budget) < needed:
+    if chunk_rows(circuit.n_qubits, needed, simulator.memory_budget, simulator.itemsize) < needed:
         raise StateTooLargeError(
             f"the adjoint method keeps {needed} {circuit.n_qubits}-qubit states at once, "
             f"more than the memory budget of {simulator.memory_budget} bytes"
         )
     program = lower(circuit)
     angles = program.angles(theta[None, :])[0]
-    values, jac_slots = adjoint_jacobian(program.circuit, observables, angles, simulator.kernels)
+    values, jac_slots = adjoint_jacobian(
+        program.circuit, observables, angles, simulator.kernels, precision=simulator.precision
+    )
     return Gradient(jac_slots @ program.matrix, None, 1, 0, "adjoint", values)

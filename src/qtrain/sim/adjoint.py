@@ -7,6 +7,10 @@ contributes ``∂⟨H⟩/∂θ = 2·Im⟨λ|G|ψ_k⟩`` before both vectors are 
 ``U_k†``. O(gates) state passes for any number of parameters; all observables ride along as
 rows of one ``(O, 2ⁿ)`` array. Tied and scaled parameters are handled by the chain rule
 through each argument's affine coefficients.
+
+In single precision (``sim.precision``) ``ψ`` and the ``λ_o`` are complex64 and every ``U†``
+is rounded to complex64; ``λ_o = H_o ψ``, the values ``⟨ψ|H_o|ψ⟩`` and the inner products
+``⟨λ|G|ψ⟩`` are summed in complex128 (``sim.error_bound`` bounds the result).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from qtrain.ir.gates import GateSpec
 from qtrain.ir.observables import Observable
 from qtrain.ir.params import ParamExpr
 from qtrain.sim.measure import parity_signs
+from qtrain.sim.precision import complex_dtype, real_dtype
 from qtrain.sim.program import (
     MAX_PERMUTATION_QUBITS,
     compile_program,
@@ -32,7 +37,7 @@ from qtrain.sim.program import (
 )
 from qtrain.sim.statevector import KernelSet, run_program, select_kernels
 
-__all__ = ["adjoint_jacobian", "apply_observable", "observable_action"]
+__all__ = ["adjoint_jacobian", "adjoint_tape", "apply_observable", "observable_action"]
 
 Complex = NDArray[np.complex128]
 
@@ -66,11 +71,14 @@ def observable_action(
 def apply_observable(
     state: NDArray[np.complex128], observable: Observable, n_qubits: int
 ) -> NDArray[np.complex128]:
-    """``H|ψ⟩`` for a Pauli sum (see :func:`observable_action`)."""
-    out = np.zeros_like(state)
+    """``H|ψ⟩`` for a Pauli sum (see :func:`observable_action`), in ``state``'s dtype.
+
+    Summed in complex128 and rounded once when ``state`` is complex64.
+    """
+    out = np.zeros(state.shape, dtype=np.complex128)
     for source, diag in observable_action(observable, n_qubits):
         out += diag * state[source]
-    return out
+    return out.astype(state.dtype, copy=False)
 
 
 @lru_cache(maxsize=256)
@@ -212,11 +220,23 @@ def _tape(circuit: Circuit) -> _Tape:
     return _Tape(tuple(steps), coeffs, offsets, groups)
 
 
-def _inverses(tape: _Tape, theta: NDArray[np.float64]) -> list[NDArray[Any]]:
+def adjoint_tape(circuit: Circuit) -> _Tape:
+    """The backward walk :func:`adjoint_jacobian` takes on ``circuit`` (``sim.error_bound``).
+
+    Raises:
+        CircuitError: a multi-angle gate reads a parameter.
+    """
+    return _tape(circuit)
+
+
+def _inverses(
+    tape: _Tape, theta: NDArray[np.float64], precision: str = "double"
+) -> list[NDArray[Any]]:
     """``U†`` of every trainable op at ``theta (P,)``, in each step kernel's form.
 
     One ``matrix_fn`` call per gate type instead of one per op (DESIGN §6: no Python loop
-    over ops where an array call does): diagonals for ``diag_1q``, real parts for ``real_1q``.
+    over ops where an array call does): diagonals for ``diag_1q``, real parts for ``real_1q``;
+    rounded to ``precision``'s dtype.
     """
     angles = tape.coeffs @ theta + tape.offsets
     out: list[NDArray[Any]] = [np.empty(0)] * len(angles)
@@ -226,6 +246,8 @@ def _inverses(tape: _Tape, theta: NDArray[np.float64]) -> list[NDArray[Any]]:
             inverse = np.diagonal(inverse, axis1=1, axis2=2)
         elif kind == "real_1q":
             inverse = inverse.real  # U(θ) is real for every θ: the imaginary parts are zero
+        dtype = real_dtype(precision) if kind == "real_1q" else complex_dtype(precision)
+        inverse = inverse.astype(dtype, copy=False)
         for slot, matrix in zip(slots.tolist(), inverse, strict=True):
             out[slot] = np.ascontiguousarray(matrix)
     return out
@@ -236,7 +258,14 @@ def _generator_inner(
 ) -> NDArray[np.complex128]:
     """``⟨λ_o|G|ψ⟩`` for every observable row of ``both = [ψ; λ₁; …; λ_O]`` (any gate)."""
     moved = kernels.apply_matrix(both[:1].copy(), generator[None], op.wires, n_qubits)
-    inner: NDArray[np.complex128] = both[1:].conj() @ moved[0]
+    return _inner(both[1:], moved[0])
+
+
+def _inner(rows: Complex, vector: Complex) -> NDArray[np.complex128]:
+    """``⟨row|vector⟩`` for every row, summed in complex128 (single precision too)."""
+    inner: NDArray[np.complex128] = rows.astype(np.complex128, copy=False).conj() @ vector.astype(
+        np.complex128, copy=False
+    )
     return inner
 
 
@@ -250,6 +279,7 @@ def _undo_fixed(
     assert fixed is not None  # set by _fixed_step for every other kind
     if step.kind == "gather":
         return kernels.apply_permutation(both, fixed, spare), both
+    fixed = fixed.astype(both.dtype, copy=False)  # the cached complex128 undo, single: rounded
     if step.kind == "diagonal":
         return kernels.apply_diagonal(both, fixed, op.wires, n_qubits), spare
     return kernels.apply_matrix(both, fixed, op.wires, n_qubits), spare
@@ -279,8 +309,12 @@ def adjoint_jacobian(
     observables: tuple[Observable, ...],
     theta: NDArray[np.float64],
     kernels: KernelSet | None = None,
+    *,
+    precision: str = "double",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Exact values ``(O,)`` and Jacobian ``(O, P)`` of ``⟨H_o⟩`` at ``theta (P,)``.
+
+    ``precision``: the states' dtype (``sim.precision``); the results are float64 either way.
 
     ``ψ`` and the ``λ_o`` travel as the rows of one ``(1 + O, 2ⁿ)`` array, so each op's
     inverse is one kernel call; for a one-qubit gate the derivative and the inverse share
@@ -296,10 +330,10 @@ def adjoint_jacobian(
     tape = _tape(circuit)
     if not observables:
         return np.zeros(0), np.zeros((0, circuit.n_params))
-    psi = run_program(compile_program(circuit), theta[None, :], chosen)[0]
+    psi = run_program(compile_program(circuit, precision), theta[None, :], chosen)[0]
     both = np.stack([psi, *(apply_observable(psi, obs, n) for obs in observables)])
-    values = np.real(both[1:].conj() @ both[0])
-    inverses = _inverses(tape, theta)
+    values = np.real(_inner(both[1:], both[0]))
+    inverses = _inverses(tape, theta, precision)
     inners = np.zeros((len(observables), len(inverses)), dtype=np.complex128)
     spare = np.empty_like(both)
     for step in tape.steps:

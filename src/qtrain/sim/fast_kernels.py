@@ -12,6 +12,9 @@ Every kernel exists twice, serial and parallel: below 2^14 amplitudes per call (
 calls on fewer than 8 rows) the serial one runs, because starting OpenMP threads costs more
 than the work and spin-waiting threads collapse when another process holds the cores
 (fast-kernels.md, "thread oversubscription").
+The kernels are jitted lazily, once per argument types: complex64 states (single precision)
+get their own machine code; sums over amplitudes (``_weighted``, the adjoint inner products)
+accumulate in float64 / complex128 whatever the states' dtype.
 Install with ``pip install 'qtrain[fast]'``; ``QTRAIN_KERNELS=numpy`` turns it off.
 """
 
@@ -53,9 +56,10 @@ PARALLEL_MIN_AMPLITUDES = 1 << 14
 # waits for a descheduled thread): qt.expval at (16,8) took 18.8 ms serial against 26.0 ms,
 # at (18,4) 38.9 against 49.6 ms; 2 rows at n = 16 gained little or lost (gather 0.22 against
 # 0.20 ms, 2×2 pass 0.18 against 0.25 ms). From n = 19 two threads were even or ahead (expval
-# (19,2) 30 against 36 ms, (20,2) 69 against 108 ms). docs/performance.md has the runs.
+# (19,2) 30 against 36 ms, (20,2) 69 against 108 ms). bench/results/history.md has the runs.
 FEW_ROWS = 8
 FEW_ROWS_PARALLEL_MIN_AMPLITUDES = 1 << 19
+NUM_THREADS: Callable[[], int] = nb.get_num_threads  # qtrain.sim.threads replaces it: the knob
 
 
 def _one_qubit(states, mats, shift, parts):  # type: ignore[no-untyped-def]  # numba-typed
@@ -273,7 +277,7 @@ def pick(versions: tuple[Any, Any], rows: int, dim: int) -> tuple[Any, int]:
     threshold = FEW_ROWS_PARALLEL_MIN_AMPLITUDES if rows < FEW_ROWS else PARALLEL_MIN_AMPLITUDES
     if rows * dim < threshold:
         return serial, 1
-    threads = nb.get_num_threads()
+    threads = NUM_THREADS()
     return parallel, max(1, min(dim >> 10, -(-4 * threads // rows)))
 
 
@@ -293,7 +297,7 @@ def apply_diagonal(
 ) -> Complex:
     """Multiply by a diagonal gate ``(B|1, 2^k)`` on ``wires``, in place; returns ``states``."""
     if len(wires) == 1:  # the pair kernel avoids the per-amplitude bit gathering
-        mats = np.zeros((diag.shape[0], 2, 2), dtype=np.complex128)
+        mats = np.zeros((diag.shape[0], 2, 2), dtype=diag.dtype)
         mats[:, 0, 0], mats[:, 1, 1] = diag[:, 0], diag[:, 1]
         return apply_one_qubit(states, mats, wires[0], n_qubits)
     kernel, parts = _pick("_diagonal", *states.shape)

@@ -1,8 +1,10 @@
 """Batched statevector kernels on raw arrays; this module imports nothing from qtrain.
 
-States are C-contiguous ``(B, 2ⁿ)`` complex128 arrays, one row per parameter setting, wire 0
-the most significant bit of the basis index (PennyLane's and the textbook's order). Gate
-matrices come per row, ``(B, d, d)``, or shared, ``(1, d, d)``, and broadcast over rows.
+States are C-contiguous ``(B, 2ⁿ)`` complex128 arrays (complex64 in single precision: the
+kernels follow the states' dtype, and sums over amplitudes are taken in complex128), one row
+per parameter setting, wire 0 the most significant bit of the basis index (PennyLane's and
+the textbook's order). Gate matrices come per row, ``(B, d, d)``, or shared, ``(1, d, d)``,
+and broadcast over rows.
 Nothing here loops over amplitudes in Python: every kernel is a handful of whole-array numpy
 operations on a reshaped view (see ``shared/reference/fast-kernels.md`` for the measurements
 behind the choices: matmul only when the inner run is long, a/b arithmetic otherwise).
@@ -134,6 +136,11 @@ def apply_permutation(
     return np.take(states, source, axis=1, out=out)
 
 
+def _wide(values: Complex) -> Complex:
+    """``values`` in complex128 (the array itself when it already is): sums stay in double."""
+    return values.astype(np.complex128, copy=False)
+
+
 def adjoint_one_qubit(
     both: Complex, generator: Complex, inverse: Complex, wire: int, n_qubits: int
 ) -> tuple[Complex, Complex]:
@@ -143,7 +150,7 @@ def adjoint_one_qubit(
     rows with ``U†`` applied.
     """
     moved = apply_one_qubit(both[:1], generator[None], wire, n_qubits)
-    inner: Complex = both[1:].conj() @ moved[0]
+    inner: Complex = _wide(both[1:]).conj() @ _wide(moved[0])
     return inner, apply_one_qubit(both, inverse[None], wire, n_qubits)
 
 
@@ -159,7 +166,7 @@ def adjoint_diagonal(
         raise ValueError("an adjoint step needs at least one λ row after ψ")
     view = both.reshape(both.shape[0], 1 << wire, 2, 1 << (n_qubits - wire - 1))
     # ⟨λ|G|ψ⟩ = Σ_b g_b · Σ_{j: bit b} λ̄_j ψ_j: the two half-sums, then two weights.
-    halves = np.einsum("oibj,ibj->ob", view[1:].conj(), view[0])
+    halves = np.einsum("oibj,ibj->ob", _wide(view[1:]).conj(), _wide(view[0]))
     inner: Complex = halves @ generator.astype(np.complex128)
     view *= inverse[None, None, :, None]
     return inner, both
@@ -178,16 +185,17 @@ def adjoint_real(
         raise ValueError("an adjoint step needs at least one λ row after ψ")
     view = both.reshape(both.shape[0], 1 << wire, 2, 1 << (n_qubits - wire - 1))
     # Y|ψ⟩ = (-i·ψ_c, i·ψ_a), so ⟨λ|Y|ψ⟩ = i·Σ (λ̄_c ψ_a - λ̄_a ψ_c).
-    lam = view[1:].conj()
-    cross = np.einsum("oij,ij->o", lam[:, :, 1], view[0, :, 0])
-    cross -= np.einsum("oij,ij->o", lam[:, :, 0], view[0, :, 1])
+    lam, psi = _wide(view[1:]).conj(), _wide(view[0])
+    cross = np.einsum("oij,ij->o", lam[:, :, 1], psi[:, 0])
+    cross -= np.einsum("oij,ij->o", lam[:, :, 0], psi[:, 1])
     inner: Complex = 1j * weight * cross
-    return inner, apply_one_qubit(both, inverse[None].astype(np.complex128), wire, n_qubits)
+    matrix = inverse[None].astype(np.result_type(inverse.dtype, np.complex64))  # float32: c64
+    return inner, apply_one_qubit(both, matrix, wire, n_qubits)
 
 
 def apply_cnot(states: Complex, control: int, target: int, n_qubits: int) -> Complex:
     """CNOT on every row; returns a new array."""
-    cnot = np.eye(4, dtype=np.complex128)[[0, 1, 3, 2]]
+    cnot = np.eye(4, dtype=states.dtype)[[0, 1, 3, 2]]
     return apply_matrix(states, cnot[None], (control, target), n_qubits)
 
 

@@ -170,7 +170,8 @@ def _rotated(
         return states
     rotated = states.copy()
     for wire, letter in group.rotations:
-        rotated = kernels.apply_one_qubit(rotated, BASIS_CHANGE[letter], wire, n_qubits)
+        change = BASIS_CHANGE[letter].astype(rotated.dtype, copy=False)  # complex64: rounded
+        rotated = kernels.apply_one_qubit(rotated, change, wire, n_qubits)
     return rotated
 
 
@@ -189,8 +190,12 @@ def _probabilities(
 def rotated_probabilities(
     states: NDArray[np.complex128], group: GroupPlan, n_qubits: int, kernels: KernelSet
 ) -> NDArray[np.float64]:
-    """Outcome probabilities ``(B, 2ⁿ)`` of statevectors in ``group``'s basis: ``|R ψ|²``."""
-    rotated = _rotated(states, group, n_qubits, kernels)
+    """Outcome probabilities ``(B, 2ⁿ)`` of statevectors in ``group``'s basis: ``|R ψ|²``.
+
+    Always float64: single-precision amplitudes are squared in double, so draws and
+    readout maps see the same kind of weights.
+    """
+    rotated = _rotated(states, group, n_qubits, kernels).astype(np.complex128, copy=False)
     return rotated.real**2 + rotated.imag**2
 
 

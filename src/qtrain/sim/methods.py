@@ -61,9 +61,12 @@ def has_channels(noise: NoiseModel | None) -> bool:
     return noise is not None and bool(noise.gate_rules or noise.measure_rules)
 
 
-def state_bytes(n_qubits: int) -> int:
-    """Bytes one ``n``-qubit statevector needs with its working copies."""
-    return BYTES_PER_AMPLITUDE * WORKING_COPIES << n_qubits
+def state_bytes(n_qubits: int, itemsize: int = BYTES_PER_AMPLITUDE) -> int:
+    """Bytes one ``n``-qubit statevector needs with its working copies.
+
+    ``itemsize``: bytes per amplitude, 16 (complex128) or 8 (complex64, single precision).
+    """
+    return itemsize * WORKING_COPIES << n_qubits
 
 
 def _density(n: int, budget: int, reason: str) -> MethodChoice:
@@ -125,8 +128,11 @@ def choose_method(
     *,
     exact: bool,
     budget: int,
+    itemsize: int = BYTES_PER_AMPLITUDE,
 ) -> MethodChoice:
     """The method for a task on ``n_qubits``, checked against ``budget`` bytes.
+
+    ``itemsize``: bytes per statevector amplitude (8 in single precision).
 
     Raises:
         SimulationMethodError: an unknown method, ``"statevector"`` with channels,
@@ -136,7 +142,7 @@ def choose_method(
     check_method(requested, noise)
     noisy = has_channels(noise)
     if requested == "statevector" or (requested != "density_matrix" and not noisy):
-        need = state_bytes(n_qubits)
+        need = state_bytes(n_qubits, itemsize)
         if need > budget:
             raise StateTooLargeError(
                 f"a {n_qubits}-qubit state needs {need} bytes ({format_bytes(need)}) but the "

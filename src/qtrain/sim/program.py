@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,7 @@ from qtrain.ir.circuit import Circuit, Op
 from qtrain.ir.gates import gate_spec
 from qtrain.ir.params import evaluate_arg
 from qtrain.sim import kernels
+from qtrain.sim.precision import complex_dtype
 
 __all__ = [
     "Program",
@@ -73,11 +74,18 @@ class Program:
         first_step: ``(P,)`` index of the first step reading each parameter (``len(steps)``
             for a parameter no step reads): rows that differ only in late parameters share
             the simulation of every earlier step.
+        precision: ``"double"`` or ``"single"`` (``sim.precision``): the states' dtype.
     """
 
     n_qubits: int
     steps: tuple[Step, ...]
     first_step: NDArray[np.int64]
+    precision: str = "double"
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The amplitudes' dtype: complex128, or complex64 for ``precision="single"``."""
+        return complex_dtype(self.precision)
 
 
 def op_matrices(op: Op, theta: NDArray[np.float64]) -> NDArray[np.complex128]:
@@ -151,14 +159,22 @@ def permutation_gather(
     return source
 
 
+def compile_program(circuit: Circuit, precision: str = "double") -> Program:
+    """Compile ``circuit`` into fused kernel steps (cached per circuit and precision).
+
+    ``precision`` (``sim.precision``) sets the dtype its states run in.
+    """
+    complex_dtype(precision)  # refuse an unknown precision before compiling
+    return _compiled(circuit, precision)  # one cache key whether precision was named or not
+
+
 @lru_cache(maxsize=128)
-def compile_program(circuit: Circuit) -> Program:
-    """Compile ``circuit`` into fused kernel steps (cached per circuit)."""
+def _compiled(circuit: Circuit, precision: str) -> Program:
     builder = StepBuilder(circuit.n_qubits)
     for op in circuit.ops:
         builder.add(op)
     steps = builder.finish()
-    return Program(circuit.n_qubits, steps, first_steps(steps, circuit.n_params))
+    return Program(circuit.n_qubits, steps, first_steps(steps, circuit.n_params), precision)
 
 
 def first_steps(steps: tuple[Step, ...], n_params: int) -> NDArray[np.int64]:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from qtrain.errors import ConfigError, StateTooLargeError
 from qtrain.sim import kernels as reference_kernels
-from qtrain.sim import superop
+from qtrain.sim import superop, threads
 from qtrain.sim.program import Program, Step, op_matrices
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "state_chunks",
 ]
 
-BYTES_PER_AMPLITUDE = 16  # complex128
+BYTES_PER_AMPLITUDE = 16  # complex128; complex64 (precision="single") takes 8
 # A gate kernel holds the input, its output and one temporary; measurement adds a rotated copy.
 WORKING_COPIES = 4
 _ENV_BUDGET = "QTRAIN_MEMORY_BUDGET"
@@ -114,9 +114,11 @@ def select_kernels(name: str | None = None) -> KernelSet:
     ``None`` reads ``$QTRAIN_KERNELS`` (default ``"auto"``: numba when installed, else numpy).
 
     Raises:
-        ConfigError: an unknown name, or ``"numba"`` without numba installed.
+        ConfigError: an unknown name, ``"numba"`` without numba installed, or a bad
+            ``$QTRAIN_NUM_THREADS``.
     """
     choice = (name or os.environ.get(_ENV_KERNELS) or "auto").lower()
+    threads.requested()  # a bad $QTRAIN_NUM_THREADS is an error, not a reason to fall back
     if choice == "auto":
         try:
             return select_kernels("numba")
@@ -130,6 +132,7 @@ def select_kernels(name: str | None = None) -> KernelSet:
         raise ConfigError(
             f"kernels={choice!r} needs numba: pip install 'qtrain[fast]' ({exc})"
         ) from None
+    threads.apply()  # the compiled kernels get the thread setting when they load
     return cast(KernelSet, module)
 
 
@@ -172,17 +175,21 @@ def format_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def chunk_rows(n_qubits: int, rows: int, memory_budget: int) -> int:
+def chunk_rows(
+    n_qubits: int, rows: int, memory_budget: int, itemsize: int = BYTES_PER_AMPLITUDE
+) -> int:
     """Rows per chunk that fit ``memory_budget`` bytes (at least 1, at most ``rows``).
+
+    ``itemsize``: bytes per amplitude (16 for complex128, 8 for complex64).
 
     Raises:
         StateTooLargeError: when even one state does not fit, naming the bytes it needs.
     """
-    per_row = BYTES_PER_AMPLITUDE * WORKING_COPIES << n_qubits
+    per_row = itemsize * WORKING_COPIES << n_qubits
     if per_row > memory_budget:
         raise StateTooLargeError(
             f"a {n_qubits}-qubit state needs {per_row} bytes ({format_bytes(per_row)}: "
-            f"2^{n_qubits} amplitudes × {BYTES_PER_AMPLITUDE} B × {WORKING_COPIES} working "
+            f"2^{n_qubits} amplitudes × {itemsize} B × {WORKING_COPIES} working "
             f"copies) but the memory budget is {memory_budget} bytes "
             f"({format_bytes(memory_budget)}); use fewer qubits or raise memory_budget "
             f"(or ${_ENV_BUDGET})"
@@ -198,7 +205,10 @@ def owned(result: Complex, states: Complex) -> Complex:
 def run_step(
     states: Complex, step: Step, theta: NDArray[np.float64], n_qubits: int, kernels: KernelSet
 ) -> Complex:
-    """One gate (or density-matrix) step on ``states``; may work in place or return a new array."""
+    """One gate (or density-matrix) step on ``states``; may work in place or return a new array.
+
+    The step's matrices are multiplied in complex128 and rounded once to the states' dtype.
+    """
     if step.kind == "permutation":
         assert step.source is not None  # set for every permutation step by the compiler
         return kernels.apply_permutation(states, step.source)
@@ -207,6 +217,7 @@ def run_step(
     mats = op_matrices(step.ops[0], theta)
     for op in step.ops[1:]:
         mats = np.matmul(op_matrices(op, theta), mats)  # later gates multiply from the left
+    mats = mats.astype(states.dtype, copy=False)  # the same array in double precision
     if step.kind == "diagonal":
         diag = np.ascontiguousarray(np.diagonal(mats, axis1=1, axis2=2))
         return kernels.apply_diagonal(states, diag, step.wires, n_qubits)
@@ -245,7 +256,7 @@ def run_sorted(
     starts = divergence(program, theta)
     order = np.argsort(starts, kind="stable")  # row 0 stays first
     starts, rows = starts[order], theta[order]
-    states = np.empty((rows.shape[0], 1 << program.n_qubits), dtype=np.complex128)
+    states = np.empty((rows.shape[0], 1 << program.n_qubits), dtype=program.dtype)
     count = int(np.searchsorted(starts, 0, side="right"))
     states[:count] = reference_kernels.zero_states(1, program.n_qubits)
     spare: Complex | None = None  # gathers write here and swap, instead of allocating
@@ -295,7 +306,7 @@ def state_chunks(
     row 0 as its shared prefix (dropped from the output when the chunk does not own it).
     """
     total = theta.shape[0]
-    size = chunk_rows(program.n_qubits, total, memory_budget)
+    size = chunk_rows(program.n_qubits, total, memory_budget, program.dtype.itemsize)
     if size >= total:
         yield run_sorted(program, theta, kernels)
         return
