@@ -11,7 +11,6 @@ workload is bench_grad's: ∂⟨Σ Z_i⟩/∂θ of the hardware-efficient ansatz
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"qtrain / lightning (medians): {ratio:.2f} (target ≤ 1.5)")
     if opts.json:
         payload = {"n": opts.n, "layers": opts.layers, "max_abs_diff": diff, "times_s": times}
-        opts.json.write_text(json.dumps(payload | {"ratio_of_medians": ratio}, indent=1) + "\n")
+        _results.write(opts.json, payload | {"ratio_of_medians": ratio})
     return 0
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -391,8 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json:
         payload = {"mode": "quick" if opts.quick else "full", "seed": SEED, "shots": SHOTS}
         payload |= {"rounds": opts.rounds, "environment": env, "cases": cases, "dask": dask}
-        payload |= {"targets": verdicts, "total_s": total}
-        opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+        _results.write(opts.json, payload | {"targets": verdicts, "total_s": total})
     return 1 if failed else 0
 
 

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -388,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"mode": "quick" if opts.quick else "full", "batch_rows": BATCH, "seed": SEED}
         payload |= {"tolerance": TOL, **settings, "environment": env, "results": results}
         payload |= {"targets": verdicts, "total_s": total}
-        opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+        _results.write(opts.json, payload)
     return 1 if failed else 0
 
 

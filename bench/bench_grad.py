@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -391,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"mode": "quick" if opts.quick else "full", "seed": SEED, "shots": SHOTS}
         payload |= {"repeats": opts.repeats, "cap_s": opts.cap, "budget_s": opts.budget, "env": env}
         payload |= {"results": results, "sweep": points, "targets": targets(results), "s": total}
-        opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+        _results.write(opts.json, payload)
     return 1 if failed else 0
 
 

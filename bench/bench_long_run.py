@@ -21,7 +21,6 @@ window's fastest run, and a tmpfs run folder shows what qtrain's own code costs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -31,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{numbers['resume_s']:.2f} s"
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(numbers, indent=2) + "\n", encoding="utf-8")
+        _results.write(args.json, numbers)
     return 0 if flat else 1
 
 

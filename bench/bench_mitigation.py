@@ -56,6 +56,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # mitigation_libs, noise_*
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     payload |= {"rounds": opts.rounds, "budget_s": opts.budget, "env": env, "s": total}
     payload |= {"results": results, "table": table(results)}
     opts.json.parent.mkdir(parents=True, exist_ok=True)
-    opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+    _results.write(opts.json, payload)
     print(f"wrote {opts.json}")
     return 1 if failed else 0
 

@@ -73,6 +73,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # noise_libs, noise_report
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         payload |= {"noise": noise, "shots": SHOTS, "trajectories": TRAJ, "repeat": opts.repeat}
         payload |= {"cap_s": opts.cap, "budget_s": opts.budget, "env": env, "checks": checks}
         payload |= {"results": results, "big": big, "targets": targets(results), "s": total}
-        opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+        _results.write(opts.json, payload)
     return 1 if failed else 0
 
 

@@ -16,7 +16,6 @@ metrics.jsonl every step). Timed, each as the median of --repeats runs:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -24,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _results  # bench/_results.py: the meta block every result file carries
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -117,7 +118,7 @@ def main() -> None:
         results["report_median_s"] = statistics.median(reports)
         print(f"report     median {statistics.median(reports):.3f} s (warm)")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        _results.write(args.json, results)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _results  # bench/_results.py: the meta block every result file carries
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +131,7 @@ def main() -> int:
     bad = [r["config"] for r in rows if r["ratio"] is None or not _within(r["ratio"])]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2))
+        _results.write(args.json, rows)
     if bad:
         print(f"outside ×3: {', '.join(map(str, bad))}")
     return 1 if bad else 0

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -270,11 +271,8 @@ def main() -> int:
     }
     print("totals:", json.dumps(totals))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {"environment": env, "checks": checks, "rows": rows, "totals": totals}, indent=1
-            )
-        )
+        payload = {"environment": env, "checks": checks, "rows": rows, "totals": totals}
+        _results.write(args.json, payload)
     return 0
 
 

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -389,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "budget_s": opts.budget, "env": env, "s": total, "results": results,
         "table": table(results), "stages": opts.profile and stages_table(results)}  # fmt: skip
     opts.json.parent.mkdir(parents=True, exist_ok=True)
-    opts.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n")
+    _results.write(opts.json, payload)
     print(f"wrote {opts.json}")
     return 1 if failed else 0
 

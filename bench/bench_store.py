@@ -13,13 +13,13 @@ to ``docs/performance.md`` ("Execution layer").
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 
 try:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     if opts.json:
-        opts.json.write_text(json.dumps({"calls": opts.calls, "results": results}, indent=1))
+        _results.write(opts.json, {"calls": opts.calls, "results": results})
     return 0
 
 

@@ -15,8 +15,19 @@ forward values differ from qtrain's and qt.expval's by up to 3e-8, its gradients
 the JSON records each error), then timed (median after a warm-up). A missing peer is
 skipped.
 
+**Cap and extrapolation (``*``).** Every method first runs on the first ``PILOT`` = 4
+samples of the batch (a warm-up), then once each on 4 and 8 samples: the line through those
+two times predicts the 64-sample step (a batched step's fixed cost is not multiplied). When
+the prediction is over ``--max-seconds`` (default 30 s), the method is checked on the 4
+samples only, timed (median of the repeats) on 4 and on 8 samples, and the 64-sample time is
+the same line through those medians; the JSON record carries ``"extrapolated"`` with both
+timings, the table marks the cell ``*``. This bounds PennyLane's parameter shift in
+``inputs`` mode at n = 12, a loop over the samples (each its own 2P+1 tapes: linear in the
+samples, so the line is a fair estimate).
+
     python bench/bench_torch.py                         # n = 4, 8, 12
-    python bench/bench_torch.py --json bench/results/torch.json --repeats 5
+    python bench/bench_torch.py --repeats 5             # writes bench/results/torch-<commit>.json
+    python bench/bench_torch.py --sizes 4 --repeats 1 --json /tmp/torch-smoke.json   # smoke
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results  # bench/_results.py: the meta block every result file carries
 import numpy as np
 import torch
 
@@ -47,6 +59,7 @@ except ImportError:  # running from a checkout without installing it
 from qtrain.torch import QuantumLayer
 
 SEED, BATCH, LAYERS, TOL = 20261207, 64, 2, 1e-6  # PennyLane's values differ by ~3e-8
+PILOT = 4  # samples of the pilot run, and of a capped method's timing
 METHODS = ["qtrain-ps", "qtrain-adj", "pl-lightning-ps", "pl-lightning-adj"]
 DISTS = "qtrain numpy numba torch pennylane pennylane-lightning".split()
 Step = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -142,8 +155,9 @@ def available(name: str) -> bool:
     return True
 
 
-def time_step(step: Step, x: torch.Tensor, repeats: int) -> dict[str, float]:
-    step(x)  # warm-up
+def time_step(step: Step, x: torch.Tensor, repeats: int, warm: bool = True) -> dict[str, float]:
+    if warm:
+        step(x)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -152,22 +166,56 @@ def time_step(step: Step, x: torch.Tensor, repeats: int) -> dict[str, float]:
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
 
 
-def bench_size(n: int, methods: list[str], repeats: int, inputs: bool) -> dict[str, Any]:
+def max_error(got: Any, reference: Any) -> float:
+    return max(float((a - b).abs().max()) for a, b in zip(got, reference, strict=True))
+
+
+def scaled(small: float, large: float) -> float:
+    """The time of ``BATCH`` samples from those of ``PILOT`` and ``2·PILOT``: linear in k."""
+    return max(large, small + (large - small) * (BATCH - PILOT) / PILOT)
+
+
+def measure(
+    step: Step, x: torch.Tensor, reference: Callable[[int], Any], repeats: int, cap_s: float
+) -> dict[str, Any]:
+    """Check ``step`` against ``reference(samples)`` and time it, capped (see the docstring)."""
+    pilot = step(x[:PILOT])  # warm-up; the check of a capped method
+    one = time_step(step, x[:PILOT], 1, warm=False)["median_s"]
+    two = time_step(step, x[: 2 * PILOT], 1, warm=False)["median_s"]
+    record: dict[str, Any] = {"pilot_predicted_s": scaled(one, two)}
+    if record["pilot_predicted_s"] <= cap_s:
+        record["error"] = max_error(step(x), reference(BATCH))
+        if record["error"] > TOL:
+            return record
+        return {**record, **time_step(step, x, repeats, warm=False)}
+    record["error"] = max_error(pilot, reference(PILOT))
+    small = time_step(step, x[:PILOT], repeats, warm=False)
+    large = time_step(step, x[: 2 * PILOT], repeats, warm=False)
+    record["extrapolated"] = {"samples": [PILOT, 2 * PILOT], "at": [small, large]}
+    record["median_s"] = scaled(small["median_s"], large["median_s"])
+    record["min_s"] = scaled(small["min_s"], large["min_s"])
+    return {**record, "repeats": repeats}
+
+
+def bench_size(
+    n: int, methods: list[str], repeats: int, inputs: bool, cap_s: float
+) -> dict[str, Any]:
     x = inputs_for(n)
     steps = {name: MAKERS[name](n, inputs) for name in methods}
-    reference = make_qtrain("adjoint", n, inputs)(x)
+    reference_step = make_qtrain("adjoint", n, inputs)
+    references = {BATCH: reference_step(x), PILOT: reference_step(x[:PILOT])}
     mode = "inputs" if inputs else "weights"
     record: dict[str, Any] = {"n": n, "mode": mode, "batch": BATCH, "weights": 4 * n}
     record["errors"] = {}
     for name, step in steps.items():
-        got = step(x)
-        error = max(float((a - b).abs().max()) for a, b in zip(got, reference, strict=True))
-        record["errors"][name] = error
+        measured = measure(step, x, references.__getitem__, repeats, cap_s)
+        record["errors"][name] = error = measured.pop("error")
         if error > TOL:
             print(f"  {mode} n={n} {name}: differs from qtrain's adjoint by {error:.2e}")
             continue
-        record[name] = time_step(step, x, repeats)
-        print(f"  {mode} n={n} {name}: {record[name]['median_s']:.4f} s", flush=True)
+        record[name] = measured
+        star = "*" if "extrapolated" in measured else ""
+        print(f"  {mode} n={n} {name}: {measured['median_s']:.4f} s{star}", flush=True)
     for ours, theirs in (("qtrain-ps", "pl-lightning-ps"), ("qtrain-adj", "pl-lightning-adj")):
         if ours in record and theirs in record:
             record[f"ratio {theirs}/{ours}"] = record[theirs]["median_s"] / record[ours]["median_s"]
@@ -205,16 +253,42 @@ def report(results: list[dict[str, Any]], methods: list[str]) -> None:
     )
     print("|---" * (1 + len(methods) + len(ratios)) + "|")
     for rec in results:
-        cells = [f"{rec[m]['median_s']:.4f}" if m in rec else "-" for m in methods]
+        cells = [cell(rec[m]) if m in rec else "-" for m in methods]
         cells += [f"{rec[r]:.1f}×" for r in ratios if r in rec]
         print(f"| {rec['mode']} {rec['n']} | " + " | ".join(cells) + " |")
+    if any("extrapolated" in rec.get(m, {}) for rec in results for m in methods):
+        print(f"*: over --max-seconds; timed on {PILOT} and {2 * PILOT} samples, line to {BATCH}")
+
+
+def cell(timing: dict[str, Any]) -> str:
+    return f"{timing['median_s']:.4f}" + ("*" if "extrapolated" in timing else "")
+
+
+def default_json() -> Path:
+    root = Path(__file__).resolve().parents[1]
+    commit = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return root / "bench" / "results" / f"torch-{commit or 'unknown'}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="4,8,12", help="comma-separated n")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write all results to this file")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=30.0,
+        help="a step predicted longer than this is timed on a few samples and scaled (*)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=default_json(),
+        help="write all results here (default: bench/results/torch-<commit>.json)",
+    )
     opts = parser.parse_args(argv)
     methods = [m for m in METHODS if available(m)]
     skipped = sorted(set(METHODS) - set(methods))
@@ -224,13 +298,15 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(env, indent=1, ensure_ascii=False), flush=True)
     sizes = [int(n) for n in opts.sizes.split(",")]
     results = [
-        bench_size(n, methods, opts.repeats, inputs) for inputs in (False, True) for n in sizes
+        bench_size(n, methods, opts.repeats, inputs, opts.max_seconds)
+        for inputs in (False, True)
+        for n in sizes
     ]
     report(results, methods)
     failed = any(err > TOL for rec in results for err in rec["errors"].values())
-    if opts.json:
-        payload = {"environment": env, "results": results, "command": sys.argv}
-        opts.json.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    payload = {"environment": env, "results": results, "command": sys.argv}
+    _results.write(opts.json, payload)
+    print(f"wrote {opts.json}")
     return 1 if failed else 0
 
 
