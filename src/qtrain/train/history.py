@@ -26,12 +26,12 @@ from qtrain.logs import emit
 from qtrain.train.checkpoint import write_bytes_atomic
 from qtrain.train.records import StepRecord
 
-__all__ = ["read_metrics", "truncate_metrics", "vouched_history"]
+__all__ = ["file_lines", "read_metrics", "truncate_metrics", "vouched_history"]
 
 _LOG = logging.getLogger("qtrain.train")
 
 
-def _lines(path: Path) -> tuple[list[bytes], bytes] | None:
+def file_lines(path: Path) -> tuple[list[bytes], bytes] | None:
     """The complete lines of ``path`` (without their newline) and a torn tail; ``None`` if absent.
 
     Raises:
@@ -67,7 +67,7 @@ def read_metrics(path: Path) -> list[StepRecord]:
         CorruptFileError: a complete line that is not a step record, naming the line.
         StorageError: the file cannot be read.
     """
-    lines = _lines(Path(path))
+    lines = file_lines(Path(path))
     if lines is None:
         return []
     advice = "the file is damaged: restore it from a backup"
@@ -97,7 +97,7 @@ def vouched_history(path: Path, records: int, last: StepRecord | None) -> list[S
         f"the run's history is damaged: restore {path.name} from a backup (the checkpoint "
         f"vouches for its first {records} records), or start a new run"
     )
-    lines = _lines(path)
+    lines = file_lines(path)
     if lines is None:
         if records == 0:
             return []
@@ -134,7 +134,7 @@ def vouched_history(path: Path, records: int, last: StepRecord | None) -> list[S
 
 def truncate_metrics(path: Path, steps: int) -> None:
     """Keep the first ``steps`` complete lines of ``path`` (temporary file and rename)."""
-    lines = _lines(Path(path))
+    lines = file_lines(Path(path))
     if lines is None:
         return
     complete, tail = lines

@@ -34,22 +34,11 @@ from qtrain.train.checkpoint import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from qtrain.train.history import file_lines
 from qtrain.train.records import StepRecord
 from qtrain.train.rundir import RunDir
 
 __all__ = ["append_lineage", "branch", "lineage_checkpoint", "lineage_entries"]
-
-
-def _complete_lines(path: Path) -> tuple[list[bytes], bool] | None:
-    """``(complete lines, torn tail?)`` of ``path``; ``None`` when it does not exist."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise StorageError.from_os(error, path, "read") from None
-    *complete, tail = data.split(b"\n")
-    return complete, bool(tail)
 
 
 def _ends_torn(path: Path) -> bool:
@@ -75,7 +64,7 @@ def append_lineage(path: Path, checkpoint: Checkpoint) -> None:
     """
     path = Path(path)
     if _ends_torn(path):  # a crash tore the last line: keep the complete ones
-        lines = _complete_lines(path)
+        lines = file_lines(path)
         assert lines is not None
         write_bytes_atomic(path, b"".join(line + b"\n" for line in lines[0]))
     line = (json.dumps(checkpoint.to_dict(), sort_keys=True) + "\n").encode("utf-8")
@@ -106,7 +95,7 @@ def lineage_entries(path: Path) -> dict[int, tuple[bytes, dict[str, Any]]]:
     Raises:
         CheckpointError: a complete line that is not a JSON object with a ``step``.
     """
-    lines = _complete_lines(Path(path))
+    lines = file_lines(Path(path))
     entries: dict[int, tuple[bytes, dict[str, Any]]] = {}
     for number, line in enumerate([] if lines is None else lines[0], start=1):
         try:
@@ -189,7 +178,7 @@ def branch(parent: RunDir, step: int, child: RunDir) -> Checkpoint | None:
     checkpoint = lineage_checkpoint(parent, step)
     if child.checkpoint.exists() or child.run_info.exists():
         raise CheckpointError(f"{child.path} already holds a run; choose a new run folder")
-    metrics = _complete_lines(parent.metrics)
+    metrics = file_lines(parent.metrics)
     records = [] if metrics is None else metrics[0][:step]
     if len(records) < step:
         raise CheckpointError(
